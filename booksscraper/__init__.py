@@ -1,0 +1,1 @@
+"""booksscraper: a polite, fast, lossless crawler of the books.toscrape.com catalogue."""

@@ -1,0 +1,58 @@
+"""The rejects file: every item that is not exported, with the reasons why.
+
+One ``Rejects`` per crawler, shared by every pipeline that may reject an item
+(validation, cleanup), so all rejects land in one file (``REJECTS_FILE``) and
+are counted under ``<stage>/rejected`` and ``<stage>/rejected/<reason>``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+from booksscraper.output import JsonLinesWriter, output_path
+
+
+class Rejects:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.path = output_path(crawler.settings, "REJECTS_FILE")
+        append = bool(crawler.settings.get("JOBDIR"))
+        self._writer = JsonLinesWriter(self.path, append=append)
+        crawler.signals.connect(self._close, signal=signals.spider_closed)
+
+    @classmethod
+    def for_crawler(cls, crawler: Crawler) -> Rejects:
+        rejects = getattr(crawler, "_booksscraper_rejects", None)
+        if rejects is None:
+            rejects = cls(crawler)
+            crawler._booksscraper_rejects = rejects  # type: ignore[attr-defined]
+        return rejects
+
+    @property
+    def count(self) -> int:
+        return self._writer.count
+
+    def reject(self, item: Any, reasons: list[str], stage: str) -> None:
+        """Write ``item`` with its ``reasons`` and count it; never raises on odd items."""
+        data = ItemAdapter(item).asdict() if ItemAdapter.is_item(item) else {"value": repr(item)}
+        self._writer.write(
+            {
+                "url": data.get("url"),
+                "stage": stage,
+                "reasons": reasons,
+                "item": data,
+                "rejected_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
+        self.stats.inc_value(f"{stage}/rejected")
+        for reason in reasons:
+            self.stats.inc_value(f"{stage}/rejected/{reason.split(':', 1)[0]}")
+
+    def _close(self) -> None:
+        self._writer.close()

@@ -1,0 +1,40 @@
+"""Settings of the booksscraper project.
+
+Every Scrapy setting changed from its default is here with the reason. The
+project's own components (middlewares, pipelines, extensions) are switched on
+by one add-on line, ``ADDONS``; their settings and defaults are documented in
+their modules and in the README's settings table.
+"""
+
+BOT_NAME = "booksscraper"
+SPIDER_MODULES = ["booksscraper.spiders"]
+NEWSPIDER_MODULE = "booksscraper.spiders"
+# Our `crawl` command: one-line errors for bad settings and a non-zero exit
+# when a crawl does not finish.
+COMMANDS_MODULE = "booksscraper.commands"
+
+# The whole stack: validation, cleanup, export, middlewares, monitoring.
+ADDONS = {"booksscraper.addon.BooksStack": 0}
+
+# Politeness. books.toscrape.com is a practice site, but we still behave:
+# obey robots.txt, identify ourselves, keep per-site concurrency moderate.
+ROBOTSTXT_OBEY = True
+USER_AGENT = "booksscraper/0.1 (+https://github.com/booksscraper/booksscraper)"
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0
+# Scrapy's 180 s would let one hung connection hold a slot for three minutes.
+DOWNLOAD_TIMEOUT = 30
+# Book pages are ~10 KiB: anything near these is not a page of the site.
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+REDIRECT_MAX_TIMES = 5
+
+# Security: no telnet console (it would listen on a port with a shell).
+TELNETCONSOLE_ENABLED = False
+
+# Output (see booksscraper/output.py).
+OUTPUT_DIR = "output"
+FEED_EXPORT_ENCODING = "utf-8"
+
+LOG_LEVEL = "INFO"
