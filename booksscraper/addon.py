@@ -1,0 +1,47 @@
+"""The booksscraper stack as one Scrapy add-on.
+
+``ADDONS = {"booksscraper.addon.BooksStack": 0}`` turns on every component
+below. Each is added only where the project has not placed it already, so a
+project can still move one (another priority) or switch it off (``None``) in
+its own ``DOWNLOADER_MIDDLEWARES`` / ``ITEM_PIPELINES`` / ``EXTENSIONS``.
+Each component reads its own settings in ``from_crawler``; defaults are
+documented in its module and in the README.
+"""
+
+from __future__ import annotations
+
+from scrapy.settings import BaseSettings
+from scrapy.utils.misc import load_object
+
+# Downloader middlewares: User-Agent, proxies, retries with backoff.
+DOWNLOADER_MIDDLEWARES: dict[str, int] = {}
+
+# Item pipelines: validate first, clean up, export last.
+ITEM_PIPELINES: dict[str, int] = {
+    "booksscraper.pipelines.validation.ValidationPipeline": 100,
+    "booksscraper.pipelines.export.ExportPipeline": 900,
+}
+
+# Extensions: resource monitor, progress, reports.
+EXTENSIONS: dict[str, int] = {}
+
+# Stock components that ours replace.
+REPLACED: dict[str, list[str]] = {
+    "DOWNLOADER_MIDDLEWARES": [],
+}
+
+
+class BooksStack:
+    """Adds the project's middlewares, pipelines and extensions to a crawl."""
+
+    def update_settings(self, settings: BaseSettings) -> None:
+        for setting, components in (
+            ("DOWNLOADER_MIDDLEWARES", DOWNLOADER_MIDDLEWARES),
+            ("ITEM_PIPELINES", ITEM_PIPELINES),
+            ("EXTENSIONS", EXTENSIONS),
+        ):
+            for path, order in components.items():
+                settings.setdefault_in_component_priority_dict(setting, load_object(path), order)
+        for setting, paths in REPLACED.items():
+            for path in paths:
+                settings.set_in_component_priority_dict(setting, load_object(path), None)
