@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +31,8 @@ DEFAULT_NAMES = {
     "OUTPUT_JSON": "books.json",
     "REJECTS_FILE": "rejects.jsonl",
     "FAILURES_FILE": "failures.jsonl",
+    "MONITOR_FILE": "monitor.jsonl",
+    "STATS_FILE": "stats.json",
 }
 
 _encoder = ScrapyJSONEncoder(ensure_ascii=False, sort_keys=False)
@@ -76,15 +79,17 @@ class JsonLinesWriter:
             self._file = None
 
 
-def read_json_lines(path: Path) -> list[dict[str, Any]]:
-    """Records of a JSON lines file; a torn last line (a crash mid-write) is skipped."""
-    records = []
-    if not path.exists():
-        return records
-    with path.open(encoding="utf-8") as f:
+def iter_json_lines(path: os.PathLike[str] | str) -> Iterator[dict[str, Any]]:
+    """Records of a JSON lines file, streamed; a torn line (a crash mid-write) is skipped."""
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as f:
         for line in f:
             try:
-                records.append(json.loads(line))
+                yield json.loads(line)
             except json.JSONDecodeError:
                 continue
-    return records
+
+
+def read_json_lines(path: os.PathLike[str] | str) -> list[dict[str, Any]]:
+    return list(iter_json_lines(path))

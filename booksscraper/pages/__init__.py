@@ -1,0 +1,11 @@
+"""Extraction, apart from crawling: page functions from HTML to data.
+
+Each function takes the page's HTML (a parsel ``Selector``) and its URL and
+returns plain data; no Scrapy request or response is needed, so they are
+tested on saved pages (the real site's and the sandbox's).
+"""
+
+from booksscraper.pages.book import parse_book_page
+from booksscraper.pages.listing import ListingPage, parse_listing_page
+
+__all__ = ["ListingPage", "parse_book_page", "parse_listing_page"]

@@ -1,0 +1,112 @@
+"""A book page (``catalogue/<slug>_<id>/index.html``) to a ``BookItem``.
+
+Extraction never raises on a malformed page: a field it cannot read is left
+``None`` and validation decides what that means.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from urllib.parse import urljoin
+
+from parsel import Selector
+from price_parser import Price
+
+from booksscraper.items import BookItem
+
+RATING_WORDS = {"One": 1, "Two": 2, "Three": 3, "Four": 4, "Five": 5}
+CURRENCY_CODES = {"£": "GBP", "$": "USD", "€": "EUR"}
+_BOOK_ID = re.compile(r"_(\d+)/(?:index\.html)?$")
+_AVAILABLE = re.compile(r"\((\d+) available\)")
+
+
+def book_id_from_url(url: str) -> int | None:
+    match = _BOOK_ID.search(url)
+    return int(match.group(1)) if match else None
+
+
+def parse_money(text: str | None) -> tuple[Decimal | None, str | None]:
+    """'£51.77' -> (Decimal('51.77'), 'GBP'); anything unreadable -> (None, None)."""
+    if not text:
+        return None, None
+    price = Price.fromstring(text)
+    currency = CURRENCY_CODES.get(price.currency or "", price.currency)
+    return price.amount, currency
+
+
+def parse_rating(classes: str | None) -> int | None:
+    """The star-rating class words ('star-rating Three') to 1..5."""
+    for word in (classes or "").split():
+        if word in RATING_WORDS:
+            return RATING_WORDS[word]
+    return None
+
+
+def parse_availability(text: str | None) -> tuple[int | None, bool | None]:
+    """'In stock (22 available)' -> (22, True); 'Out of stock' -> (0, False)."""
+    if not text:
+        return None, None
+    text = " ".join(text.split())
+    if text.startswith("Out of stock"):
+        return 0, False
+    match = _AVAILABLE.search(text)
+    count = int(match.group(1)) if match else None
+    return count, text.startswith("In stock")
+
+
+def _int(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isdigit() else None
+
+
+def _text(sel: Selector, query: str) -> str | None:
+    value = sel.css(query).get()
+    return value.strip() if value is not None else None
+
+
+def product_table(sel: Selector) -> dict[str, str]:
+    """The 'Product Information' table as {header: value}."""
+    table = {}
+    for row in sel.css("article.product_page table tr"):
+        header = row.css("th::text").get()
+        if header:
+            table[header.strip()] = (row.css("td::text").get() or "").strip()
+    return table
+
+
+def parse_book_page(sel: Selector, url: str) -> BookItem:
+    main = sel.css("div.product_main")
+    table = product_table(sel)
+    price, currency = parse_money(_text(main, "p.price_color::text"))
+    price_excl_tax, _ = parse_money(table.get("Price (excl. tax)"))
+    price_incl_tax, _ = parse_money(table.get("Price (incl. tax)"))
+    tax, _ = parse_money(table.get("Tax"))
+    availability, in_stock = parse_availability(
+        table.get("Availability") or " ".join(main.css("p.availability::text").getall())
+    )
+    image = sel.css("#product_gallery img::attr(src)").get()
+    # Some books have no description block at all: None, not "".
+    description_node = sel.xpath('//div[@id="product_description"]/following-sibling::p[1]')
+    description = description_node.xpath("string()").get() if description_node else None
+    return BookItem(
+        url=url,
+        book_id=book_id_from_url(url),
+        upc=table.get("UPC") or None,
+        title=_text(main, "h1::text"),
+        price=price,
+        currency=currency,
+        price_excl_tax=price_excl_tax,
+        price_incl_tax=price_incl_tax,
+        tax=tax,
+        availability=availability,
+        in_stock=in_stock,
+        rating=parse_rating(main.css("p.star-rating::attr(class)").get()),
+        # Breadcrumb: Home > Books > <category> > <title>
+        category=_text(sel, "ul.breadcrumb li:nth-child(3) a::text"),
+        description=description,
+        image_url=urljoin(url, image) if image else None,
+        review_count=_int(table.get("Number of reviews")),
+        scraped_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )

@@ -1,0 +1,88 @@
+"""Export pipeline: JSON lines while crawling, one JSON array at the end.
+
+Each valid item is appended to ``OUTPUT_JSONL`` and flushed at once, so a
+crash loses nothing already scraped. When the spider closes, the JSON lines
+are streamed into ``OUTPUT_JSON`` (a JSON array) through a temporary file and
+an atomic rename: readers never see a half-written array.
+
+Books are unique by UPC: an item whose UPC was already exported (a book
+reached by two paths, or again after a resumed crawl, whose earlier lines are
+read back when ``JOBDIR`` is set) is not written twice and is counted under
+``export/duplicates``.
+
+Settings: ``OUTPUT_DIR``, ``OUTPUT_JSONL``, ``OUTPUT_JSON`` (see
+``booksscraper.output``). ``scrapy crawl books -O file.json`` still works as
+usual: Scrapy's feed exports run beside this pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from booksscraper.output import JsonLinesWriter, dumps, iter_json_lines, output_path
+
+
+class ExportPipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.jsonl_path = output_path(crawler.settings, "OUTPUT_JSONL")
+        self.json_path = output_path(crawler.settings, "OUTPUT_JSON")
+        self.resuming = bool(crawler.settings.get("JOBDIR"))
+        self.seen_upcs: set[str] = set()
+        self.writer: JsonLinesWriter | None = None
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ExportPipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        if self.resuming:
+            self.seen_upcs = {r["upc"] for r in iter_json_lines(self.jsonl_path) if "upc" in r}
+            self.stats.set_value("export/resumed_with", len(self.seen_upcs))
+        self.writer = JsonLinesWriter(self.jsonl_path, append=self.resuming)
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        upc = adapter.get("upc")
+        if upc in self.seen_upcs:
+            self.stats.inc_value("export/duplicates")
+            raise DropItem(f"duplicate book (UPC {upc}) {adapter.get('url')}", log_level="DEBUG")
+        assert self.writer is not None
+        self.writer.write(adapter.asdict())
+        self.seen_upcs.add(upc)
+        self.stats.inc_value("export/items")
+        return item
+
+    def spider_closed(self) -> None:
+        if self.writer is None:
+            return
+        self.writer.close()
+        count = write_json_array(self.jsonl_path, self.json_path)
+        self.stats.set_value("export/json_items", count)
+
+
+def write_json_array(jsonl_path: os.PathLike[str], json_path: os.PathLike[str]) -> int:
+    """Stream unique records (by UPC) of a JSON lines file into a JSON array, atomically."""
+    tmp_path = f"{os.fspath(json_path)}.tmp"
+    seen: set[str] = set()
+    with open(tmp_path, "w", encoding="utf-8") as out:
+        separator = "[\n"
+        for record in iter_json_lines(jsonl_path):
+            if record.get("upc") in seen:
+                continue
+            seen.add(record.get("upc"))
+            out.write(separator + dumps(record))
+            separator = ",\n"
+        out.write("[]\n" if not seen else "\n]\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp_path, json_path)
+    return len(seen)

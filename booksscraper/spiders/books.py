@@ -1,0 +1,126 @@
+"""The `books` spider: every book of the catalogue, exactly once.
+
+``scrapy crawl books`` starts at the real site; ``-a start_url=URL`` points it
+elsewhere (the sandbox, a category page, one book page). It reads the pager of
+the first listing page and schedules every other listing page at once, and
+follows each book link; book pages go first (higher priority) so the queue
+stays short. Extraction is in ``booksscraper.pages``.
+
+A book page whose item would be invalid (a malformed or truncated page) is
+fetched again up to ``REFETCH_INVALID_PAGES`` times [2]; each bad copy is
+written to the rejects file (stage ``malformed_page``). The last copy goes on
+to validation, which rejects it if it is still bad: nothing disappears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from itemadapter import ItemAdapter
+from parsel import Selector
+from scrapy.http import Request, Response, TextResponse
+from scrapy.utils.defer import deferred_from_coro
+from twisted.python.failure import Failure
+
+from booksscraper.errors import BadConfig
+from booksscraper.pages import parse_book_page, parse_listing_page
+from booksscraper.rejects import Rejects
+from booksscraper.validation import item_problems
+
+DEFAULT_START_URL = "https://books.toscrape.com/"
+BOOK_PRIORITY = 10
+
+
+def check_start_url(url: str) -> str:
+    """The start URL if it is an absolute http(s) URL, else BadConfig."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise BadConfig(f"start_url: malformed URL {url!r}: {exc}") from None
+    if not parts.scheme:
+        raise BadConfig(f"start_url: not an absolute URL: {url!r}")
+    if parts.scheme not in ("http", "https"):
+        raise BadConfig(
+            f"start_url: unsupported scheme {parts.scheme!r} in {url!r} (use http or https)"
+        )
+    if not parts.hostname:
+        raise BadConfig(f"start_url: no host in {url!r}")
+    return parts.geturl()
+
+
+class BooksSpider(scrapy.Spider):
+    name = "books"
+
+    def __init__(self, start_url: str | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.start_url = check_start_url(start_url or DEFAULT_START_URL)
+        self.site_host = urlsplit(self.start_url).hostname
+        self.allowed_domains = [self.site_host]
+        self.failure_message: str | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BooksSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        try:
+            spider.refetch_limit = crawler.settings.getint("REFETCH_INVALID_PAGES", 2)
+        except ValueError:
+            raise BadConfig("REFETCH_INVALID_PAGES: must be a whole number") from None
+        if spider.refetch_limit < 0:
+            raise BadConfig(f"REFETCH_INVALID_PAGES: must be 0 or more, got {spider.refetch_limit}")
+        return spider
+
+    async def start(self) -> AsyncIterator[Request]:
+        yield Request(self.start_url, callback=self.parse, errback=self.start_failed)
+
+    def parse(self, response: Response) -> Iterator[Any]:
+        """The start page may be a listing or a book page."""
+        if isinstance(response, TextResponse) and response.css("article.product_page"):
+            yield from self.parse_book(response)
+        else:
+            yield from self.parse_listing(response)
+
+    def parse_listing(self, response: Response) -> Iterator[Request]:
+        if not isinstance(response, TextResponse):
+            self.crawler.stats.inc_value("books/listing_not_html")
+            self.logger.warning("listing page %s is not HTML; skipped", response.url)
+            return
+        listing = parse_listing_page(response.selector, response.url)
+        if not listing.book_urls and listing.page is None:
+            self.crawler.stats.inc_value("books/listing_unrecognised")
+            self.logger.warning("%s has no books and no pager: not a listing page", response.url)
+        for url in listing.book_urls:
+            yield Request(url, callback=self.parse_book, priority=BOOK_PRIORITY)
+        for url in listing.other_page_urls():
+            yield Request(url, callback=self.parse_listing)
+
+    def parse_book(self, response: Response) -> Iterator[Any]:
+        selector = response.selector if isinstance(response, TextResponse) else Selector(text="")
+        item = parse_book_page(selector, response.url)
+        refetches = response.meta.get("refetches", 0)
+        if refetches < self.refetch_limit:
+            problems = item_problems(ItemAdapter(item), self.site_host)
+            if problems:
+                Rejects.for_crawler(self.crawler).reject(item, problems, stage="malformed_page")
+                self.logger.warning(
+                    "malformed book page %s (%s): fetching it again", response.url, problems[0]
+                )
+                yield response.request.replace(
+                    dont_filter=True, meta={**response.meta, "refetches": refetches + 1}
+                )
+                return
+        yield item
+
+    def start_failed(self, failure: Failure) -> None:
+        """The start page could not be fetched: nothing else can be found."""
+        reason = failure.getErrorMessage() or failure.type.__name__
+        response = getattr(failure.value, "response", None)
+        if response is not None:
+            reason = f"HTTP {response.status}"
+        self.failure_message = f"start_url {self.start_url} could not be fetched: {reason}"
+        self.logger.error(self.failure_message)
+        # Consume the failure (no second traceback) and close with a clear reason.
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="start_url_failed"))

@@ -1,0 +1,1 @@
+"""Command-line tools around the crawler: `make crawl`, comparisons with ground truth."""

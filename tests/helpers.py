@@ -1,0 +1,47 @@
+"""Shared test helpers: where things are, and a real `scrapy crawl` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# Real pages of the site, beside the repository (absent on users' machines).
+REALSITE = REPO.parent / "shared" / "realsite-sample"
+
+
+def realsite_page(relative: str) -> str:
+    path = REALSITE / relative
+    if not path.exists():
+        pytest.skip(f"real site sample {path} is absent (it ships beside the repo, not in it)")
+    return path.read_text(encoding="utf-8")
+
+
+def run_crawl(
+    start_url: str, out_dir: Path, *args: str, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """`scrapy crawl books` against ``start_url``, writing into ``out_dir``."""
+    command = [
+        sys.executable, "-m", "scrapy", "crawl", "books",
+        "-a", f"start_url={start_url}",
+        "-s", f"OUTPUT_DIR={out_dir}",
+        *args,
+    ]
+    return subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def read_books(out_dir: Path) -> list[dict[str, Any]]:
+    return json.loads((out_dir / "books.json").read_text(encoding="utf-8"))
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
