@@ -30,8 +30,10 @@ DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 REDIRECT_MAX_TIMES = 5
 
-# Security: no telnet console (it would listen on a port with a shell).
+# Security: no telnet console and no remote-control server (Scrapy 2.19's
+# runs Python code sent over HTTP, and writes job files to the home folder).
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 
 # Output (see booksscraper/output.py).
 OUTPUT_DIR = "output"
