@@ -32,6 +32,9 @@ class BookItem:
     scraped_at: str | None = None  # ISO 8601, UTC
     # Filled by the cleanup pipeline (booksscraper.pipelines.cleanup).
     description_raw: str | None = None  # as the page shows it
+    word_count: int | None = None  # words in the clean description
+    reading_time_s: int | None = None  # seconds to read it at 230 words a minute
+    near_duplicate_of: str | None = None  # url of an earlier book with a near-identical description
 
 
 # Fields a crawl must get right, compared with the sandbox's ground truth.
