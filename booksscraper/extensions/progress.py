@@ -1,0 +1,197 @@
+"""Live progress: a rich progress bar on a terminal, a periodic log line elsewhere.
+
+Shows pages done against pages discovered, items, pages/s (over the last
+``RATE_WINDOW`` seconds), errors, retries, requests waiting out a backoff and
+proxies good/dead when those stats exist (see ``counters.py``), RSS when the
+resource monitor runs, and an ETA for the pages discovered so far (listing
+pages keep discovering more, so it grows while they are crawled).
+
+Settings (defaults in brackets):
+
+- ``PROGRESS`` [``"auto"``]: ``"bar"`` (rich, redrawn in place on stdout),
+  ``"log"`` (an INFO line every ``PROGRESS_INTERVAL`` s), ``"auto"`` (bar when
+  stdout is a terminal, log otherwise: scrapyd, CI, pipes) or ``"off"``. Never
+  both: in bar mode no progress lines are logged.
+- ``PROGRESS_INTERVAL`` [``10``]: seconds between log lines (Scrapy's own
+  LogStats line comes every 60 s; a crawl of the site takes about a minute).
+- ``PROGRESS_REFRESH`` [``0.5``]: seconds between bar redraws.
+
+While the bar is shown, log records written to the terminal are printed above
+it (rich redirects stderr) instead of tearing it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections import deque
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.asyncio import create_looping_call
+
+from booksscraper.errors import BadConfig
+from booksscraper.extensions.counters import crawl_counters
+
+logger = logging.getLogger(__name__)
+
+MODES = ("auto", "bar", "log", "off")
+RATE_WINDOW = 10.0
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class ProgressTracker:
+    """Turns successive counter readings into a rate and an ETA."""
+
+    def __init__(self, window: float = RATE_WINDOW) -> None:
+        self.window = window
+        self._history: deque[tuple[float, int]] = deque()
+
+    def update(self, now: float, pages: int) -> None:
+        self._history.append((now, pages))
+        while len(self._history) > 2 and now - self._history[1][0] >= self.window:
+            self._history.popleft()
+
+    @property
+    def rate(self) -> float:
+        """Pages per second over the window."""
+        if len(self._history) < 2:
+            return 0.0
+        (t0, p0), (t1, p1) = self._history[0], self._history[-1]
+        return (p1 - p0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def eta(self, remaining: int) -> float | None:
+        rate = self.rate
+        if remaining <= 0:
+            return 0.0
+        return remaining / rate if rate > 0 else None
+
+
+def describe(counters: dict[str, Any], rate: float, eta: float | None, rss: int | None) -> str:
+    """The details after the page count, shared by the bar and the log line."""
+    parts = [
+        f"{counters['items']} items",
+        f"{rate:.1f} pages/s",
+        f"{counters['errors']} errors",
+        f"{counters['retries']} retries",
+    ]
+    if counters["backoff_waiting"] is not None:
+        parts.append(f"{counters['backoff_waiting']} in backoff")
+    if counters["proxies_good"] is not None or counters["proxies_dead"] is not None:
+        parts.append(
+            f"proxies {counters['proxies_good'] or 0} good/{counters['proxies_dead'] or 0} dead"
+        )
+    if rss:
+        parts.append(f"RSS {rss / 2**20:.0f} MiB")
+    parts.append(f"ETA {format_eta(eta)}")
+    return ", ".join(parts)
+
+
+class Progress:
+    def __init__(self, crawler: Crawler, mode: str, interval: float, refresh: float) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.mode = mode
+        self.interval = interval if mode == "log" else refresh
+        self.tracker = ProgressTracker()
+        self._task: Any = None
+        self._bar: Any = None
+        self._restore_streams: list[tuple[logging.StreamHandler, Any]] = []
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Progress:
+        settings = crawler.settings
+        mode = str(settings.get("PROGRESS", "auto")).lower()
+        if mode not in MODES:
+            raise BadConfig(f"PROGRESS: must be one of {', '.join(MODES)}, got {mode!r}")
+        if mode == "auto":
+            mode = "bar" if sys.stdout.isatty() else "log"
+        if mode == "off":
+            raise NotConfigured
+        intervals = {}
+        for name, default in (("PROGRESS_INTERVAL", 10.0), ("PROGRESS_REFRESH", 0.5)):
+            try:
+                intervals[name] = settings.getfloat(name, default)
+            except (TypeError, ValueError):
+                raise BadConfig(f"{name}: not a number: {settings.get(name)!r}") from None
+            if intervals[name] <= 0:
+                raise BadConfig(f"{name}: must be greater than 0, got {intervals[name]}")
+        return cls(crawler, mode, intervals["PROGRESS_INTERVAL"], intervals["PROGRESS_REFRESH"])
+
+    def spider_opened(self) -> None:
+        self.opened_at = time.monotonic()
+        self.tracker.update(self.opened_at, 0)  # so the first log line has a rate
+        if self.mode == "bar":
+            self._start_bar()
+        self._task = create_looping_call(self.tick)
+        # A log line at once would only say "0 pages"; the bar is drawn at once.
+        self._task.start(self.interval, now=self.mode == "bar")
+
+    def spider_closed(self) -> None:
+        if self._task is not None and self._task.running:
+            self._task.stop()
+        self.tick(final=True)
+        if self.mode == "bar":
+            self._stop_bar()
+
+    def tick(self, final: bool = False) -> None:
+        counters = crawl_counters(self.stats)
+        pages, discovered = counters["pages"], counters["discovered"]
+        now = time.monotonic()
+        self.tracker.update(now, pages)
+        if final:  # the whole crawl's average, and nothing left to wait for
+            rate, eta = pages / max(now - self.opened_at, 1e-9), 0.0
+        else:
+            rate, eta = self.tracker.rate, self.tracker.eta(max(discovered - pages, 0))
+        detail = describe(counters, rate, eta, self.stats.get_value("monitor/rss_bytes"))
+        if self._bar is not None:
+            self._bar.update(
+                self._bar_task, completed=pages, total=max(discovered, pages, 1), detail=detail
+            )
+            self._bar.refresh()
+        else:
+            logger.info("Progress: %d/%d pages, %s", pages, discovered, detail)
+
+    def _start_bar(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn
+        from rich.progress import Progress as RichProgress
+
+        self._bar = RichProgress(
+            SpinnerColumn(),
+            TextColumn("pages"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            console=Console(file=sys.stdout, force_terminal=True),
+            auto_refresh=False,
+            redirect_stdout=True,
+            redirect_stderr=True,
+        )
+        self._bar_task = self._bar.add_task("crawl", total=None, detail="starting")
+        original_stderr = sys.stderr
+        self._bar.start()
+        # Scrapy's log handler holds the real stderr: point it at rich's proxy
+        # so log lines go above the bar. Log files are left alone.
+        for handler in logging.getLogger().handlers:
+            if type(handler) is logging.StreamHandler and handler.stream is original_stderr:
+                self._restore_streams.append((handler, original_stderr))
+                handler.setStream(sys.stderr)
+
+    def _stop_bar(self) -> None:
+        for handler, stream in self._restore_streams:
+            handler.setStream(stream)
+        self._restore_streams.clear()
+        self._bar.stop()
+        self._bar = None

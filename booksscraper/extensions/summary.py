@@ -1,0 +1,114 @@
+"""At the end of a crawl: the final stats as JSON, and a one-line summary at INFO.
+
+``Crawl summary (finished): 1000 items, 1052 pages, 3 rejects, 0 failures,
+12 retries, 0 bans, 3 dropped, peak RSS 96 MiB, 41.2 s``
+
+Both happen on ``engine_stopped``, after Scrapy's stats collector has closed,
+so every component's close-time stats (finish reason, latency percentiles,
+export counts) are in. ``STATS_FILE`` is how other tools (the report, a
+scheduler, CI) get the numbers; it is written atomically (temp file + rename).
+
+Settings (defaults in brackets):
+
+- ``STATS_FILE`` [``"stats.json"``]: in ``OUTPUT_DIR``; the final stats, keys sorted.
+- ``REPORT_ON_CLOSE`` [``False``]: also build the Markdown report with charts
+  (``python -m booksscraper.report OUTPUT_DIR``) when the crawl ends; off by
+  default because matplotlib adds a few seconds to every crawl.
+
+Summary terms: rejects = sum of ``<stage>/rejected``; failures =
+``failures/count`` (or the failures file's count for this run); bans = sum of
+the ``bans/...`` counters (scrapy-rotating-proxies' ban detection).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+from booksscraper.output import dumps, output_path
+
+logger = logging.getLogger(__name__)
+
+
+def summary_numbers(stats: dict[str, Any], failures: int | None = None) -> dict[str, Any]:
+    """The figures of the close summary, from a stats dict."""
+    rejects = sum(
+        value
+        for key, value in stats.items()
+        if key.count("/") == 1 and key.endswith("/rejected") and isinstance(value, int)
+    )
+    bans = sum(
+        value for key, value in stats.items() if key.startswith("bans/") and isinstance(value, int)
+    )
+    return {
+        "reason": stats.get("finish_reason", "unknown"),
+        "items": stats.get("item_scraped_count", 0),
+        "pages": stats.get("response_received_count", 0),
+        "rejects": rejects,
+        "failures": stats.get("failures/count", failures or 0),
+        "retries": stats.get("retry/count", 0),
+        "bans": bans,
+        "dropped": stats.get("item_dropped_count", 0),
+        "rss_peak_bytes": stats.get("monitor/rss_peak_bytes") or stats.get("memusage/max"),
+        "seconds": stats.get("elapsed_time_seconds"),
+    }
+
+
+def format_summary(numbers: dict[str, Any]) -> str:
+    rss = numbers["rss_peak_bytes"]
+    seconds = numbers["seconds"]
+    return (
+        f"Crawl summary ({numbers['reason']}): {numbers['items']} items, "
+        f"{numbers['pages']} pages, {numbers['rejects']} rejects, "
+        f"{numbers['failures']} failures, {numbers['retries']} retries, "
+        f"{numbers['bans']} bans, {numbers['dropped']} dropped, "
+        f"peak RSS {f'{rss / 2**20:.0f} MiB' if rss else '?'}, "
+        f"{f'{seconds:.1f} s' if seconds is not None else '?'}"
+    )
+
+
+def write_stats(stats: dict[str, Any], path: os.PathLike[str] | str) -> None:
+    """``stats`` as indented JSON (datetimes ISO 8601), replacing ``path`` atomically."""
+    text = json.dumps(json.loads(dumps(stats)), indent=2, sort_keys=True, ensure_ascii=False)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class CrawlSummary:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats_path = output_path(crawler.settings, "STATS_FILE")
+        self.report_on_close = crawler.settings.getbool("REPORT_ON_CLOSE", False)
+        crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlSummary:
+        return cls(crawler)
+
+    def engine_stopped(self) -> None:
+        stats = self.crawler.stats.get_stats()
+        failures = getattr(self.crawler, "_booksscraper_failures", None)
+        logger.info(format_summary(summary_numbers(stats, failures and failures.count)))
+        try:
+            write_stats(stats, self.stats_path)
+        except OSError as exc:
+            logger.error("Could not write %s: %s", self.stats_path, exc)
+            return
+        if self.report_on_close:
+            from booksscraper.report import build_report
+
+            try:
+                report = build_report(self.stats_path.parent, stats_file=self.stats_path.name)
+            except Exception:  # the data is safe on disk; a chart bug must not fail the crawl
+                logger.exception("Could not build the crawl report")
+            else:
+                logger.info("Crawl report: %s", report)

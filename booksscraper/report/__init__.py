@@ -1,0 +1,159 @@
+"""The end-of-crawl report: a Markdown page with PNG charts.
+
+``python -m booksscraper.report OUTPUT_DIR`` reads the crawl's final stats
+(``stats.json``, written at close by ``CrawlSummary``) and its resource time
+series (``monitor.jsonl``, by ``ResourceMonitor``) from OUTPUT_DIR and writes
+``OUTPUT_DIR/report.md`` with its charts in ``OUTPUT_DIR/report/``:
+throughput over time, latency distribution, status codes, CPU/RSS/descriptors/
+network over time, and proxy health (or a note that no proxies were used).
+``REPORT_ON_CLOSE = True`` builds it at the end of every crawl.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from booksscraper.extensions.summary import summary_numbers
+from booksscraper.output import read_json_lines
+from booksscraper.report import charts
+
+MIB = 2**20
+
+
+def build_report(
+    output_dir: Path | str,
+    *,
+    stats_file: str = "stats.json",
+    monitor_file: str = "monitor.jsonl",
+) -> Path:
+    """Write ``report.md`` and its charts into ``output_dir``; returns the report's path."""
+    output_dir = Path(output_dir)
+    stats_path = output_dir / stats_file
+    if not stats_path.exists():
+        raise FileNotFoundError(f"{stats_path} not found: a crawl writes it when it ends")
+    stats = json.loads(stats_path.read_text(encoding="utf-8"))
+    samples = read_json_lines(output_dir / monitor_file)
+    chart_dir = output_dir / "report"
+    chart_dir.mkdir(parents=True, exist_ok=True)
+    images = {
+        "throughput": charts.throughput_chart(samples, chart_dir / "throughput.png"),
+        "latency": charts.latency_chart(stats, chart_dir / "latency.png"),
+        "status": charts.status_chart(stats, chart_dir / "status_codes.png"),
+        "resources": charts.resources_chart(samples, chart_dir / "resources.png"),
+        "proxies": charts.proxies_chart(samples, chart_dir / "proxies.png"),
+    }
+    report = output_dir / "report.md"
+    report.write_text(render_markdown(stats, samples, images, output_dir), encoding="utf-8")
+    return report
+
+
+def render_markdown(
+    stats: dict[str, Any],
+    samples: list[dict[str, Any]],
+    images: dict[str, Path | None],
+    output_dir: Path,
+) -> str:
+    numbers = summary_numbers(stats)
+
+    def image(key: str, title: str, missing: str) -> str:
+        path = images.get(key)
+        if path is None:
+            return f"_{missing}_"
+        return f"![{title}]({path.relative_to(output_dir).as_posix()})"
+
+    lines = [
+        "# Crawl report",
+        "",
+        f"Finished **{numbers['reason']}** at {stats.get('finish_time', '?')} "
+        f"(started {stats.get('start_time', '?')}).",
+        "",
+        "| | |",
+        "| --- | --- |",
+        *(f"| {name} | {value} |" for name, value in _headline(stats, samples, numbers)),
+        "",
+    ]
+    warnings = _warnings(stats)
+    if warnings:
+        lines += ["## Warnings", "", *(f"- {w}" for w in warnings), ""]
+    no_samples = "No resource samples (monitor.jsonl missing or empty: MONITOR_ENABLED off?)."
+    lines += [
+        "## Throughput",
+        "",
+        image("throughput", "Throughput over time", no_samples),
+        "",
+        "## Latency",
+        "",
+        image("latency", "Latency distribution", "No download latency recorded."),
+        "",
+        "## Status codes",
+        "",
+        image("status", "Status codes", "No responses or download errors recorded."),
+        "",
+        "## Resources",
+        "",
+        image("resources", "CPU, RSS, descriptors and network over time", no_samples),
+        "",
+        "Network: Linux has no per-process network counters, so *received, whole machine* "
+        "is system-wide (psutil.net_io_counters); *crawl responses* is the crawl's own "
+        "traffic (downloader/response_bytes).",
+        "",
+        "## Proxies",
+        "",
+        image("proxies", "Proxy health", "No proxies were used in this crawl."),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _headline(
+    stats: dict[str, Any], samples: list[dict[str, Any]], numbers: dict[str, Any]
+) -> list[tuple[str, Any]]:
+    seconds = numbers["seconds"]
+    rss = numbers["rss_peak_bytes"]
+    pages = numbers["pages"]
+    latency = " / ".join(
+        f"{stats[key]:.0f}"
+        for key in ("latency/p50_ms", "latency/p90_ms", "latency/p99_ms")
+        if key in stats
+    )
+    rows: list[tuple[str, Any]] = [
+        ("Duration", f"{seconds:.1f} s" if seconds is not None else "?"),
+        ("Pages (responses)", pages),
+        ("Pages/s", f"{pages / seconds:.1f}" if seconds else "?"),
+        ("Items exported", numbers["items"]),
+        ("Rejected items", numbers["rejects"]),
+        ("Dropped items", numbers["dropped"]),
+        ("Failed requests", numbers["failures"]),
+        ("Retries", numbers["retries"]),
+        ("Bans", numbers["bans"]),
+        ("Errors logged", stats.get("log_count/ERROR", 0)),
+        ("Latency p50 / p90 / p99 (ms)", latency or "?"),
+        ("Peak RSS", f"{rss / MIB:.0f} MiB" if rss else "?"),
+        ("CPU average / peak (% of one core)", _pair(stats, "monitor/cpu_percent")),
+        (
+            "Open descriptors peak / limit",
+            f"{stats.get('monitor/fds_peak', '?')} / {stats.get('monitor/fds_limit', '?')}",
+        ),
+        ("Downloaded", f"{stats.get('downloader/response_bytes', 0) / MIB:.1f} MiB"),
+        ("Resource samples", len(samples)),
+    ]
+    return rows
+
+
+def _pair(stats: dict[str, Any], prefix: str) -> str:
+    avg, peak = stats.get(f"{prefix}_avg"), stats.get(f"{prefix}_peak")
+    return f"{avg} / {peak}" if avg is not None else "?"
+
+
+def _warnings(stats: dict[str, Any]) -> list[str]:
+    found = [
+        f"resource threshold crossed: {key.removeprefix('monitor/warning/')} "
+        f"({value} time{'s' if value != 1 else ''}; see the log)"
+        for key, value in sorted(stats.items())
+        if key.startswith("monitor/warning/")
+    ]
+    if stats.get("monitor/memory_cap_reached"):
+        found.append("the memory cap (MONITOR_MEMORY_CAP_MB) was reached: the spider was closed")
+    return found
