@@ -31,6 +31,11 @@ _NAMES = (
 REAL_CATEGORIES: tuple[tuple[str, int, str], ...] = tuple(
     (slugify(name), i + 2, name) for i, name in enumerate(_NAMES)
 )
+# Books per category on the real site (sum 1000): the synthetic catalogue keeps these proportions.
+REAL_COUNTS = (
+    11, 32, 26, 75, 19, 11, 35, 17, 65, 29, 7, 110, 13, 152, 16, 5, 67, 48, 6, 54, 14, 19, 1, 8, 7,
+    9, 1, 1, 10, 17, 18, 30, 6, 12, 5, 11, 3, 6, 1, 5, 2, 3, 1, 1, 1, 4, 3, 1, 1, 1,
+)
 PER_PAGE = 20
 RATING_WORDS = ("One", "Two", "Three", "Four", "Five")
 
@@ -106,11 +111,9 @@ class Catalogue:
         self.base_url = base_url
         self.categories = tuple(Category(*c) for c in REAL_CATEGORIES[:categories])
         self._by_path = {c.path_slug: i for i, c in enumerate(self.categories)}
-        # "Default" and "Add a comment" are over-represented on the real site (152 and 67 of 1000).
-        weights = [15.0 if c.name == "Default" else 7.0 if c.name == "Add a comment" else 1.6
-                   for c in self.categories]
+        weights = [REAL_COUNTS[i] for i in range(len(self.categories))]
         total, acc = sum(weights), 0.0
-        self._cum: list[float] = []
+        self._cum: list[float] = []  # cumulative weights: a uniform draw picks the category
         for w in weights:
             acc += w
             self._cum.append(acc / total)
