@@ -1,0 +1,1 @@
+"""The approaches people write from popular articles on fast scraping, for comparison."""
