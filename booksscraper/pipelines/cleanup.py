@@ -1,0 +1,202 @@
+"""Cleanup pipeline: CPU-heavy normalization on a process pool, off the crawl's thread.
+
+Scrapy runs pipelines in the reactor's only thread: cleanup done there stalls
+every download while it runs. This pipeline sends items, in batches, to a
+``ProcessPoolExecutor`` (``booksscraper.pipelines.pool.BatchPool``) running
+the pure functions of ``booksscraper.cleanup``, and awaits each item's result:
+the reactor only pickles and applies results. Near-duplicate flagging needs
+every description seen so far, so its LSH index stays in this process.
+
+Per item: title and category repaired (mojibake, NFC, whitespace);
+``description`` = the clean description, ``description_raw`` = the text as the
+page shows it; money quantized to 2 places (exactly, or the item is rejected)
+and ``currency`` an ISO code; ``word_count``, ``reading_time_s``;
+``near_duplicate_of`` = url of an earlier book with a near-identical
+description (None otherwise). An item whose cleanup fails is written to the
+rejects file with reason ``cleanup_error:<ExceptionType>`` and dropped.
+
+Settings (defaults in brackets):
+
+- ``CLEANUP_WORKERS`` [number of usable CPUs]: worker processes; 0 cleans
+  inline in the crawl process (for debugging: tracebacks, pdb).
+- ``CLEANUP_START_METHOD`` [``"forkserver"``]: how workers start;
+  ``"forkserver"`` or ``"spawn"`` (``"fork"`` copies the reactor's threads and
+  sockets into workers: allowed, not advised).
+- ``CLEANUP_BATCH_SIZE`` [100]: items per pool task.
+- ``CLEANUP_BATCH_MAX_WAIT`` [0.25]: seconds a partial batch waits for more items.
+- ``CLEANUP_MAX_IN_FLIGHT`` [1000]: items queued or being cleaned at most;
+  beyond it ``process_item`` waits, which slows the scraper down (and with it,
+  through ``SCRAPER_SLOT_MAX_ACTIVE_SIZE``, the downloads).
+- ``CLEANUP_MAX_CRASHES`` [2]: times an item may kill a worker before it is
+  rejected (``cleanup_error:WorkerCrashed``).
+- ``CLEANUP_NEAR_DUPLICATES`` [True]: compute signatures and flag near-duplicates.
+- ``CLEANUP_NEAR_DUPLICATE_THRESHOLD`` [0.8]: estimated Jaccard similarity of
+  word 3-grams from which two descriptions are near-duplicates.
+- ``CLEANUP_EXTRA_WORK`` [0]: extra hashing rounds per item, for benchmarks.
+
+Stats: ``cleanup/items`` (cleaned), ``cleanup/batches``, ``cleanup/batch_size_max``,
+``cleanup/pool_restarts``, ``cleanup/workers``, ``cleanup/near_duplicates``,
+``cleanup/rejected`` and ``cleanup/rejected/cleanup_error``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.utils.asyncio import is_asyncio_available
+
+from booksscraper.cleanup import CleanupOptions, clean_batch
+from booksscraper.cleanup.record import INPUT_FIELDS, SIGNATURE
+from booksscraper.cleanup.signature import NearDuplicateIndex
+from booksscraper.errors import BadConfig
+from booksscraper.pipelines.pool import START_METHODS, BatchPool
+from booksscraper.rejects import Rejects
+
+logger = logging.getLogger(__name__)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container's or taskset's limit, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class CleanupPipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.workers = _non_negative(settings, "CLEANUP_WORKERS", usable_cpus())
+        self.start_method = settings.get("CLEANUP_START_METHOD", "forkserver")
+        if self.start_method not in START_METHODS:
+            raise BadConfig(f"CLEANUP_START_METHOD: {self.start_method!r} is not one of "
+                            f"{', '.join(START_METHODS)}")
+        self.batch_size = _positive(settings, "CLEANUP_BATCH_SIZE", 100)
+        self.max_wait = settings.getfloat("CLEANUP_BATCH_MAX_WAIT", 0.25)
+        if not 0 < self.max_wait <= 60:
+            raise BadConfig("CLEANUP_BATCH_MAX_WAIT: must be between 0 and 60 seconds")
+        self.max_in_flight = _positive(settings, "CLEANUP_MAX_IN_FLIGHT", 1000)
+        if self.max_in_flight < self.batch_size:
+            raise BadConfig("CLEANUP_MAX_IN_FLIGHT: must be at least CLEANUP_BATCH_SIZE "
+                            f"({self.batch_size}), or batches never fill")
+        self.max_crashes = _non_negative(settings, "CLEANUP_MAX_CRASHES", 2)
+        threshold = settings.getfloat("CLEANUP_NEAR_DUPLICATE_THRESHOLD", 0.8)
+        if not 0 < threshold <= 1:
+            raise BadConfig("CLEANUP_NEAR_DUPLICATE_THRESHOLD: must be in (0, 1]")
+        near_duplicates = settings.getbool("CLEANUP_NEAR_DUPLICATES", True)
+        self.index = NearDuplicateIndex(threshold) if near_duplicates else None
+        self.options = CleanupOptions(
+            extra_work=_non_negative(settings, "CLEANUP_EXTRA_WORK", 0),
+            signatures=near_duplicates,
+        )
+        self.rejects = Rejects.for_crawler(crawler)
+        self.pool: BatchPool | None = None
+        self._shutdown_trigger: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CleanupPipeline:
+        return cls(crawler)
+
+    async def open_spider(self) -> None:
+        self.stats.set_value("cleanup/workers", self.workers)
+        if self.workers == 0:
+            return
+        if not is_asyncio_available():
+            raise BadConfig("CLEANUP_WORKERS: the process pool needs the asyncio reactor "
+                            "(TWISTED_REACTOR); set CLEANUP_WORKERS=0 to clean inline")
+        self.pool = BatchPool(
+            functools.partial(clean_batch, options=self.options),
+            workers=self.workers,
+            start_method=self.start_method,
+            batch_size=self.batch_size,
+            max_wait=self.max_wait,
+            max_in_flight=self.max_in_flight,
+            max_crashes=self.max_crashes,
+            preload=("booksscraper.cleanup",),
+            on_restart=lambda: self.stats.inc_value("cleanup/pool_restarts"),
+            on_batch=self._count_batch,
+        )
+        self.pool.start()
+        # A forced stop (second Ctrl-C or SIGTERM) stops the reactor without
+        # closing the spider: the workers must still go.
+        from twisted.internet import reactor
+
+        self._shutdown_trigger = reactor.addSystemEventTrigger(
+            "before", "shutdown", self.pool.terminate
+        )
+
+    async def close_spider(self) -> None:
+        if self.pool is None:
+            return
+        await self.pool.close()
+        from twisted.internet import reactor
+
+        reactor.removeSystemEventTrigger(self._shutdown_trigger)
+
+    def _count_batch(self, size: int) -> None:
+        self.stats.inc_value("cleanup/batches")
+        self.stats.max_value("cleanup/batch_size_max", size)
+
+    async def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        record = {name: adapter.get(name) for name in INPUT_FIELDS}
+        try:
+            if self.pool is None:
+                ok, result = clean_batch([record], self.options)[0]
+            else:
+                ok, result = await self.pool.submit(record)
+        except Exception as exc:  # the pool could not run it (worker crashes, shutdown)
+            ok, result = False, f"{type(exc).__name__}: {exc}"
+        if not ok:
+            self._reject(item, result)
+        self._apply(adapter, result)
+        self.stats.inc_value("cleanup/items")
+        return item
+
+    def _reject(self, item: Any, error: str) -> None:
+        exc_type = error.split(":", 1)[0]
+        self.rejects.reject(item, [f"cleanup_error:{exc_type}"], stage="cleanup")
+        raise DropItem(f"cleanup failed on {ItemAdapter(item).get('url')}: {error}")
+
+    def _apply(self, adapter: ItemAdapter, fields: dict[str, Any]) -> None:
+        signature = fields.pop(SIGNATURE, None)
+        if self.index is not None:
+            key = str(adapter.get("url") or adapter.get("book_id"))
+            fields["near_duplicate_of"] = (
+                self.index.add(key, signature) if signature is not None else None
+            )
+            if fields["near_duplicate_of"] is not None:
+                self.stats.inc_value("cleanup/near_duplicates")
+        for name, value in fields.items():
+            # An item class without one of these fields keeps what it has.
+            with contextlib.suppress(KeyError):
+                adapter[name] = value
+
+
+def _non_negative(settings: Any, name: str, default: int) -> int:
+    value = settings.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise BadConfig(f"{name}: {value!r} is not a whole number") from None
+    if number < 0:
+        raise BadConfig(f"{name}: must be 0 or more, got {number}")
+    return number
+
+
+def _positive(settings: Any, name: str, default: int) -> int:
+    number = _non_negative(settings, name, default)
+    if number == 0:
+        raise BadConfig(f"{name}: must be 1 or more")
+    return number
