@@ -23,7 +23,10 @@ ITEM_PIPELINES: dict[str, int] = {
 }
 
 # Extensions: resource monitor, progress, reports.
-EXTENSIONS: dict[str, int] = {}
+EXTENSIONS: dict[str, int] = {
+    # JOBDIR crawls that survive kill -9 (on only with JOBDIR).
+    "booksscraper.resume.ResumeGuard": 50,
+}
 
 # Stock components that ours replace.
 REPLACED: dict[str, list[str]] = {

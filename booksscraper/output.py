@@ -62,6 +62,8 @@ class JsonLinesWriter:
     def __init__(self, path: Path, *, append: bool) -> None:
         self.path = path
         self.count = 0
+        if append:
+            drop_torn_line(path)
         self._file: IO[str] | None = path.open("a" if append else "w", encoding="utf-8")
 
     def write(self, record: Any) -> None:
@@ -77,6 +79,16 @@ class JsonLinesWriter:
             os.fsync(self._file.fileno())
             self._file.close()
             self._file = None
+
+
+def drop_torn_line(path: Path) -> None:
+    """Cut a line left unfinished by a crash, so appending starts on a new line."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as f:
+        data = f.read()
+        if not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)
 
 
 def iter_json_lines(path: os.PathLike[str] | str) -> Iterator[dict[str, Any]]:

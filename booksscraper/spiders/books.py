@@ -6,6 +6,10 @@ the first listing page and schedules every other listing page at once, and
 follows each book link; book pages go first (higher priority) so the queue
 stays short. Extraction is in ``booksscraper.pages``.
 
+With ``JOBDIR`` (a resumable crawl, see ``booksscraper.resume``) the spider
+walks the listing pages again even if they were seen, and skips books the
+previous runs already exported.
+
 A book page whose item would be invalid (a malformed or truncated page) is
 fetched again up to ``REFETCH_INVALID_PAGES`` times [2]; each bad copy is
 written to the rejects file (stage ``malformed_page``). The last copy goes on
@@ -28,6 +32,7 @@ from twisted.python.failure import Failure
 from booksscraper.errors import BadConfig
 from booksscraper.pages import parse_book_page, parse_listing_page
 from booksscraper.rejects import Rejects
+from booksscraper.resume import already_exported
 from booksscraper.validation import item_problems
 
 DEFAULT_START_URL = "https://books.toscrape.com/"
@@ -61,6 +66,8 @@ class BooksSpider(scrapy.Spider):
         self.site_host = urlsplit(self.start_url).hostname
         self.allowed_domains = [self.site_host]
         self.failure_message: str | None = None
+        self.resumable = False
+        self.exported: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BooksSpider:
@@ -71,10 +78,18 @@ class BooksSpider(scrapy.Spider):
             raise BadConfig("REFETCH_INVALID_PAGES: must be a whole number") from None
         if spider.refetch_limit < 0:
             raise BadConfig(f"REFETCH_INVALID_PAGES: must be 0 or more, got {spider.refetch_limit}")
+        if crawler.settings.get("JOBDIR"):
+            spider.resumable = True
+            spider.exported = already_exported(crawler.settings)
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
-        yield Request(self.start_url, callback=self.parse, errback=self.start_failed)
+        yield Request(
+            self.start_url,
+            callback=self.parse,
+            errback=self.start_failed,
+            dont_filter=self.resumable,
+        )
 
     def parse(self, response: Response) -> Iterator[Any]:
         """The start page may be a listing or a book page."""
@@ -93,9 +108,20 @@ class BooksSpider(scrapy.Spider):
             self.crawler.stats.inc_value("books/listing_unrecognised")
             self.logger.warning("%s has no books and no pager: not a listing page", response.url)
         for url in listing.book_urls:
+            if url in self.exported:
+                self.crawler.stats.inc_value("resume/skipped_exported")
+                continue
             yield Request(url, callback=self.parse_book, priority=BOOK_PRIORITY)
+        if response.meta.get("from_pager"):
+            return  # the page that read the pager has scheduled every other page
         for url in listing.other_page_urls():
-            yield Request(url, callback=self.parse_listing)
+            # Resuming: listings may be marked seen though their books never came.
+            yield Request(
+                url,
+                callback=self.parse_listing,
+                dont_filter=self.resumable,
+                meta={"from_pager": listing.page_count is not None},
+            )
 
     def parse_book(self, response: Response) -> Iterator[Any]:
         selector = response.selector if isinstance(response, TextResponse) else Selector(text="")

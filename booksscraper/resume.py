@@ -1,0 +1,73 @@
+"""Resume-safe crawls with JOBDIR, even after ``kill -9``.
+
+Scrapy's JOBDIR keeps the request queue and the seen-requests file across a
+graceful stop, but a killed crawl leaves them inconsistent: requests marked
+seen whose queue entries never reached the disk are never fetched again, and
+their books are lost. So the output, not the queue, says what is done:
+
+- ``ResumeGuard`` (an extension, on with ``JOBDIR``) keeps a marker file in
+  JOBDIR while a crawl runs. Finding it at start means the previous crawl did
+  not stop cleanly: its request queue, seen-requests file and waiting retries
+  are discarded (stat ``resume/discarded_unclean_state``).
+- With JOBDIR the spider walks the listing pages again (``dont_filter``) and
+  skips books already in ``OUTPUT_JSONL`` (``already_exported``), and export
+  drops a second copy of a UPC: every book ends up in the output exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.settings import BaseSettings
+
+from booksscraper.output import iter_json_lines, output_path
+
+logger = logging.getLogger(__name__)
+
+MARKER = "booksscraper.running"
+# What a killed crawl leaves behind that cannot be trusted.
+UNCLEAN_STATE = ("requests.queue", "requests.seen", "backoff_waiting.pickle", "spider.state")
+
+
+def already_exported(settings: BaseSettings) -> set[str]:
+    """URLs of the books a previous run of this JOBDIR exported."""
+    path = output_path(settings, "OUTPUT_JSONL")
+    return {record["url"] for record in iter_json_lines(path) if record.get("url")}
+
+
+class ResumeGuard:
+    def __init__(self, crawler: Crawler, jobdir: Path) -> None:
+        self.marker = jobdir / MARKER
+        if self.marker.exists():
+            logger.warning(
+                "JOBDIR %s: the previous crawl did not stop cleanly (killed?); discarding its "
+                "request queue and walking the listings again, skipping exported books",
+                jobdir,
+            )
+            for name in UNCLEAN_STATE:
+                path = jobdir / name
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
+            crawler.stats.set_value("resume/discarded_unclean_state", 1)
+        jobdir.mkdir(parents=True, exist_ok=True)
+        self.marker.write_text(str(os.getpid()))
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ResumeGuard:
+        jobdir = crawler.settings.get("JOBDIR")
+        if not jobdir:
+            raise NotConfigured("no JOBDIR")
+        return cls(crawler, Path(jobdir))
+
+    def spider_closed(self) -> None:
+        # Scrapy has written the queue by now (the scheduler closes first).
+        self.marker.unlink(missing_ok=True)
