@@ -14,30 +14,33 @@ kills its worker is isolated and, alone, retried up to ``max_crashes`` times
 before its future fails with ``WorkerCrashed``. Nothing is dropped silently.
 
 Workers ignore SIGINT (Ctrl-C reaches the whole process group; the crawl
-process decides how to stop) and exit when their parent process disappears,
-so a crawl killed outright leaves no worker behind. This module imports no
+process decides how to stop) and exit when the crawl process disappears, so
+a crawl killed outright (SIGKILL, OOM killer) leaves no worker behind. This module imports no
 Scrapy: workers load it to run ``_init_worker``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+import psutil
+
 logger = logging.getLogger(__name__)
 
 START_METHODS = ("forkserver", "spawn", "fork")
-# How often a worker checks that the process that started it is still there.
+# How often a worker checks that the crawl process that started it is still there.
 _PARENT_POLL_SECONDS = 0.5
 
 
@@ -45,16 +48,20 @@ class WorkerCrashed(RuntimeError):
     """A payload's worker process died every time the payload was run."""
 
 
-def _init_worker() -> None:
+def _init_worker(owner_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_exit_with_owner, args=(owner_pid,), daemon=True).start()
 
 
-def _exit_with_parent(parent_pid: int) -> None:
-    # A worker's parent is the crawl (spawn, fork) or the forkserver, which
-    # itself exits with the crawl: reparenting means the crawl is gone.
-    while os.getppid() == parent_pid:
-        time.sleep(_PARENT_POLL_SECONDS)
+def _exit_with_owner(owner_pid: int) -> None:
+    # Not os.getppid(): a forkserver worker's parent is the forkserver, and it
+    # outlives the crawl as long as any worker holds its "alive" pipe open.
+    try:
+        owner = psutil.Process(owner_pid)
+        while owner.is_running() and owner.status() != psutil.STATUS_ZOMBIE:
+            time.sleep(_PARENT_POLL_SECONDS)
+    except psutil.Error:  # gone
+        pass
     os._exit(1)
 
 
@@ -62,7 +69,8 @@ def _exit_with_parent(parent_pid: int) -> None:
 class _Pending:
     payload: Any
     future: asyncio.Future[Any]
-    crashes: int = 0
+    crashes: int = 0  # batches it was in when the pool broke
+    solo_crashes: int = 0  # times the pool broke while it ran alone
 
 
 @dataclass
@@ -113,6 +121,10 @@ class BatchPool:
         self._generation = 0
         self._closed = False
         self.in_flight = 0
+        self._turns = asyncio.Condition()
+        self._running = 0  # batches in the pool
+        self._solo_running = False
+        self._solo_waiting = 0
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -123,6 +135,7 @@ class BatchPool:
             max_workers=self.workers,
             mp_context=self._context,
             initializer=_init_worker,
+            initargs=(os.getpid(),),
         )
 
     def worker_pids(self) -> list[int]:
@@ -210,40 +223,74 @@ class BatchPool:
             batch = [p for p in batch if not p.future.done()]  # a cancelled caller is gone
             if not batch:
                 return
-            executor, generation = self._executor, self._generation
-            if executor is None:
-                raise RuntimeError("the pool is closed")
-            try:
-                future = executor.submit(self.fn, [p.payload for p in batch])
-            except BrokenProcessPool:  # broken before this batch ran: not its fault
-                self._restart(generation)
-                continue
-            try:
-                results = await asyncio.wrap_future(future)
-            except BrokenProcessPool:
+            # A payload that was in a crashed batch runs alone in the pool: if
+            # the pool breaks now, it is the culprit, not a bystander.
+            solo = len(batch) == 1 and batch[0].crashes > 0
+            crashed = failed = False
+            async with self._turn(solo):
+                executor, generation = self._executor, self._generation
+                if executor is None:
+                    raise RuntimeError("the pool is closed")
+                try:
+                    future = executor.submit(self.fn, [p.payload for p in batch])
+                except BrokenProcessPool:  # broken before this batch ran: not its fault
+                    self._restart(generation)
+                    continue
+                try:
+                    results = await asyncio.wrap_future(future)
+                except BrokenProcessPool:
+                    crashed = True
+                except Exception:
+                    # Not a crash (e.g. a payload that cannot be pickled): find the
+                    # payload at fault by halving; the others go through.
+                    if len(batch) == 1:
+                        raise
+                    failed = True
+            if crashed:
                 self._restart(generation)
                 for pending in batch:
                     pending.crashes += 1
-                if len(batch) > 1:
-                    await self._run_halves(batch)
-                    return
-                if batch[0].crashes > self.max_crashes:
-                    self.stats.crashed_payloads += 1
-                    raise WorkerCrashed(
-                        f"the worker died {batch[0].crashes} times running this payload"
-                    ) from None
-                continue
-            except Exception:
-                # Not a crash (e.g. a payload that cannot be pickled): find the
-                # payload at fault by halving; the others go through.
-                if len(batch) > 1:
-                    await self._run_halves(batch)
-                    return
-                raise
+                if solo:
+                    batch[0].solo_crashes += 1
+                    if batch[0].solo_crashes > self.max_crashes:
+                        self.stats.crashed_payloads += 1
+                        raise WorkerCrashed(
+                            f"its worker died {batch[0].crashes} times, {batch[0].solo_crashes}"
+                            " of them with nothing else running"
+                        )
+                if len(batch) == 1:
+                    continue
+            if crashed or failed:
+                await self._run_halves(batch)
+                return
             for pending, result in zip(batch, results, strict=True):
                 if not pending.future.done():
                     pending.future.set_result(result)
             return
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, solo: bool) -> AsyncIterator[None]:
+        """Shared use of the pool for batches; sole use for a suspect payload."""
+        async with self._turns:
+            if solo:
+                self._solo_waiting += 1
+                await self._turns.wait_for(lambda: not self._solo_running and not self._running)
+                self._solo_waiting -= 1
+                self._solo_running = True
+            else:
+                await self._turns.wait_for(
+                    lambda: not self._solo_running and not self._solo_waiting
+                )
+                self._running += 1
+        try:
+            yield
+        finally:
+            if solo:
+                self._solo_running = False
+            else:
+                self._running -= 1
+            async with self._turns:
+                self._turns.notify_all()
 
     async def _run_halves(self, batch: list[_Pending]) -> None:
         half = len(batch) // 2
@@ -251,7 +298,9 @@ class BatchPool:
 
     def _restart(self, generation: int) -> None:
         """Replace a broken pool once, whichever of its batches notices first."""
-        if generation != self._generation or self._closed:
+        if self._closed:
+            raise RuntimeError("a worker died while the pool was being shut down")
+        if generation != self._generation:
             return
         old, self._executor = self._executor, self._new_executor()
         self._generation += 1
