@@ -1,0 +1,30 @@
+"""The cluster switch: setting ``REDIS_URL`` turns a worker into a cluster worker.
+
+Run by the BooksStack add-on. With ``REDIS_URL`` set it selects the leased
+scrapy-redis scheduler (``booksscraper.cluster.scheduler``), scrapy-redis's
+Redis dupefilter and a persistent queue, and adds the shared rate limit
+(``booksscraper.cluster.ratelimit``; active when ``CLUSTER_MAX_RPS_PER_DOMAIN``
+is set). Without ``REDIS_URL`` it changes nothing. Settings given on the
+command line or in the project still win (add-on priority).
+"""
+
+from __future__ import annotations
+
+from scrapy.settings import BaseSettings
+from scrapy.utils.misc import load_object
+
+RATE_LIMIT_MIDDLEWARE = "booksscraper.cluster.ratelimit.ClusterRateLimitMiddleware"
+# Next to the downloader, before the request log (950), so each attempt is counted once sent.
+RATE_LIMIT_ORDER = 940
+
+
+class ClusterAddon:
+    def update_settings(self, settings: BaseSettings) -> None:
+        if not settings.get("REDIS_URL"):
+            return
+        settings.set("SCHEDULER", "booksscraper.cluster.scheduler.ClusterScheduler", "addon")
+        settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", "addon")
+        settings.set("SCHEDULER_PERSIST", True, "addon")
+        settings.setdefault_in_component_priority_dict(
+            "DOWNLOADER_MIDDLEWARES", load_object(RATE_LIMIT_MIDDLEWARE), RATE_LIMIT_ORDER
+        )

@@ -1,0 +1,150 @@
+"""A scrapy-redis priority queue whose pops are leases, not removals.
+
+scrapy-redis removes a request from Redis when a worker pops it, so a worker
+that dies loses every request it had taken. Here a pop moves the request, in
+one Lua script, from the queue to a processing area:
+
+- ``<queue>`` (sorted set, as in scrapy-redis): encoded request, score = -priority;
+- ``<queue>:leases`` (sorted set): lease id, score = lease expiry (Redis clock);
+- ``<queue>:leased`` (hash): lease id -> encoded request, ``<id>:score`` -> its queue score;
+- ``<queue>:lease_seq`` (counter): lease ids.
+
+The worker acknowledges a lease when it is done with the request, renews the
+leases it still works on, and any worker moves expired leases (their worker
+died or hung) back to the queue, atomically. Times come from Redis ``TIME``, so
+the workers' clocks do not matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from redis import Redis
+from scrapy import Request
+from scrapy_redis.queue import PriorityQueue
+
+# KEYS: queue, leases, leased, seq; ARGV: lease seconds. Returns {id, data} or nil.
+POP_LUA = """
+local top = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #top == 0 then return false end
+redis.call('ZREM', KEYS[1], top[1])
+local id = tostring(redis.call('INCR', KEYS[4]))
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[2], t[1] + t[2] / 1e6 + tonumber(ARGV[1]), id)
+redis.call('HSET', KEYS[3], id, top[1], id .. ':score', top[2])
+return {id, top[1]}
+"""
+
+# KEYS: queue, leases, leased; ARGV: 'expired' + limit, or 'ids' + lease ids.
+# Puts the requests of expired (or the given) leases back in the queue.
+REQUEUE_LUA = """
+local ids
+if ARGV[1] == 'expired' then
+  local t = redis.call('TIME')
+  ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', t[1] + t[2] / 1e6,
+                   'LIMIT', 0, tonumber(ARGV[2]))
+else
+  ids = {}
+  for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+end
+local moved = 0
+for _, id in ipairs(ids) do
+  if redis.call('ZREM', KEYS[2], id) == 1 then
+    local data = redis.call('HGET', KEYS[3], id)
+    local score = redis.call('HGET', KEYS[3], id .. ':score') or '0'
+    if data then
+      redis.call('ZADD', KEYS[1], score, data)
+      moved = moved + 1
+    end
+  end
+  redis.call('HDEL', KEYS[3], id, id .. ':score')
+end
+return moved
+"""
+
+# KEYS: leases; ARGV: lease seconds, ids. Extends the leases still held;
+# returns how many were gone (expired and re-queued by someone else).
+RENEW_LUA = """
+local t = redis.call('TIME')
+local expiry = t[1] + t[2] / 1e6 + tonumber(ARGV[1])
+local lost = 0
+for i = 2, #ARGV do
+  if redis.call('ZADD', KEYS[1], 'XX', 'CH', expiry, ARGV[i]) == 0
+     and not redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    lost = lost + 1
+  end
+end
+return lost
+"""
+
+# KEYS: leases, leased; ARGV: ids. Returns how many were still held.
+ACK_LUA = """
+local held = 0
+for i = 1, #ARGV do
+  held = held + redis.call('ZREM', KEYS[1], ARGV[i])
+  redis.call('HDEL', KEYS[2], ARGV[i], ARGV[i] .. ':score')
+end
+return held
+"""
+
+
+class LeasedPriorityQueue(PriorityQueue):
+    """scrapy-redis's PriorityQueue with leased pops (see the module docstring)."""
+
+    def __init__(self, server: Redis, spider: Any, key: str, serializer: Any = None) -> None:
+        super().__init__(server, spider, key, serializer)
+        self.leases_key = f"{self.key}:leases"
+        self.leased_key = f"{self.key}:leased"
+        self.seq_key = f"{self.key}:lease_seq"
+        self._pop = server.register_script(POP_LUA)
+        self._requeue = server.register_script(REQUEUE_LUA)
+        self._renew = server.register_script(RENEW_LUA)
+        self._ack = server.register_script(ACK_LUA)
+
+    def pop(self, timeout: int = 0) -> Request | None:
+        raise TypeError("LeasedPriorityQueue: use pop_leased(); a plain pop would lose requests")
+
+    def pop_leased(self, lease_seconds: float) -> tuple[str, Request] | None:
+        """The next request and its lease id, or None when the queue is empty."""
+        found = self._pop(
+            keys=[self.key, self.leases_key, self.leased_key, self.seq_key], args=[lease_seconds]
+        )
+        if not found:
+            return None
+        lease_id, data = found
+        lease_id = lease_id.decode() if isinstance(lease_id, bytes) else str(lease_id)
+        return lease_id, self._decode_request(data)
+
+    def ack(self, lease_ids: Iterable[str]) -> int:
+        """Forget finished leases; returns how many were still held (not expired)."""
+        ids = list(lease_ids)
+        if not ids:
+            return 0
+        return int(self._ack(keys=[self.leases_key, self.leased_key], args=ids))
+
+    def renew(self, lease_ids: Iterable[str], lease_seconds: float) -> int:
+        """Extend leases; returns how many were lost (expired, re-queued by someone)."""
+        ids = list(lease_ids)
+        if not ids:
+            return 0
+        return int(self._renew(keys=[self.leases_key], args=[lease_seconds, *ids]))
+
+    def release(self, lease_ids: Iterable[str]) -> int:
+        """Give leased requests back to the queue now; returns how many went back."""
+        ids = list(lease_ids)
+        if not ids:
+            return 0
+        keys = [self.key, self.leases_key, self.leased_key]
+        return int(self._requeue(keys=keys, args=["ids", *ids]))
+
+    def requeue_expired(self, limit: int = 1000) -> int:
+        """Move up to ``limit`` expired leases back to the queue; returns how many."""
+        keys = [self.key, self.leases_key, self.leased_key]
+        return int(self._requeue(keys=keys, args=["expired", limit]))
+
+    def leased_count(self) -> int:
+        return int(self.server.zcard(self.leases_key))
+
+    def clear(self) -> None:
+        self.server.delete(self.key, self.leases_key, self.leased_key, self.seq_key)

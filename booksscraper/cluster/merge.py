@@ -1,0 +1,60 @@
+"""Merge the workers' outputs into one JSON array, each book once (by UPC).
+
+    python -m booksscraper.cluster.merge OUT.json WORKER_DIR [WORKER_DIR ...]
+
+Reads each worker's ``books.jsonl`` (its crash-safe output, so a worker killed
+mid-crawl still counts), skips torn lines, keeps the first record of each UPC,
+and writes ``OUT.json`` atomically. Exits 2 when a directory has no
+``books.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from booksscraper.pipelines.export import write_json_array
+
+JSONL_NAME = "books.jsonl"
+
+
+def merge(out_path: os.PathLike[str] | str, worker_dirs: Sequence[os.PathLike[str] | str]) -> int:
+    """Write the unique books of all workers to ``out_path``; returns how many."""
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # write_json_array dedups by UPC from one JSON lines file: concatenate first.
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=out.parent, prefix=".merge-", suffix=".jsonl", delete=False
+    ) as combined:
+        for directory in worker_dirs:
+            with open(Path(directory) / JSONL_NAME, encoding="utf-8") as f:
+                for line in f:
+                    combined.write(line if line.endswith("\n") else line + "\n")
+    try:
+        return write_json_array(combined.name, out)
+    finally:
+        os.unlink(combined.name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m booksscraper.cluster.merge", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("out", help="the merged JSON array to write")
+    parser.add_argument("worker_dirs", nargs="+", help="the workers' OUTPUT_DIRs")
+    args = parser.parse_args(argv)
+    missing = [d for d in args.worker_dirs if not (Path(d) / JSONL_NAME).is_file()]
+    if missing:
+        print(f"error: no {JSONL_NAME} in {', '.join(missing)}", file=sys.stderr)
+        return 2
+    count = merge(args.out, args.worker_dirs)
+    print(f"merged {count} books from {len(args.worker_dirs)} workers into {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

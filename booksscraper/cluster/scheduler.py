@@ -1,0 +1,230 @@
+"""scrapy-redis scheduler with leased requests and a cluster-wide end of crawl.
+
+Each request a worker takes from Redis is leased (see ``leases.py``). A lease
+is acknowledged once nothing of the worker refers to it any more: the request
+(or the retry/redirect that replaced it) has left the engine, i.e. its
+response went through the spider callback, the requests it produced are in
+Redis and its items through the pipelines. A retry waiting out its backoff
+in memory (``booksscraper.middlewares.delayed``) carries the lease in its
+``meta`` (``request.copy()``), so the lease is kept, and renewed, until the
+retry is back in Redis or done: ``kill -9`` during a backoff loses nothing.
+A lease whose worker died expires after ``CLUSTER_LEASE_SECONDS`` and any
+worker puts its request back in the queue.
+
+Why look at the engine's in-progress set: Scrapy has no signal for "this
+request is completely handled"; ``engine._slot.inprogress`` holds every
+request from download until its output is processed (a private attribute of
+Scrapy 2.19, checked when the crawl opens).
+
+End of crawl: a worker stays open while the queue or any worker's leases are
+not empty, and closes after both were empty for
+``CLUSTER_IDLE_BEFORE_CLOSE`` seconds, so a worker that starts late or runs
+dry does not close while others still produce requests. It checks Redis every
+``CLUSTER_POLL_INTERVAL`` seconds (Scrapy's engine alone would look only every
+5 s). Redis calls are short and never blocking (no BRPOP).
+
+Settings (defaults in brackets); the cluster add-on sets SCHEDULER,
+DUPEFILTER_CLASS and SCHEDULER_PERSIST when ``REDIS_URL`` is set:
+
+- ``REDIS_URL`` [unset]: the Redis server, e.g. ``redis://host:6379/0``.
+- ``SCHEDULER_QUEUE_KEY`` ["%(spider)s:requests"], ``SCHEDULER_DUPEFILTER_KEY``
+  ["%(spider)s:dupefilter"]: as in scrapy-redis.
+- ``SCHEDULER_PERSIST`` [True]: keep queue and fingerprints when a worker closes.
+- ``CLUSTER_LEASE_SECONDS`` [60]: lease length; renewed every third of it
+  while the request is in progress, so it bounds how long a dead worker's
+  requests wait, not how long a download may take.
+- ``CLUSTER_POLL_INTERVAL`` [0.5]: seconds between checks of Redis.
+- ``CLUSTER_IDLE_BEFORE_CLOSE`` [3]: seconds the cluster must have no work before a worker closes.
+
+Stats: ``cluster/leases/taken``, ``cluster/leases/acked``,
+``cluster/leases/renewed``, ``cluster/leases/lost``, ``cluster/leases/released``,
+``cluster/leases/requeued_expired``, ``cluster/enqueued``, ``cluster/duplicates``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider
+from scrapy.utils.asyncio import create_looping_call
+from scrapy.utils.misc import load_object
+from scrapy_redis import connection, defaults
+from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.scheduler import Scheduler
+
+from booksscraper.cluster.leases import LeasedPriorityQueue
+from booksscraper.errors import BadConfig
+from booksscraper.middlewares.checks import number_setting
+
+logger = logging.getLogger(__name__)
+
+LEASE_META = "cluster_lease"
+
+
+class ClusterScheduler(Scheduler):
+    queue: LeasedPriorityQueue
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ClusterScheduler:
+        s = crawler.settings
+        if not s.get("REDIS_URL") and not s.get("REDIS_HOST"):
+            raise BadConfig("REDIS_URL: the cluster scheduler needs a Redis server URL")
+        serializer = s.get("SCHEDULER_SERIALIZER")
+        dupefilter_cls = load_object(s.get("DUPEFILTER_CLASS"))
+        if not (isinstance(dupefilter_cls, type) and issubclass(dupefilter_cls, RFPDupeFilter)):
+            raise BadConfig(
+                "DUPEFILTER_CLASS: the cluster needs scrapy_redis.dupefilter.RFPDupeFilter"
+                f" or a subclass, got {s.get('DUPEFILTER_CLASS')!r}"
+            )
+        server = connection.get_redis_from_settings(s)
+        scheduler = cls(
+            server=server,
+            persist=s.getbool("SCHEDULER_PERSIST", True),
+            queue_key=s.get("SCHEDULER_QUEUE_KEY", defaults.SCHEDULER_QUEUE_KEY),
+            dupefilter_key=s.get("SCHEDULER_DUPEFILTER_KEY", defaults.SCHEDULER_DUPEFILTER_KEY),
+            dupefilter_cls=dupefilter_cls,
+            serializer=importlib.import_module(serializer) if serializer else None,
+        )
+        scheduler.crawler = crawler
+        scheduler.stats = crawler.stats
+        scheduler.lease_seconds = number_setting(s, "CLUSTER_LEASE_SECONDS", 60.0, minimum=1.0)
+        scheduler.poll_interval = number_setting(s, "CLUSTER_POLL_INTERVAL", 0.5, minimum=0.05)
+        scheduler.idle_before_close = number_setting(s, "CLUSTER_IDLE_BEFORE_CLOSE", 3.0)
+        return scheduler
+
+    def open(self, spider: Spider) -> None:
+        self.spider = spider
+        try:
+            self.server.ping()
+        except Exception as exc:
+            raise BadConfig(f"REDIS_URL: cannot reach Redis: {exc}") from None
+        self.queue = LeasedPriorityQueue(
+            self.server, spider, self.queue_key % {"spider": spider.name}, self.serializer
+        )
+        self.df = self.dupefilter_cls(
+            self.server,
+            key=self.dupefilter_key % {"spider": spider.name},
+            debug=self.crawler.settings.getbool("DUPEFILTER_DEBUG"),
+        )
+        # lease id -> the request we took, while we work on it
+        self.held: dict[str, Request] = {}
+        self.last_renewal = time.monotonic()
+        self.idle_since: float | None = None
+        if getattr(self.crawler.engine, "_slot", None) is None or not hasattr(
+            self.crawler.engine._slot, "inprogress"
+        ):
+            raise RuntimeError("ClusterScheduler needs Scrapy's engine._slot.inprogress (2.19)")
+        if len(self.queue) or self.queue.leased_count():
+            logger.info(
+                "Joining a crawl: %d requests queued, %d leased",
+                len(self.queue),
+                self.queue.leased_count(),
+            )
+        self.crawler.signals.connect(self._spider_idle, signal=signals.spider_idle)
+        self.ticker = create_looping_call(self._tick)
+        self.ticker.start(self.poll_interval, now=False)
+
+    def close(self, reason: str) -> None:
+        if self.ticker.running:
+            self.ticker.stop()
+        # Retries still waiting out their backoff go back to the queue; the rest is done.
+        waiting = self._leases_of(self._delayed_requests())
+        self._ack([lease for lease in self.held if lease not in waiting])
+        released = self.queue.release(waiting)
+        self.held.clear()
+        if released:
+            self.stats.inc_value("cluster/leases/released", released)
+            logger.info("Gave %d waiting retries back to the cluster queue", released)
+        if not self.persist:
+            self.flush()
+
+    def enqueue_request(self, request: Request) -> bool:
+        if not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            self.stats.inc_value("cluster/duplicates")
+            return False
+        self.queue.push(request)
+        self.stats.inc_value("cluster/enqueued")
+        return True
+
+    def next_request(self) -> Request | None:
+        popped = self.queue.pop_leased(self.lease_seconds)
+        if popped is None:
+            return None
+        lease_id, request = popped
+        request.meta[LEASE_META] = lease_id
+        self.held[lease_id] = request
+        self.stats.inc_value("cluster/leases/taken")
+        return request
+
+    def has_pending_requests(self) -> bool:
+        return len(self.queue) > 0
+
+    # --- leases ---------------------------------------------------------
+
+    def _delayed_requests(self) -> list[Request]:
+        delayed = getattr(self.crawler, "_booksscraper_delayed", None)
+        return list(delayed.waiting) if delayed is not None else []
+
+    @staticmethod
+    def _leases_of(requests: list[Request]) -> set[str]:
+        return {r.meta[LEASE_META] for r in requests if LEASE_META in r.meta}
+
+    def _live_leases(self) -> set[str]:
+        slot = getattr(self.crawler.engine, "_slot", None)
+        in_progress = list(slot.inprogress) if slot is not None else []
+        return self._leases_of(in_progress + self._delayed_requests())
+
+    def _ack(self, lease_ids: list[str]) -> None:
+        if not lease_ids:
+            return
+        still_held = self.queue.ack(lease_ids)
+        for lease_id in lease_ids:
+            self.held.pop(lease_id, None)
+        self.stats.inc_value("cluster/leases/acked", len(lease_ids))
+        if still_held < len(lease_ids):
+            # Expired before we finished: another worker may do them again (merge dedups).
+            self.stats.inc_value("cluster/leases/lost", len(lease_ids) - still_held)
+
+    def _ack_finished(self) -> None:
+        live = self._live_leases()
+        self._ack([lease for lease in self.held if lease not in live])
+
+    def _tick(self) -> None:
+        try:
+            self._ack_finished()
+            if self.held and time.monotonic() - self.last_renewal >= self.lease_seconds / 3:
+                lost = self.queue.renew(self.held, self.lease_seconds)
+                self.last_renewal = time.monotonic()
+                self.stats.inc_value("cluster/leases/renewed", len(self.held))
+                if lost:
+                    self.stats.inc_value("cluster/leases/lost", lost)
+            requeued = self.queue.requeue_expired()
+            if requeued:
+                self.stats.inc_value("cluster/leases/requeued_expired", requeued)
+                logger.warning("Put %d requests of expired leases back in the queue", requeued)
+        except Exception:
+            logger.exception("cluster heartbeat failed; trying again in %.1fs", self.poll_interval)
+            return
+        # Wake the engine: it pulls queued work or re-checks whether the crawl is over.
+        slot = getattr(self.crawler.engine, "_slot", None)
+        if slot is not None and slot.closing is None:
+            slot.nextcall.schedule()
+
+    def _spider_idle(self) -> None:
+        self._ack_finished()
+        queued, leased = len(self.queue), self.queue.leased_count()
+        if queued or leased:
+            self.idle_since = None
+            raise DontCloseSpider
+        now = time.monotonic()
+        if self.idle_since is None:
+            self.idle_since = now
+        if now - self.idle_since < self.idle_before_close:
+            raise DontCloseSpider
+        logger.info("Cluster queue and leases empty for %.1fs: closing", now - self.idle_since)
+
