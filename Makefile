@@ -37,3 +37,55 @@ lint: venv
 
 clean:
 	rm -rf output .pytest_cache .ruff_cache
+
+# --- scrapyd ---
+# scrapyd 1.6 and scrapyd-client 2.0 in their own venv (requirements-scrapyd.txt:
+# scrapyd runs jobs with its own python, so it also gets the project's pins).
+# Credentials: SCRAPYD_USERNAME and SCRAPYD_PASSWORD in the environment, for
+# scrapyd, scrapyd-deploy and the job tool alike; never on a command line.
+#   make scrapyd                      scrapyd in the foreground (Ctrl-C stops it)
+#   make deploy                       build the egg and upload it (target `local`)
+#   make schedule SETTINGS="CONCURRENT_REQUESTS=8" ARGS="start_url=http://..."
+#   make jobs | make items JOB=ID [OUT=FILE] | make log JOB=ID | make cancel JOB=ID
+SCRAPYD_VENV ?= .venv-scrapyd
+SCRAPYD_STAMP := $(SCRAPYD_VENV)/.installed
+# scrapyd's working directory (logs/, items/, output/<job>/, eggs/, dbs/), kept
+# outside the repository so that jobs run the deployed egg, not the working tree.
+SCRAPYD_HOME ?= $(HOME)/.local/share/booksscraper/scrapyd
+SCRAPYD_URL ?= http://127.0.0.1:6800
+DEPLOY_TARGET ?= local
+SCRAPYD_JOBS = SCRAPYD_URL=$(SCRAPYD_URL) $(SCRAPYD_VENV)/bin/python -m booksscraper.tools.scrapyd_jobs
+
+.PHONY: scrapyd-venv scrapyd deploy schedule jobs items log cancel
+
+$(SCRAPYD_STAMP): requirements-scrapyd.txt requirements.txt
+	$(PYTHON) -m venv $(SCRAPYD_VENV)
+	$(SCRAPYD_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scrapyd.txt
+	touch $@
+
+scrapyd-venv: $(SCRAPYD_STAMP)
+
+scrapyd: scrapyd-venv
+	@if [ -z "$$SCRAPYD_USERNAME" ] || [ -z "$$SCRAPYD_PASSWORD" ]; then \
+	  echo "error: set SCRAPYD_USERNAME and SCRAPYD_PASSWORD (scrapyd's HTTP basic auth)" >&2; exit 2; fi
+	mkdir -p "$(SCRAPYD_HOME)"
+	cp scrapyd.conf "$(SCRAPYD_HOME)/scrapyd.conf"
+	cd "$(SCRAPYD_HOME)" && exec "$(abspath $(SCRAPYD_VENV))/bin/scrapyd" --nodaemon --logfile=- --pidfile=
+
+deploy: scrapyd-venv
+	$(SCRAPYD_VENV)/bin/scrapyd-deploy $(DEPLOY_TARGET)
+
+schedule: scrapyd-venv
+	@$(SCRAPYD_JOBS) schedule $(foreach s,$(SETTINGS),--setting '$(s)') $(foreach a,$(ARGS),--arg '$(a)')
+
+jobs: scrapyd-venv
+	@$(SCRAPYD_JOBS) jobs
+
+items log: scrapyd-venv
+	@test -n "$(JOB)" || { echo "error: give JOB=<job id> (see make jobs)" >&2; exit 2; }
+	@$(SCRAPYD_JOBS) $@ '$(JOB)' $(if $(OUT),--output '$(OUT)')
+
+cancel: scrapyd-venv
+	@test -n "$(JOB)" || { echo "error: give JOB=<job id> (see make jobs)" >&2; exit 2; }
+	@$(SCRAPYD_JOBS) cancel '$(JOB)'
+# --- end scrapyd ---
