@@ -1,0 +1,231 @@
+"""The pure cleanup functions, on real-site and sandbox descriptions and on edge cases."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import unicodedata
+from decimal import Decimal
+
+import pytest
+from parsel import Selector
+
+from booksscraper.cleanup import CleanupOptions, clean_batch, clean_record
+from booksscraper.cleanup.derived import reading_time_seconds, word_count
+from booksscraper.cleanup.description import repair_description
+from booksscraper.cleanup.money import MoneyError, currency_code, normalize_amount, parse_price
+from booksscraper.cleanup.signature import NearDuplicateIndex, minhash, similarity
+from booksscraper.cleanup.text import clean_text
+from booksscraper.sandbox.catalogue import Catalogue
+from tests.helpers import REPO, realsite_page
+
+# -- text --------------------------------------------------------------------------------------
+
+
+def test_mojibake_from_a_client_that_ignored_the_charset_is_repaired() -> None:
+    shown = "£51.77 – Café".encode().decode("latin-1")
+    assert shown.startswith("Â£")
+    assert clean_text(shown) == "£51.77 – Café"
+
+
+def test_text_is_nfc_with_single_spaces() -> None:
+    decomposed = unicodedata.normalize("NFD", "Crème Brûlée")
+    assert decomposed != "Crème Brûlée"
+    assert clean_text(f"  {decomposed}\n\t and \u00a0 more  ") == "Crème Brûlée and more"
+
+
+def test_authors_characters_and_literal_entities_are_kept() -> None:
+    text = "“Curly” ’Tis ½ 東京物語 🚀 Æsir AT&T &amp; <br> ﬁne"
+    assert clean_text(text) == text
+
+
+def test_entities_are_decoded_only_on_request() -> None:
+    assert clean_text("Fish &amp; Chips") == "Fish &amp; Chips"
+    assert clean_text("Fish &amp; Chips", unescape_entities=True) == "Fish & Chips"
+
+
+# -- descriptions -------------------------------------------------------------------------------
+
+
+def _realsite_description(page: str) -> str | None:
+    sel = Selector(text=page)
+    node = sel.xpath('//div[@id="product_description"]/following-sibling::p[1]')
+    return node.xpath("string()").get() if node else None
+
+
+def test_real_site_description_is_shown_once() -> None:
+    shown = _realsite_description(realsite_page("catalogue/a-light-in-the-attic_1000/index.html"))
+    assert shown is not None and shown.endswith(" ...more")
+    clean = repair_description(shown)
+    assert clean is not None
+    assert clean.startswith("It's hard to imagine a world without A Light in the Attic.")
+    assert clean.endswith("Shel, you never sounded so good.")
+    assert clean.count("It's hard to imagine") == 1
+    # The shown text is exactly: opening cut mid-word, a space, the clean text, " ...more".
+    opening = shown[: len(shown) - len(clean) - len(" ...more") - 1]
+    assert opening.endswith("love th") and clean.startswith(opening)
+    assert shown == f"{opening} {clean} ...more"
+
+
+def test_real_site_book_without_description() -> None:
+    page = realsite_page(
+        "catalogue/the-bridge-to-consciousness-im-writing-the-bridge-between-science-"
+        "and-our-old-and-new-beliefs_840/index.html"
+    )
+    assert repair_description(_realsite_description(page)) is None
+
+
+def test_every_sandbox_description_is_repaired_exactly() -> None:
+    catalogue = Catalogue(books=3000, seed=7)
+    books = [catalogue.book(i) for i in range(1, 3001)]
+    assert sum(b.description_raw is not None and b.description_raw.endswith("...more")
+               for b in books) > 2000
+    wrong = [b.id for b in books if repair_description(b.description_raw) != b.description]
+    assert wrong == []
+
+
+def test_descriptions_without_the_marker_are_left_alone() -> None:
+    repeated = "Run run. Run run. Run run."
+    assert repair_description(repeated) == repeated
+    assert repair_description("Short blurb.") == "Short blurb."
+    assert repair_description("   ") is None
+    assert repair_description(None) is None
+
+
+def test_repair_is_idempotent_on_clean_text_ending_in_more() -> None:
+    # "...more" with no repeated opening: only the marker goes.
+    assert repair_description("Read on ...more") == "Read on"
+
+
+# -- money --------------------------------------------------------------------------------------
+
+
+def test_amounts_are_exact_two_place_decimals() -> None:
+    assert str(normalize_amount(Decimal("51.7"))) == "51.70"
+    assert str(normalize_amount(Decimal("51.770"))) == "51.77"
+    assert str(normalize_amount(10)) == "10.00"
+    assert str(normalize_amount("Â£0.10")) == "0.10"
+    total = sum(normalize_amount(Decimal("0.10")) for _ in range(10))
+    assert total == Decimal("1.00")  # no float drift
+
+
+@pytest.mark.parametrize("bad", [Decimal("51.775"), 51.77, Decimal("-1"), Decimal("NaN"), "abc",
+                                 True])
+def test_inexact_or_invalid_amounts_raise(bad: object) -> None:
+    with pytest.raises(MoneyError):
+        normalize_amount(bad)  # type: ignore[arg-type]
+
+
+def test_prices_and_currencies() -> None:
+    assert parse_price("£51.77") == (Decimal("51.77"), "GBP")
+    assert parse_price("Â£51.77") == (Decimal("51.77"), "GBP")
+    assert parse_price("€1.234,50") == (Decimal("1234.50"), "EUR")
+    assert parse_price("51.77") == (Decimal("51.77"), None)
+    assert currency_code("gbp") == "GBP"
+    with pytest.raises(MoneyError):
+        currency_code("pounds")
+
+
+# -- derived fields and signatures -------------------------------------------------------------
+
+
+def test_word_count_and_reading_time() -> None:
+    assert word_count(None) == 0
+    assert word_count("one two  three") == 3
+    assert reading_time_seconds(0) == 0
+    assert reading_time_seconds(230) == 60
+    assert reading_time_seconds(231) == 61
+
+
+BLURB = (
+    "A young cartographer maps the islands of a drowned kingdom and finds that each new chart "
+    "changes the coastline it describes, until the sea itself begins to read her maps."
+)
+
+
+def test_minhash_similarity_tracks_text_similarity() -> None:
+    edited = BLURB.replace("young", "gifted")
+    other = "A cookbook of winter soups from the northern harbour towns, with notes on bread."
+    sig = minhash(BLURB)
+    assert sig is not None
+    assert similarity(sig, minhash(BLURB)) == 1.0  # type: ignore[arg-type]
+    assert similarity(sig, minhash(edited)) > 0.6  # type: ignore[arg-type]
+    assert similarity(sig, minhash(other)) < 0.2  # type: ignore[arg-type]
+    assert minhash(None) is None and minhash("  ") is None
+
+
+def test_signatures_agree_across_processes() -> None:
+    # Workers are separate interpreters: hashing must not depend on the process.
+    code = (
+        "from booksscraper.cleanup.signature import minhash;"
+        f"print(minhash({BLURB!r}).hex())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, check=True, env={"PYTHONHASHSEED": "123"})
+    assert out.stdout.strip() == minhash(BLURB).hex()  # type: ignore[union-attr]
+
+
+def test_near_duplicate_index_flags_the_same_blurb_under_another_title() -> None:
+    index = NearDuplicateIndex(threshold=0.8)
+    assert index.add("book-1", minhash(BLURB)) is None  # type: ignore[arg-type]
+    assert index.add("book-2", minhash("A cookbook of winter soups and bread.")) is None  # type: ignore[arg-type]
+    assert index.add("book-3", minhash(BLURB + " Now in paperback.")) == "book-1"  # type: ignore[arg-type]
+    assert index.add("book-4", minhash(BLURB)) == "book-1"  # type: ignore[arg-type]
+
+
+def test_sandbox_catalogue_has_no_false_near_duplicates() -> None:
+    catalogue = Catalogue(books=1000, seed=7)
+    index = NearDuplicateIndex(threshold=0.8)
+    flagged = []
+    for i in range(1, 1001):
+        sig = minhash(catalogue.book(i).description)
+        if sig is not None and index.add(str(i), sig) is not None:
+            flagged.append(i)
+    assert flagged == []
+
+
+# -- records and batches ------------------------------------------------------------------------
+
+
+def test_clean_record_fills_every_cleanup_field() -> None:
+    catalogue = Catalogue(books=50, seed=7)
+    book = next(catalogue.book(i) for i in range(1, 51)
+                if catalogue.book(i).description_raw != catalogue.book(i).description)
+    record = {"title": book.title, "category": book.category.name,
+              "description": book.description_raw,
+              "price": Decimal(book.price), "price_excl_tax": Decimal(book.price),
+              "price_incl_tax": Decimal(book.price), "tax": Decimal("0"), "currency": "GBP"}
+    out = clean_record(record, CleanupOptions())
+    assert out["description"] == book.description
+    assert out["description_raw"] == book.description_raw
+    assert out["title"] == book.title
+    assert str(out["tax"]) == "0.00" and out["price"] == Decimal(book.price)
+    assert out["currency"] == "GBP"
+    assert out["word_count"] == len(book.description.split())  # type: ignore[union-attr]
+    assert out["reading_time_s"] == reading_time_seconds(out["word_count"])
+    assert out["_signature"] == minhash(book.description)
+    # Cleaning a cleaned record changes nothing: description_raw is the source.
+    again = clean_record({**record, **out}, CleanupOptions())
+    assert again["description"] == book.description
+
+
+def test_one_bad_record_does_not_fail_its_batch() -> None:
+    good = {"description": "Fine.", "price": Decimal("1.00")}
+    results = clean_batch([good, {"description": "x", "price": Decimal("1.005")}, good],
+                          CleanupOptions(signatures=False))
+    assert [ok for ok, _ in results] == [True, False, True]
+    assert results[1][1].startswith("MoneyError: ")
+    assert results[0][1]["description"] == "Fine."
+
+
+def test_sandbox_pages_rendered_in_process_are_repaired_exactly() -> None:
+    # Through the HTML: escaped on the page, decoded by parsel, then repaired.
+    from booksscraper.sandbox.pages import render_book
+
+    catalogue = Catalogue(books=400, seed=7)
+    wrong = []
+    for book_id in range(1, 401):
+        page = render_book(catalogue, book_id).decode("utf-8")
+        if repair_description(_realsite_description(page)) != catalogue.book(book_id).description:
+            wrong.append(book_id)
+    assert wrong == []
