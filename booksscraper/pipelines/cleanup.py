@@ -81,7 +81,7 @@ class CleanupPipeline:
             raise BadConfig(f"CLEANUP_START_METHOD: {self.start_method!r} is not one of "
                             f"{', '.join(START_METHODS)}")
         self.batch_size = _positive(settings, "CLEANUP_BATCH_SIZE", 100)
-        self.max_wait = settings.getfloat("CLEANUP_BATCH_MAX_WAIT", 0.25)
+        self.max_wait = _float(settings, "CLEANUP_BATCH_MAX_WAIT", 0.25)
         if not 0 < self.max_wait <= 60:
             raise BadConfig("CLEANUP_BATCH_MAX_WAIT: must be between 0 and 60 seconds")
         self.max_in_flight = _positive(settings, "CLEANUP_MAX_IN_FLIGHT", 1000)
@@ -89,7 +89,7 @@ class CleanupPipeline:
             raise BadConfig("CLEANUP_MAX_IN_FLIGHT: must be at least CLEANUP_BATCH_SIZE "
                             f"({self.batch_size}), or batches never fill")
         self.max_crashes = _non_negative(settings, "CLEANUP_MAX_CRASHES", 2)
-        threshold = settings.getfloat("CLEANUP_NEAR_DUPLICATE_THRESHOLD", 0.8)
+        threshold = _float(settings, "CLEANUP_NEAR_DUPLICATE_THRESHOLD", 0.8)
         if not 0 < threshold <= 1:
             raise BadConfig("CLEANUP_NEAR_DUPLICATE_THRESHOLD: must be in (0, 1]")
         near_duplicates = settings.getbool("CLEANUP_NEAR_DUPLICATES", True)
@@ -193,6 +193,13 @@ def _non_negative(settings: Any, name: str, default: int) -> int:
     if number < 0:
         raise BadConfig(f"{name}: must be 0 or more, got {number}")
     return number
+
+
+def _float(settings: Any, name: str, default: float) -> float:
+    try:
+        return settings.getfloat(name, default)
+    except (TypeError, ValueError):
+        raise BadConfig(f"{name}: {settings.get(name)!r} is not a number") from None
 
 
 def _positive(settings: Any, name: str, default: int) -> int:

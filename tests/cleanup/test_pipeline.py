@@ -1,0 +1,135 @@
+"""CleanupPipeline in process, with a real process pool: results, rejects, near-duplicates,
+a worker killed mid-run, settings."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy.exceptions import DropItem
+from scrapy.utils.test import get_crawler
+
+from booksscraper.errors import BadConfig
+from booksscraper.items import BookItem
+from booksscraper.pipelines.cleanup import CleanupPipeline
+from booksscraper.sandbox.catalogue import Catalogue
+from tests.helpers import read_lines
+
+CATALOGUE = Catalogue(books=300, seed=7)
+
+
+def spider_item(book_id: int) -> BookItem:
+    """An item as the spider yields it: the description as the page shows it."""
+    book = CATALOGUE.book(book_id)
+    price = Decimal(book.price)
+    return BookItem(url=f"http://127.0.0.1/{book.path}", book_id=book_id, upc=book.upc,
+                    title=book.title, price=price, price_excl_tax=price, price_incl_tax=price,
+                    tax=Decimal("0.00"), currency="GBP", description=book.description_raw)
+
+
+def make_pipeline(tmp_path: Path, **settings: Any) -> CleanupPipeline:
+    settings = {"OUTPUT_DIR": str(tmp_path), "CLEANUP_START_METHOD": "spawn", **settings}
+    return CleanupPipeline.from_crawler(get_crawler(settings_dict=settings))
+
+
+async def process_all(pipeline: CleanupPipeline, items: list[BookItem],
+                      during: Any = None) -> list[Any]:
+    await pipeline.open_spider()
+    try:
+        tasks = [asyncio.ensure_future(pipeline.process_item(item)) for item in items]
+        if during is not None:
+            await during(pipeline, tasks)
+        return await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await pipeline.close_spider()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("workers", [0, 2])
+def test_items_come_back_cleaned(tmp_path: Path, workers: int) -> None:
+    pipeline = make_pipeline(tmp_path, CLEANUP_WORKERS=workers, CLEANUP_BATCH_SIZE=16)
+    items = [spider_item(i) for i in range(1, 201)]
+    results = asyncio.run(process_all(pipeline, items))
+    assert results == items
+    for item in items:
+        book = CATALOGUE.book(item.book_id)  # type: ignore[arg-type]
+        assert (item.description, item.description_raw) == (book.description, book.description_raw)
+        assert item.word_count == (len(book.description.split()) if book.description else 0)
+        assert item.near_duplicate_of is None
+    stats = pipeline.stats.get_stats()
+    assert stats["cleanup/items"] == 200
+    if workers:
+        assert stats["cleanup/batches"] >= 200 // 16
+        assert stats["cleanup/batch_size_max"] == 16
+
+
+@pytest.mark.timeout(120)
+def test_a_bad_item_is_rejected_with_its_reason_and_the_rest_pass(tmp_path: Path) -> None:
+    pipeline = make_pipeline(tmp_path, CLEANUP_WORKERS=1, CLEANUP_BATCH_SIZE=10)
+    items = [spider_item(i) for i in range(1, 11)]
+    items[4].price = Decimal("12.345")  # not a whole number of pence
+    results = asyncio.run(process_all(pipeline, items))
+    assert isinstance(results[4], DropItem)
+    assert [r is item for r, item in zip(results, items, strict=True)] == [
+        i != 4 for i in range(10)
+    ]
+    rejects = read_lines(tmp_path / "rejects.jsonl")
+    assert [(r["url"], r["stage"], r["reasons"]) for r in rejects] == [
+        (items[4].url, "cleanup", ["cleanup_error:MoneyError"])
+    ]
+    stats = pipeline.stats.get_stats()
+    assert stats["cleanup/rejected"] == 1
+    assert stats["cleanup/rejected/cleanup_error"] == 1
+    assert stats["cleanup/items"] == 9
+
+
+@pytest.mark.timeout(120)
+def test_the_same_blurb_under_another_title_is_flagged(tmp_path: Path) -> None:
+    pipeline = make_pipeline(tmp_path, CLEANUP_WORKERS=1)
+    items = [spider_item(i) for i in range(1, 21)]
+    copy = spider_item(21)
+    copy.description = items[3].description  # same shown text, another book
+    results = asyncio.run(process_all(pipeline, [*items, copy]))
+    assert results[-1].near_duplicate_of == items[3].url
+    assert [r.near_duplicate_of for r in results[:-1]] == [None] * 20
+    assert pipeline.stats.get_value("cleanup/near_duplicates") == 1
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_killed_mid_run_loses_no_item(tmp_path: Path) -> None:
+    pipeline = make_pipeline(tmp_path, CLEANUP_WORKERS=2, CLEANUP_BATCH_SIZE=10,
+                             CLEANUP_EXTRA_WORK=20)
+    items = [spider_item(i) for i in range(1, 301)]
+    killed: list[int] = []
+
+    async def kill_a_worker(pipeline: CleanupPipeline, tasks: list[asyncio.Task[Any]]) -> None:
+        while sum(t.done() for t in tasks) < 20:
+            await asyncio.sleep(0.01)
+        assert not all(t.done() for t in tasks)
+        killed.append(pipeline.pool.worker_pids()[0])  # type: ignore[union-attr]
+        os.kill(killed[0], signal.SIGKILL)
+
+    results = asyncio.run(process_all(pipeline, items, during=kill_a_worker))
+    assert results == items
+    assert [i.description for i in items] == [CATALOGUE.book(i).description
+                                              for i in range(1, 301)]
+    stats = pipeline.stats.get_stats()
+    assert stats["cleanup/pool_restarts"] >= 1
+    assert stats["cleanup/items"] == 300
+    assert "cleanup/rejected" not in stats
+
+
+@pytest.mark.parametrize(("setting", "value"), [
+    ("CLEANUP_WORKERS", "-1"), ("CLEANUP_WORKERS", "many"), ("CLEANUP_BATCH_SIZE", "0"),
+    ("CLEANUP_START_METHOD", "thread"), ("CLEANUP_BATCH_MAX_WAIT", "0"),
+    ("CLEANUP_BATCH_MAX_WAIT", "soon"),
+    ("CLEANUP_MAX_IN_FLIGHT", "5"), ("CLEANUP_NEAR_DUPLICATE_THRESHOLD", "1.5"),
+])
+def test_bad_settings_are_named(tmp_path: Path, setting: str, value: str) -> None:
+    with pytest.raises(BadConfig, match=f"^{setting}: "):
+        make_pipeline(tmp_path, **{setting: value})
