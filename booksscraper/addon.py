@@ -19,6 +19,8 @@ DOWNLOADER_MIDDLEWARES: dict[str, int] = {}
 # Item pipelines: validate first, clean up, export last.
 ITEM_PIPELINES: dict[str, int] = {
     "booksscraper.pipelines.validation.ValidationPipeline": 100,
+    # CPU-heavy cleanup on a process pool, between validation and export.
+    "booksscraper.pipelines.cleanup.CleanupPipeline": 300,
     "booksscraper.pipelines.export.ExportPipeline": 900,
 }
 
