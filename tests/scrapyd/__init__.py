@@ -1,0 +1,1 @@
+"""Scheduling `books` on a real scrapyd, deployed to with scrapyd-client."""

@@ -1,0 +1,160 @@
+"""`books` on a real scrapyd: deploy, schedule with overrides, items, logs, cancel, auth."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import requests
+
+from booksscraper.sandbox.testing import running_sandbox
+from booksscraper.tools.truth import differences
+from tests.helpers import read_lines
+from tests.scrapyd.conftest import USERNAME, Scrapyd, scrapyd_deploy
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def overridden_settings(log: str) -> str:
+    """The dict Scrapy logs after "Overridden settings:" (up to its closing brace)."""
+    match = re.search(r"Overridden settings:\n(\{.*?\})\n", log, re.DOTALL)
+    assert match, "no 'Overridden settings' in the job's log"
+    return match.group(1)
+
+
+def schedule(scrapyd: Scrapyd, *options: str) -> str:
+    result = scrapyd.tool("schedule", *options)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def assert_no_password(scrapyd: Scrapyd, *texts: str) -> None:
+    for text in (scrapyd.console_text(), *texts):
+        assert scrapyd.password not in text
+
+
+def test_requests_without_the_right_credentials_are_refused(
+    scrapyd: Scrapyd, deploy_config: Path
+) -> None:
+    status = f"{scrapyd.url}/daemonstatus.json"
+    assert requests.get(status, timeout=10).status_code == 401
+    assert requests.get(status, auth=(USERNAME, "wrong"), timeout=10).status_code == 401
+    assert requests.get(status, auth=scrapyd.auth, timeout=10).status_code == 200
+
+    refused = requests.post(f"{scrapyd.url}/schedule.json", timeout=10, data={
+        "project": "booksscraper", "spider": "books", "jobid": "unauthenticated"})
+    assert refused.status_code == 401
+    assert scrapyd.api("daemonstatus")["pending"] == 0
+
+    # scrapyd-deploy with the credentials variables empty sends none: refused.
+    result = scrapyd_deploy(scrapyd, deploy_config, SCRAPYD_USERNAME="", SCRAPYD_PASSWORD="")
+    assert result.returncode == 1
+    assert "Deploy failed (401)" in result.stderr
+    # The job tool says why, without echoing the password it was given.
+    wrong = scrapyd.tool("jobs", SCRAPYD_PASSWORD="not-the-password")
+    assert wrong.returncode == 1
+    assert "Unauthorized" in wrong.stderr
+    assert "not-the-password" not in wrong.stdout + wrong.stderr
+    assert_no_password(scrapyd, result.stdout, result.stderr)
+
+
+def test_scrapyd_deploy_uploads_an_egg_with_code_and_data(
+    scrapyd: Scrapyd, deployed: subprocess.CompletedProcess[str]
+) -> None:
+    assert json.loads(deployed.stdout)["status"] == "ok"
+    assert scrapyd.api("listspiders", project="booksscraper")["spiders"] == ["books"]
+    eggs = sorted((scrapyd.home / "eggs" / "booksscraper").glob("*.egg"))
+    assert len(eggs) == 1
+    names = set(zipfile.ZipFile(eggs[0]).namelist())
+    assert {"booksscraper/settings.py", "booksscraper/spiders/books.py",
+            "booksscraper/commands/crawl.py", "booksscraper/data/browser_profiles.json"} <= names
+    assert not any(name.startswith("tests/") for name in names)
+    assert_no_password(scrapyd, deployed.stdout, deployed.stderr)
+
+
+@pytest.mark.slow
+def test_scheduled_job_crawls_every_book_with_its_setting_override(
+    scrapyd: Scrapyd, deployed: Any, sandbox: Any, sandbox_truth: list[dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    job_id = schedule(scrapyd, "--setting", "CONCURRENT_REQUESTS=4",
+                      "--arg", f"start_url={sandbox.base_url}")
+    job = scrapyd.wait_for(job_id, "finished", timeout=150)
+    # scrapyd logs "Process finished" for exit status 0, "Process died" otherwise.
+    assert f"Process finished: project='booksscraper' spider='books' job='{job_id}'" in \
+        scrapyd.console_text()
+
+    # The items feed scrapyd serves (what `make items JOB=...` fetches)...
+    items_file = tmp_path / "items.jl"
+    fetched = scrapyd.tool("items", job_id, "--output", str(items_file))
+    assert fetched.returncode == 0, fetched.stderr
+    assert job["items_url"] == f"/items/booksscraper/books/{job_id}.jl"
+    assert differences(read_lines(items_file), sandbox_truth) == []
+    # ...and the crawl's own output, in the job's OUTPUT_DIR under scrapyd's home.
+    output = scrapyd.home / "output" / job_id
+    books = json.loads((output / "books.json").read_text(encoding="utf-8"))
+    assert differences(books, sandbox_truth) == []
+    assert read_lines(output / "rejects.jsonl") == []
+
+    log = scrapyd.tool("log", job_id)
+    assert log.returncode == 0, log.stderr
+    assert "'CONCURRENT_REQUESTS': '4'" in overridden_settings(log.stdout)
+    assert "Spider closed (finished)" in log.stdout
+    assert (scrapyd.home / "logs" / "booksscraper" / "books" / f"{job_id}.log").exists()
+    assert_no_password(scrapyd, log.stdout, fetched.stdout, fetched.stderr)
+
+
+def job_process_tree(scrapyd: Scrapyd, job_id: str, timeout: float) -> list[psutil.Process]:
+    """The running job's crawl process and its descendants, once a cleanup worker is up.
+
+    The pool starts its forkserver (and multiprocessing's resource tracker) when
+    the crawl opens, and forks workers from the forkserver on the first batches
+    of items: a grandchild of the crawl process is a worker.
+    """
+    pid = scrapyd.wait_for(job_id, "running", timeout=60)["pid"]
+    crawl = psutil.Process(pid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        descendants = crawl.children(recursive=True)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if any(process.ppid() != pid for process in descendants):
+                return [crawl, *descendants]
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id}: no cleanup worker process after {timeout} s")
+
+
+@pytest.mark.slow
+def test_cancel_stops_a_running_job_and_every_process_it_started(
+    scrapyd: Scrapyd, deployed: Any
+) -> None:
+    # 200 ms per page at 4 concurrent requests: ~50 s for the whole catalogue.
+    with running_sandbox(books=1000, seed=7, latency_ms=200) as slow_site:
+        job_id = schedule(
+            scrapyd,
+            "--setting", "CONCURRENT_REQUESTS=4",
+            "--setting", 'ITEM_PIPELINES={"booksscraper.pipelines.cleanup.CleanupPipeline": 300}',
+            "--setting", "CLEANUP_WORKERS=2",
+            "--setting", "CLEANUP_START_METHOD=forkserver",
+            "--arg", f"start_url={slow_site.base_url}",
+        )
+        tree = job_process_tree(scrapyd, job_id, timeout=60)
+
+        cancelled = scrapyd.tool("cancel", job_id)
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert "it was running" in cancelled.stdout
+        scrapyd.wait_for(job_id, "finished", timeout=60)
+        _, alive = psutil.wait_procs(tree, timeout=20)
+        assert alive == [], f"left running after cancel: {[p.info for p in alive]}"
+
+    log = scrapyd.tool("log", job_id).stdout
+    assert "Spider closed (shutdown)" in log
+    exported = read_lines(scrapyd.home / "output" / job_id / "books.jsonl")
+    assert 0 < len(exported) < 1000
