@@ -87,6 +87,8 @@ class ProcessTreeSampler:
             known = self._children.get(child.pid, child)
             try:
                 with known.oneshot():
+                    if known.status() == psutil.STATUS_ZOMBIE:
+                        continue  # dead, not yet reaped: holds no memory
                     child_rss = known.memory_info().rss
                     child_cpu = known.cpu_percent(None)
             except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
@@ -216,7 +218,17 @@ class ResourceMonitor:
             sample["system_memory_percent"] > self.system_memory_warn,
             f"the machine's memory is {sample['system_memory_percent']:.0f}% used",
         )
-        if self.memory_cap and sample["rss_bytes"] > self.memory_cap and not self._capped:
+        engine = self.crawler.engine
+        # Not while the engine is still starting: a spider closed before the
+        # engine runs never gets its engine_stopped (scrapy/scrapy#6916), so
+        # close-time work would be skipped. The next sample closes it.
+        running = engine is not None and engine.running and engine.spider is not None
+        if (
+            self.memory_cap
+            and sample["rss_bytes"] > self.memory_cap
+            and running
+            and not self._capped
+        ):
             self._capped = True
             self.stats.set_value("monitor/memory_cap_reached", 1)
             logger.error(
@@ -225,8 +237,7 @@ class ResourceMonitor:
                 rss_mb,
                 self.memory_cap / MB,
             )
-            if self.crawler.engine is not None and self.crawler.engine.spider is not None:
-                _schedule_coro(self.crawler.engine.close_spider_async(reason="memory_cap"))
+            _schedule_coro(engine.close_spider_async(reason="memory_cap"))
 
     def _warn_once(self, kind: str, crossed: bool, message: str) -> None:
         """Warn when ``kind`` crosses its threshold; again only after it fell back."""

@@ -77,10 +77,13 @@ class ProgressTracker:
 
 
 def describe(counters: dict[str, Any], rate: float, eta: float | None, rss: int | None) -> str:
-    """The details after the page count, shared by the bar and the log line."""
+    """The details after the page count, shared by the bar and the log line.
+
+    Most important first: a narrow terminal cuts the end of the line."""
     parts = [
         f"{counters['items']} items",
         f"{rate:.1f} pages/s",
+        f"ETA {format_eta(eta)}",
         f"{counters['errors']} errors",
         f"{counters['retries']} retries",
     ]
@@ -92,7 +95,6 @@ def describe(counters: dict[str, Any], rate: float, eta: float | None, rss: int 
         )
     if rss:
         parts.append(f"RSS {rss / 2**20:.0f} MiB")
-    parts.append(f"ETA {format_eta(eta)}")
     return ", ".join(parts)
 
 
@@ -167,14 +169,20 @@ class Progress:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn
         from rich.progress import Progress as RichProgress
+        from rich.table import Column
 
         self._bar = RichProgress(
             SpinnerColumn(),
-            TextColumn("pages"),
-            BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"),
+            TextColumn("pages"),
+            BarColumn(bar_width=20),
+            # The details take what is left and are cut, not wrapped, when too long.
+            TextColumn(
+                "{task.fields[detail]}",
+                table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis"),
+            ),
             console=Console(file=sys.stdout, force_terminal=True),
+            expand=True,
             auto_refresh=False,
             redirect_stdout=True,
             redirect_stderr=True,

@@ -5,8 +5,9 @@
 
 Both happen on ``engine_stopped``, after Scrapy's stats collector has closed,
 so every component's close-time stats (finish reason, latency percentiles,
-export counts) are in. ``STATS_FILE`` is how other tools (the report, a
-scheduler, CI) get the numbers; it is written atomically (temp file + rename).
+export counts) are in; the stats file is also written on ``spider_closed``
+first. ``STATS_FILE`` is how other tools (the report, a scheduler, CI) get the
+numbers; it is written atomically (temp file + rename).
 
 Settings (defaults in brackets):
 
@@ -88,11 +89,20 @@ class CrawlSummary:
         self.crawler = crawler
         self.stats_path = output_path(crawler.settings, "STATS_FILE")
         self.report_on_close = crawler.settings.getbool("REPORT_ON_CLOSE", False)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlSummary:
         return cls(crawler)
+
+    def spider_closed(self) -> None:
+        # A first copy, in case engine_stopped never comes (a spider closed
+        # while the engine was starting, scrapy/scrapy#6916).
+        try:
+            write_stats(self.crawler.stats.get_stats(), self.stats_path)
+        except OSError as exc:
+            logger.error("Could not write %s: %s", self.stats_path, exc)
 
     def engine_stopped(self) -> None:
         stats = self.crawler.stats.get_stats()
