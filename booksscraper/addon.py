@@ -28,6 +28,10 @@ ITEM_PIPELINES: dict[str, int] = {
 EXTENSIONS: dict[str, int] = {
     # JOBDIR crawls that survive kill -9 (on only with JOBDIR).
     "booksscraper.resume.ResumeGuard": 50,
+    "booksscraper.extensions.latency.LatencyStats": 100,
+    "booksscraper.extensions.monitor.ResourceMonitor": 110,
+    "booksscraper.extensions.progress.Progress": 120,
+    "booksscraper.extensions.summary.CrawlSummary": 900,
 }
 
 # Stock components that ours replace.
