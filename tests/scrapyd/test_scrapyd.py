@@ -158,3 +158,16 @@ def test_cancel_stops_a_running_job_and_every_process_it_started(
     assert "Spider closed (shutdown)" in log
     exported = read_lines(scrapyd.home / "output" / job_id / "books.jsonl")
     assert 0 < len(exported) < 1000
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "useragent.py reads browser_profiles.json through Path(__file__), which is inside the "
+    "zipped egg under scrapyd: use importlib.resources (then remove this mark)"))
+def test_rotating_user_agents_work_from_the_egg(
+    scrapyd: Scrapyd, deployed: Any, sandbox: Any, sandbox_truth: list[dict[str, Any]]
+) -> None:
+    job_id = schedule(scrapyd, "--setting", "USER_AGENT_MODE=rotate",
+                      "--arg", f"start_url={sandbox_truth[0]['url']}")
+    scrapyd.wait_for(job_id, "finished", timeout=60)
+    assert f"Process finished: project='booksscraper' spider='books' job='{job_id}'" in \
+        scrapyd.console_text()
