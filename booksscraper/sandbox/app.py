@@ -6,14 +6,15 @@ import asyncio
 import json
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from functools import partial
 
 from .catalogue import Catalogue
 from .config import ConfigError, SandboxConfig
 from .policies import Policies
 from .replies import Reply, error_page, too_many
 from .routes import Render, resolve
-from .server import Connection, Request
+from .server import Connection, Pending, Request
 from .stats import Stats
 
 _NOT_FOUND = error_page(404)
@@ -59,7 +60,7 @@ class Sandbox:
         return server
 
     # -- catalogue pages -----------------------------------------------------------------------
-    def handle(self, req: Request, conn: Connection) -> Awaitable[None] | None:
+    def handle(self, req: Request, conn: Connection) -> Pending | None:
         """Answer now and return None, or return a coroutine that will answer."""
         if req.path.startswith("/__"):
             return self.control(req, conn)
@@ -79,7 +80,7 @@ class Sandbox:
                 return self._send(conn, req, refusal, t0)
         fault = self.policies.pick_fault(kind)
         if self.slow or fault == "drip":
-            return self._answer_later(conn, req, kind, render, fault, t0)
+            return partial(self._answer_later, conn, req, kind, render, fault, t0)
         self._answer(conn, req, kind, render, fault, t0)
         return None
 
@@ -92,6 +93,15 @@ class Sandbox:
 
     async def _answer_later(self, conn: Connection, req: Request, kind: str, render: Render,
                             fault: str | None, t0: float) -> None:
+        try:
+            await self._wait_and_answer(conn, req, kind, render, fault, t0)
+        except asyncio.CancelledError:
+            # The client went away mid-wait or mid-drip (its task is cancelled): still count it.
+            self.stats.end(0, time.monotonic() - t0)
+            raise
+
+    async def _wait_and_answer(self, conn: Connection, req: Request, kind: str, render: Render,
+                               fault: str | None, t0: float) -> None:
         delay = self.policies.delay()
         if delay:
             await asyncio.sleep(delay)
@@ -160,10 +170,10 @@ class Sandbox:
             conn.close()
 
     # -- control endpoints (never faulted, never counted) -------------------------------------
-    def control(self, req: Request, conn: Connection) -> Awaitable[None] | None:
+    def control(self, req: Request, conn: Connection) -> Pending | None:
         path, method = req.path, req.method
         if path == "/__catalogue.jsonl" and method in ("GET", "HEAD"):
-            return self._stream_truth(conn, req)
+            return partial(self._stream_truth, conn, req)
         if path == "/__stats" and method == "GET":
             reply = _json(self.stats.snapshot())
         elif path == "/__config" and method == "GET":

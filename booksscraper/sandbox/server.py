@@ -12,7 +12,7 @@ import socket
 import struct
 import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,8 @@ from .replies import REASONS, Reply
 if TYPE_CHECKING:
     from .app import Sandbox
 
+# What a handler returns when it cannot answer at once: started later, in request order.
+Pending = Callable[[], Awaitable[None]]
 MAX_HEAD = 64 * 1024
 MAX_BODY = 1024 * 1024
 _date_cache: tuple[int, str] = (0, "")
@@ -107,6 +109,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.ip = "?"
         self.done = False  # closing, reset or hung: read nothing more
+        self.http10 = False  # the request being answered is HTTP/1.0
         self.hung_finish: Any = None
         self._drain: asyncio.Future | None = None
         self._paused = False
@@ -126,8 +129,8 @@ class Connection(asyncio.Protocol):
             self.hung_finish = None
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
-        if self.task is not None:
-            self.task.cancel()
+        # A running task is not cancelled: it sees `done`, stops writing and still counts its
+        # request in the stats (a cancelled, never-started task would lose that).
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -152,17 +155,20 @@ class Connection(asyncio.Protocol):
             if self.task is not None or self.queue:
                 self.queue.append(req)
                 continue
+            self.http10 = req.version == "HTTP/1.0"
             pending = self.app.handle(req, self)
             if pending is not None:
                 self.task = asyncio.get_running_loop().create_task(self._run(pending))
 
-    async def _run(self, pending: Awaitable[None]) -> None:
+    async def _run(self, pending: Pending) -> None:
         try:
-            await pending
+            await pending()
             while self.queue and not self.done:
-                nxt = self.app.handle(self.queue.popleft(), self)
+                req = self.queue.popleft()
+                self.http10 = req.version == "HTTP/1.0"
+                nxt = self.app.handle(req, self)
                 if nxt is not None:
-                    await nxt
+                    await nxt()
         except asyncio.CancelledError:
             pass
         finally:
@@ -183,6 +189,8 @@ class Connection(asyncio.Protocol):
         lines.extend(f"{k}: {v}" for k, v in reply.headers)
         if not keep_alive:
             lines.append("Connection: close")
+        elif self.http10:
+            lines.append("Connection: keep-alive")  # HTTP/1.0 clients (ab -k) need it said
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def send(self, reply: Reply, keep_alive: bool = True, head_only: bool = False) -> None:

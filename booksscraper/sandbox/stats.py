@@ -54,8 +54,9 @@ class Stats:
         self.faults: Counter[str] = Counter()
         self.clients: dict[str, _Client] = {}
         self.window = RateWindow()
-        self.in_flight = 0
-        self.peak_in_flight = 0
+        # in_flight is a live gauge: requests being answered across a reset still end later.
+        self.in_flight = getattr(self, "in_flight", 0)
+        self.peak_in_flight = self.in_flight
         self.histogram = [0] * (len(BUCKETS_MS) + 1)
 
     def begin(self, ip: str, ua: str, kind: str) -> None:

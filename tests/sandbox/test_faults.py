@@ -154,6 +154,18 @@ def test_latency(sb: RunningSandbox) -> None:
     assert hist["<500ms"] == 1 and sum(hist.values()) == 1
 
 
+@pytest.mark.timeout(20)
+def test_client_leaving_mid_wait_is_counted(sb: RunningSandbox) -> None:
+    sb.configure(latency_ms=600)
+    with pytest.raises(requests.ReadTimeout):
+        requests.get(sb.base_url, timeout=0.2)
+    deadline = time.monotonic() + 5
+    while sb.stats()["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stats = sb.stats()
+    assert stats["in_flight"] == 0 and stats["by_status"] == {"0": 1}
+
+
 def test_capacity_queues_beyond_workers(sb: RunningSandbox) -> None:
     sb.configure(workers=2, service_ms=200)
     statuses: list[int] = []

@@ -88,6 +88,14 @@ def test_http10_closes(sb: RunningSandbox) -> None:
     assert data.startswith(b"HTTP/1.1 200") and b"Connection: close" in data
 
 
+def test_http10_keep_alive(sb: RunningSandbox) -> None:
+    req = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    data = raw(sb.base_url, req * 2, timeout=1)
+    answers = split_responses(data)
+    assert [a[0] for a in answers] == [200, 200]
+    assert data.count(b"Connection: keep-alive") == 2
+
+
 def test_stats_and_reset(sb: RunningSandbox) -> None:
     ua = {"User-Agent": "stats-test/1"}
     for path in ("", "catalogue/page-2.html", "catalogue/page-99.html"):
