@@ -166,6 +166,19 @@ def test_client_leaving_mid_wait_is_counted(sb: RunningSandbox) -> None:
     assert stats["in_flight"] == 0 and stats["by_status"] == {"0": 1}
 
 
+@pytest.mark.timeout(20)
+def test_reset_while_requests_are_in_flight(sb: RunningSandbox) -> None:
+    sb.configure(latency_ms=400)
+    thread = threading.Thread(target=get, args=(sb.base_url, ""))
+    thread.start()
+    time.sleep(0.15)
+    assert sb.stats()["in_flight"] == 1
+    sb.reset()
+    thread.join()
+    stats = sb.stats()
+    assert stats["in_flight"] == 0 and stats["by_status"] == {"200": 1}
+
+
 def test_capacity_queues_beyond_workers(sb: RunningSandbox) -> None:
     sb.configure(workers=2, service_ms=200)
     statuses: list[int] = []

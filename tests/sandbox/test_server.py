@@ -29,6 +29,17 @@ def test_pages_and_headers(sb: RunningSandbox) -> None:
     assert get(sb.base_url, "robots.txt").status == 404
 
 
+def test_scrapy_reads_utf8_from_the_meta_tag(sb: RunningSandbox) -> None:
+    from scrapy.http import HtmlResponse
+
+    ans = get(sb.base_url, "")
+    response = HtmlResponse(sb.base_url, body=ans.body,
+                            headers={"Content-Type": ans.headers["content-type"]})
+    assert response.encoding == "utf-8"
+    assert response.css("p.price_color::text").get().startswith("£")
+    assert "Â£" in ans.body.decode("latin-1")  # what a client ignoring the meta tag would see
+
+
 def test_truth_endpoint_matches_catalogue(sb: RunningSandbox) -> None:
     truth = sb.truth()
     local = Catalogue(1000, seed=7)
