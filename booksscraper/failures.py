@@ -1,0 +1,50 @@
+"""The failures file: every request the crawl gave up on, with the reason why.
+
+One ``Failures`` per crawler (``FAILURES_FILE`` under ``OUTPUT_DIR``, JSON
+lines: url, reason, attempts, time, proxy with its password masked), so no
+page disappears silently. With ``JOBDIR`` set the file is appended to.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+from booksscraper.middlewares.masking import mask_proxy
+from booksscraper.output import JsonLinesWriter, output_path
+
+
+class Failures:
+    def __init__(self, crawler: Crawler) -> None:
+        self.path = output_path(crawler.settings, "FAILURES_FILE")
+        self._writer = JsonLinesWriter(self.path, append=bool(crawler.settings.get("JOBDIR")))
+        # engine_stopped, not spider_closed: spider_closed handlers may still record failures.
+        crawler.signals.connect(self._close, signal=signals.engine_stopped)
+
+    @classmethod
+    def for_crawler(cls, crawler: Crawler) -> Failures:
+        failures = getattr(crawler, "_booksscraper_failures", None)
+        if failures is None:
+            failures = cls(crawler)
+            crawler._booksscraper_failures = failures  # type: ignore[attr-defined]
+        return failures
+
+    @property
+    def count(self) -> int:
+        return self._writer.count
+
+    def record(self, url: str, reason: str, attempts: int, proxy: str | None = None) -> None:
+        self._writer.write(
+            {
+                "url": url,
+                "reason": reason,
+                "attempts": attempts,
+                "time": datetime.now(UTC).isoformat(timespec="seconds"),
+                "proxy": mask_proxy(proxy),
+            }
+        )
+
+    def _close(self) -> None:
+        self._writer.close()

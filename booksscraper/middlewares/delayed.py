@@ -1,0 +1,134 @@
+"""Holds retry requests outside the downloader until their backoff is over.
+
+Why not ``await asyncio.sleep()`` in the middleware: ``Downloader.fetch``
+keeps a request in ``downloader.active`` for the whole middleware chain, so a
+sleeping retry would hold one of the CONCURRENT_REQUESTS slots; sixteen of
+them would stall the crawl.
+
+Instead the retry middleware returns the retry request with
+``request.meta["backoff_not_before"]`` (a wall-clock time). The engine hands
+it to the scheduler through ``engine.crawl``; our ``request_scheduled``
+handler takes it aside (raising IgnoreRequest there drops it from scheduling
+silently, without any errback), and a reactor timer gives it back to
+``engine.crawl`` when it is due. While requests wait, ``spider_idle`` raises
+DontCloseSpider so the crawl does not end under them. This works with any
+scheduler (Scrapy's, scrapy-redis).
+
+On close, requests still waiting are not lost: with ``JOBDIR`` they are saved
+to ``JOBDIR/backoff_waiting.pickle`` and re-held on resume (their due times
+kept); without it they are written to the failures file
+(reason ``closed_while_waiting``), counted under ``retry/backoff/closed_while_waiting``.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from pathlib import Path
+from typing import Any
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
+from scrapy.utils.request import request_from_dict
+from twisted.internet import reactor
+from twisted.internet.base import DelayedCall
+
+from booksscraper.failures import Failures
+
+logger = logging.getLogger(__name__)
+
+NOT_BEFORE = "backoff_not_before"
+JOBDIR_FILE = "backoff_waiting.pickle"
+
+
+class DelayedRequests:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.waiting: dict[Request, DelayedCall] = {}
+        jobdir = crawler.settings.get("JOBDIR")
+        self.jobdir_file = Path(jobdir) / JOBDIR_FILE if jobdir else None
+        crawler.signals.connect(self._request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(self._spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(self._spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def for_crawler(cls, crawler: Crawler) -> DelayedRequests:
+        delayed = getattr(crawler, "_booksscraper_delayed", None)
+        if delayed is None:
+            delayed = cls(crawler)
+            crawler._booksscraper_delayed = delayed  # type: ignore[attr-defined]
+        return delayed
+
+    def __len__(self) -> int:
+        return len(self.waiting)
+
+    def _hold(self, request: Request, delay: float) -> None:
+        self.waiting[request] = reactor.callLater(delay, self._release, request)  # type: ignore[attr-defined]
+        self.crawler.stats.max_value("retry/backoff/max_waiting", len(self.waiting))
+
+    def _release(self, request: Request) -> None:
+        engine = self.crawler.engine
+        slot = getattr(engine, "_slot", None)
+        if engine is None or not engine.running or slot is None or slot.closing:
+            return  # the crawl is closing: _spider_closed saves or records it
+        del self.waiting[request]
+        engine.crawl(request)
+
+    def _request_scheduled(self, request: Request, spider: Any) -> None:
+        delay = request.meta.get(NOT_BEFORE, 0) - time.time()
+        if delay > 0 and request not in self.waiting:
+            self._hold(request, delay)
+            raise IgnoreRequest("held until its backoff is over")
+
+    def _spider_idle(self) -> None:
+        if self.waiting:
+            raise DontCloseSpider
+
+    def _spider_opened(self) -> None:
+        if self.jobdir_file is None or not self.jobdir_file.exists():
+            return
+        with self.jobdir_file.open("rb") as f:
+            saved: list[dict[str, Any]] = pickle.load(f)
+        self.jobdir_file.unlink()
+        spider = self.crawler.spider
+        for data in saved:
+            request = request_from_dict(data, spider=spider)
+            self._hold(request, max(0.0, request.meta.get(NOT_BEFORE, 0) - time.time()))
+        logger.info("Resumed %d requests that were waiting out a retry backoff", len(saved))
+
+    def _spider_closed(self, reason: str) -> None:
+        if not self.waiting:
+            return
+        requests = list(self.waiting)
+        for call in self.waiting.values():
+            if call.active():
+                call.cancel()
+        self.waiting.clear()
+        if self.jobdir_file is not None:
+            spider = self.crawler.spider
+            with self.jobdir_file.open("wb") as f:
+                pickle.dump([r.to_dict(spider=spider) for r in requests], f, protocol=4)
+            logger.info(
+                "Saved %d requests waiting out a retry backoff to %s",
+                len(requests),
+                self.jobdir_file,
+            )
+            return
+        failures = Failures.for_crawler(self.crawler)
+        for request in requests:
+            failures.record(
+                request.url,
+                "closed_while_waiting",
+                request.meta.get("retry_times", 0) + 1,
+                request.meta.get("proxy"),
+            )
+        self.crawler.stats.inc_value("retry/backoff/closed_while_waiting", len(requests))
+        logger.warning(
+            "Spider closed (%s) with %d retries still waiting; written to %s",
+            reason,
+            len(requests),
+            failures.path,
+        )

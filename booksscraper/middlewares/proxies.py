@@ -1,0 +1,288 @@
+"""Proxy rotation on scrapy-rotating-proxies 0.6.2, with its faults fixed.
+
+What we change in the package (subclassing, not forking):
+
+- Download slots are keyed by the full proxy address ``scheme://host:port``
+  (the package uses the hostname, so every proxy on 127.0.0.1 or one provider
+  host shares one slot and one concurrency limit).
+- Ban detection is ours (``bans.py``): the site's 429/503 is throttling, not a ban.
+- Credentials stay out of ``request.meta["proxy"]``: we send them as the
+  ``Proxy-Authorization`` header and store the bare ``scheme://host:port``,
+  so no log line, stats key, failures record or download error can show
+  them; log lines we write mask them (``user:***@``). The header is replaced
+  or removed whenever a retry moves the request to another proxy, and
+  ``meta["_auth_proxy"]`` is kept in step so Scrapy's HttpProxyMiddleware
+  leaves it alone.
+- When every proxy is dead: ``wait`` for the first one to come back (the
+  request waits, the crawl resumes by itself) or ``close`` the spider with
+  reason ``all_proxies_dead`` (the package resets all dead proxies at once).
+- No deprecated ``spider`` arguments; dead proxies are re-checked every second.
+
+Proxies come from, first found: ``ROTATING_PROXY_LIST_PATH`` (a file, one
+per line, ``#`` comments), ``ROTATING_PROXY_LIST`` (a list or a
+comma-separated string), the environment variable named by
+``ROTATING_PROXY_ENV_VAR`` (comma or whitespace separated). None: direct
+connections, the middleware is off.
+
+Settings (defaults in brackets):
+
+- ``ROTATING_PROXY_LIST`` [[]], ``ROTATING_PROXY_LIST_PATH`` [None],
+  ``ROTATING_PROXY_ENV_VAR`` ["BOOKS_PROXIES"]
+- ``ROTATING_PROXY_ALL_DEAD`` ["wait"]: or "close".
+- ``ROTATING_PROXY_BACKOFF_BASE`` [300] and ``ROTATING_PROXY_BACKOFF_CAP``
+  [3600]: seconds a dead proxy rests, random(0, min(cap, base * 2**deaths)).
+- ``ROTATING_PROXY_PAGE_RETRY_TIMES`` [5]: other proxies a banned page tries
+  before it counts as a page failure (then the retry middleware takes over).
+- ``ROTATING_PROXY_LOGSTATS_INTERVAL`` [30]: seconds between pool summaries in the log.
+
+Stats: ``proxies/good``, ``proxies/dead``, ``proxies/unchecked``,
+``proxies/reanimated``, ``proxies/mean_backoff``, ``proxies/state/<proxy>``
+(at close: good, dead or unchecked), ``proxies/wait_seconds``, ``proxies/all_dead``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from rotating_proxies.expire import Proxies, exp_backoff_full_jitter
+from rotating_proxies.middlewares import RotatingProxyMiddleware
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Response
+from scrapy.settings import BaseSettings
+from scrapy.utils.defer import deferred_from_coro
+from twisted.internet.defer import Deferred
+
+from booksscraper.errors import BadConfig
+from booksscraper.middlewares.checks import choice_setting, int_setting, number_setting
+from booksscraper.middlewares.masking import mask_proxy, proxy_key
+
+logger = logging.getLogger(__name__)
+
+ALL_DEAD_CHOICES = ("wait", "close")
+
+
+def parse_proxy_url(text: str, setting: str) -> str:
+    """A proxy URL, ``http://`` added when no scheme is given; BadConfig (masked) when malformed."""
+    url = text if "://" in text else f"http://{text}"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or port is None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise BadConfig(
+            f"{setting}: malformed proxy URL {mask_proxy(text)!r} "
+            "(expected http[s]://[user:password@]host:port)"
+        )
+    return url.rstrip("/")
+
+
+def configured_proxies(settings: BaseSettings, environ: dict[str, str] | None = None) -> list[str]:
+    """The proxy list from the file, the setting or the environment (first found), validated."""
+    environ = os.environ if environ is None else environ
+    path = settings.get("ROTATING_PROXY_LIST_PATH")
+    env_var = settings.get("ROTATING_PROXY_ENV_VAR", "BOOKS_PROXIES")
+    if path:
+        setting = "ROTATING_PROXY_LIST_PATH"
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise BadConfig(f"{setting}: cannot read proxy file {path}: {why}") from None
+        entries = [line.strip() for line in text.splitlines()]
+    elif settings.get("ROTATING_PROXY_LIST"):
+        setting = "ROTATING_PROXY_LIST"
+        entries = [e.strip() for e in settings.getlist(setting)]
+    elif env_var and environ.get(env_var, "").strip():
+        setting = env_var
+        entries = re.split(r"[\s,]+", environ[env_var])
+    else:
+        return []
+    proxies = [parse_proxy_url(e, setting) for e in entries if e and not e.startswith("#")]
+    if path and not proxies:
+        raise BadConfig(f"ROTATING_PROXY_LIST_PATH: proxy file {path} lists no proxies")
+    return list(dict.fromkeys(proxies))  # keep order, drop repeats
+
+
+class ProxyPool(Proxies):
+    """The package's good/dead/unchecked pool, logging masked URLs."""
+
+    def mark_dead(self, proxy: str, _time: float | None = None) -> None:
+        was_good = proxy in self.good
+        state = self.proxies[proxy]
+        self.unchecked.discard(proxy)
+        self.good.discard(proxy)
+        self.dead.add(proxy)
+        state.backoff_time = self.backoff(state.failed_attempts)
+        state.next_check = (_time or time.time()) + state.backoff_time
+        state.failed_attempts += 1
+        logger.info(
+            "Proxy %s is dead%s; next check in %.0fs",
+            mask_proxy(proxy),
+            " (was good)" if was_good else "",
+            state.backoff_time,
+        )
+
+    def mark_good(self, proxy: str) -> None:
+        if proxy not in self.good:
+            logger.debug("Proxy %s is good", mask_proxy(proxy))
+        self.unchecked.discard(proxy)
+        self.dead.discard(proxy)
+        self.good.add(proxy)
+        self.proxies[proxy].failed_attempts = 0
+
+    def next_return(self) -> float | None:
+        """When the first dead proxy is due back (a time.time() value), or None."""
+        return min((self.proxies[p].next_check for p in self.dead), default=None)
+
+    def state_of(self, proxy: str) -> str:
+        if proxy in self.good:
+            return "good"
+        return "dead" if proxy in self.dead else "unchecked"
+
+
+class ProxyRotationMiddleware(RotatingProxyMiddleware):
+    def __init__(self, crawler: Crawler, proxy_list: list[str]) -> None:
+        s = crawler.settings
+        base = number_setting(s, "ROTATING_PROXY_BACKOFF_BASE", 300.0)
+        cap = number_setting(s, "ROTATING_PROXY_BACKOFF_CAP", 3600.0)
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.proxies = ProxyPool(
+            proxy_list, backoff=lambda attempt: exp_backoff_full_jitter(attempt, cap=cap, base=base)
+        )
+        self.logstats_interval = number_setting(
+            s, "ROTATING_PROXY_LOGSTATS_INTERVAL", 30.0, minimum=0.1
+        )
+        self.reanimate_interval = 1.0
+        self.all_dead = choice_setting(s, "ROTATING_PROXY_ALL_DEAD", "wait", ALL_DEAD_CHOICES)
+        self.stop_if_no_proxies = self.all_dead == "close"
+        self._closing: Deferred[None] | None = None
+        self.max_proxies_to_try = int_setting(s, "ROTATING_PROXY_PAGE_RETRY_TIMES", 5)
+        self.auth_headers = {
+            proxy_key(p): _basic_auth(p) for p in proxy_list if urlsplit(p).username is not None
+        }
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ProxyRotationMiddleware:
+        proxy_list = configured_proxies(crawler.settings)
+        if not proxy_list:
+            raise NotConfigured("no proxies configured: direct connections")
+        mw = cls(crawler, proxy_list)
+        crawler.signals.connect(mw.engine_started, signal=signals.engine_started)
+        crawler.signals.connect(mw.engine_stopped, signal=signals.engine_stopped)
+        crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
+        logger.info("Rotating %d proxies", len(proxy_list))
+        return mw
+
+    async def process_request(self, request: Request) -> None:  # type: ignore[override]
+        if "proxy" in request.meta and not request.meta.get("_rotating_proxy"):
+            return  # a proxy chosen by the spider
+        proxy = self.proxies.get_random()
+        while proxy is None:
+            proxy = await self._all_dead(request)
+        key = proxy_key(proxy)
+        request.meta["proxy"] = key
+        request.meta["download_slot"] = key
+        request.meta["_rotating_proxy"] = True
+        auth = self.auth_headers.get(key)
+        if auth:
+            request.headers["Proxy-Authorization"] = auth
+            request.meta["_auth_proxy"] = key
+        else:
+            request.headers.pop("Proxy-Authorization", None)
+            request.meta.pop("_auth_proxy", None)
+
+    async def _all_dead(self, request: Request) -> str | None:
+        self.stats.inc_value("proxies/all_dead")
+        if self.all_dead == "close":
+            engine = self.crawler.engine
+            if engine is not None and engine.running and self._closing is None:
+                logger.error(
+                    "Every proxy is dead: closing the spider (ROTATING_PROXY_ALL_DEAD=close)"
+                )
+                self._closing = deferred_from_coro(
+                    engine.close_spider_async(reason="all_proxies_dead")
+                )
+            raise IgnoreRequest("all proxies dead")
+        due = self.proxies.next_return()
+        wait = max(0.0, (due or time.time()) - time.time())
+        logger.warning("Every proxy is dead: waiting %.0fs for the first to come back", wait)
+        self.stats.inc_value("proxies/wait_seconds", wait, start=0.0)
+        # Occupying a downloader slot here is fine: nothing can be downloaded meanwhile.
+        await asyncio.sleep(wait)
+        self.proxies.reanimate()
+        return self.proxies.get_random()
+
+    def process_exception(self, request: Request, exception: Exception) -> Request | None:  # type: ignore[override]
+        return self._handle_result(request)
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
+        return self._handle_result(request) or response
+
+    def _handle_result(self, request: Request) -> Request | None:  # type: ignore[override]
+        proxy = self.proxies.get_proxy(request.meta.get("proxy"))
+        if not (proxy and request.meta.get("_rotating_proxy")):
+            return None
+        ban = request.meta.get("_ban")
+        if ban is True:
+            self.proxies.mark_dead(proxy)
+            result = self._retry(request)
+        else:
+            if ban is False:
+                self.proxies.mark_good(proxy)
+            result = None
+        self._update_stats()
+        return result
+
+    def _retry(self, request: Request) -> Request | None:  # type: ignore[override]
+        tries = request.meta.get("proxy_retry_times", 0) + 1
+        if tries > request.meta.get("max_proxies_to_try", self.max_proxies_to_try):
+            logger.debug("%s banned on %d proxies: a page failure now", request, tries)
+            return None
+        retry_request = request.copy()
+        retry_request.meta["proxy_retry_times"] = tries
+        retry_request.meta.pop("_ban", None)
+        retry_request.dont_filter = True
+        return retry_request
+
+    def _update_stats(self) -> None:
+        n_reanimated = len(self.proxies.reanimated)
+        self.stats.set_value("proxies/good", len(self.proxies.good))
+        self.stats.set_value("proxies/dead", len(self.proxies.dead))
+        self.stats.set_value("proxies/unchecked", len(self.proxies.unchecked) - n_reanimated)
+        self.stats.set_value("proxies/reanimated", n_reanimated)
+        self.stats.set_value("proxies/mean_backoff", self.proxies.mean_backoff_time)
+
+    def reanimate_proxies(self) -> None:
+        if self.proxies.reanimate():
+            self._update_stats()
+
+    def spider_closed(self) -> None:
+        self._update_stats()
+        for proxy in self.proxies.proxies:
+            self.stats.set_value(f"proxies/state/{proxy_key(proxy)}", self.proxies.state_of(proxy))
+
+
+def _basic_auth(proxy: str) -> bytes:
+    parts = urlsplit(proxy)
+    user_pass = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    return b"Basic " + base64.b64encode(user_pass.encode("latin-1"))

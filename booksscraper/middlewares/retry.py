@@ -1,0 +1,238 @@
+"""Retries with exponential backoff, Retry-After, slot slow-down and a retry budget.
+
+Replaces Scrapy's RetryMiddleware, whose retries go out again at once and
+ignore Retry-After (scrapy/scrapy#3849). Enabled by the BooksStack add-on,
+which switches the stock one off.
+
+- Delay of retry ``n`` (0-based): random(0, min(cap, base * 2**n)) ("full
+  jitter"); a ``Retry-After`` header (seconds or HTTP date) raises it to what
+  the server asks, capped by RETRY_AFTER_MAX. The wait happens outside the
+  downloader (see ``delayed.py``), so other requests keep going meanwhile.
+- A 429 or 503 says "too fast" for the whole site (or proxy): the download
+  slot's delay doubles (from at least RETRY_BACKOFF_BASE, up to
+  RETRY_SLOWDOWN_MAX), then shrinks by RETRY_SLOWDOWN_RECOVERY after each
+  success until it is back where it was.
+- Retries stay under RETRY_BUDGET_RATIO of the requests of the last
+  RETRY_BUDGET_WINDOW seconds (at least RETRY_BUDGET_MIN), so a failing site
+  does not get a retry storm.
+- Giving up is logged once with the reason, counted (``retry/max_reached``,
+  ``retry/budget/exhausted``, ``retry/given_up/<reason>``) and written to the
+  failures file (``FAILURES_FILE``).
+
+Settings (defaults in brackets):
+
+- ``RETRY_ENABLED`` [True], ``RETRY_HTTP_CODES`` [500, 502, 503, 504, 522,
+  524, 408, 429], ``RETRY_EXCEPTIONS`` [Scrapy's list: timeouts, refused,
+  reset and lost connections, data loss, DNS, tunnel errors],
+  ``RETRY_PRIORITY_ADJUST`` [-1], ``RETRY_GIVE_UP_LOG_LEVEL`` ["ERROR"]: as in Scrapy.
+- ``RETRY_TIMES`` [6 unless set by the project or the command line; Scrapy's
+  own default of 2 is too few against a site that throttles]: retries per request.
+- ``RETRY_BACKOFF_BASE`` [0.5] and ``RETRY_BACKOFF_CAP`` [30]: seconds.
+- ``RETRY_AFTER_MAX`` [60]: the longest Retry-After we honour, in seconds.
+- ``RETRY_EMPTY_BODY`` [True]: retry a 200 response with an empty body
+  (never a real page of the site; robots.txt excepted).
+- ``RETRY_SLOWDOWN_MAX`` [10]: the longest slot delay a 429/503 leads to, seconds.
+- ``RETRY_SLOWDOWN_RECOVERY`` [0.5]: factor applied to the extra slot delay after each success.
+- ``RETRY_BUDGET_RATIO`` [0.3], ``RETRY_BUDGET_MIN`` [10], ``RETRY_BUDGET_WINDOW`` [60 s].
+
+Per-request ``request.meta`` overrides: ``dont_retry``, ``max_retry_times``,
+``backoff_base``, ``backoff_cap``, ``priority_adjust``.
+
+Stats: ``retry/count``, ``retry/reason_count/<reason>``, ``retry/backoff/count``,
+``retry/backoff/seconds_total``, ``retry/backoff/seconds_max``,
+``retry/backoff/max_waiting``, ``retry/retry_after/honoured``,
+``retry/slowdown/raised``, ``retry/slowdown/recovered``, ``retry/max_reached``,
+``retry/budget/exhausted``, ``retry/given_up/<reason>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from urllib.parse import urlsplit
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+from scrapy.settings import SETTINGS_PRIORITIES
+from scrapy.utils.misc import load_object
+
+from booksscraper.errors import BadConfig
+from booksscraper.failures import Failures
+from booksscraper.middlewares.backoff import (
+    RetryBudget,
+    failure_reason,
+    full_jitter_delay,
+    parse_retry_after,
+)
+from booksscraper.middlewares.checks import int_setting, number_setting
+from booksscraper.middlewares.delayed import NOT_BEFORE, DelayedRequests
+from booksscraper.middlewares.masking import mask_credentials
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RETRY_TIMES = 6
+THROTTLE_STATUSES = {429, 503}
+
+
+class BackoffRetryMiddleware:
+    def __init__(self, crawler: Crawler) -> None:
+        s = crawler.settings
+        if not s.getbool("RETRY_ENABLED"):
+            raise NotConfigured
+        self.crawler = crawler
+        self.stats = crawler.stats
+        user_set_times = s.getpriority("RETRY_TIMES") > SETTINGS_PRIORITIES["default"]
+        self.max_retry_times = (
+            int_setting(s, "RETRY_TIMES", DEFAULT_RETRY_TIMES)
+            if user_set_times
+            else DEFAULT_RETRY_TIMES
+        )
+        try:
+            self.retry_http_codes = {int(x) for x in s.getlist("RETRY_HTTP_CODES")}
+        except ValueError:
+            raise BadConfig(
+                f"RETRY_HTTP_CODES: expected HTTP status codes, got {s.get('RETRY_HTTP_CODES')!r}"
+            ) from None
+        self.exceptions_to_retry = tuple(
+            load_object(x) if isinstance(x, str) else x for x in s.getlist("RETRY_EXCEPTIONS")
+        )
+        self.priority_adjust = s.getint("RETRY_PRIORITY_ADJUST")
+        self.give_up_level = logging.getLevelName(s.get("RETRY_GIVE_UP_LOG_LEVEL", "ERROR"))
+        self.backoff_base = number_setting(s, "RETRY_BACKOFF_BASE", 0.5)
+        self.backoff_cap = number_setting(s, "RETRY_BACKOFF_CAP", 30.0)
+        self.retry_after_max = number_setting(s, "RETRY_AFTER_MAX", 60.0)
+        self.retry_empty_body = s.getbool("RETRY_EMPTY_BODY", True)
+        self.slowdown_max = number_setting(s, "RETRY_SLOWDOWN_MAX", 10.0)
+        self.slowdown_recovery = number_setting(s, "RETRY_SLOWDOWN_RECOVERY", 0.5, maximum=1.0)
+        self.budget = RetryBudget(
+            ratio=number_setting(s, "RETRY_BUDGET_RATIO", 0.3),
+            minimum=int_setting(s, "RETRY_BUDGET_MIN", 10),
+            window=number_setting(s, "RETRY_BUDGET_WINDOW", 60.0, minimum=1.0),
+        )
+        # The delay each slowed-down slot had before: it goes back to that.
+        self.normal_delay: dict[str, float] = {}
+        self.last_raise: dict[str, float] = {}
+        self.delayed = DelayedRequests.for_crawler(crawler)
+        self.failures = Failures.for_crawler(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        self.budget.record_request()
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        self._adjust_slot(request, response)
+        if request.meta.get("dont_retry", False):
+            return response
+        if response.status in self.retry_http_codes:
+            return self._retry(request, f"http_{response.status}", response) or response
+        if (
+            self.retry_empty_body
+            and response.status == 200
+            and not response.body
+            and not urlsplit(request.url).path.endswith("/robots.txt")
+        ):
+            return self._retry(request, "empty_body", response) or response
+        return response
+
+    def process_exception(self, request: Request, exception: Exception) -> Request | None:
+        if isinstance(exception, self.exceptions_to_retry) and not request.meta.get("dont_retry"):
+            return self._retry(request, failure_reason(exception))
+        return None
+
+    def _retry(
+        self, request: Request, reason: str, response: Response | None = None
+    ) -> Request | None:
+        retries = request.meta.get("retry_times", 0) + 1
+        if retries > request.meta.get("max_retry_times", self.max_retry_times):
+            self.stats.inc_value("retry/max_reached")
+            self._give_up(request, reason, f"failed {retries} times")
+            return None
+        if not self.budget.try_spend():
+            self.stats.inc_value("retry/budget/exhausted")
+            self._give_up(request, reason, "retry budget exhausted")
+            return None
+        delay = full_jitter_delay(
+            retries - 1,
+            request.meta.get("backoff_base", self.backoff_base),
+            request.meta.get("backoff_cap", self.backoff_cap),
+        )
+        if response is not None:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, self.retry_after_max))
+                self.stats.inc_value("retry/retry_after/honoured")
+        retry_request = request.copy()
+        retry_request.meta["retry_times"] = retries
+        retry_request.meta[NOT_BEFORE] = time.time() + delay
+        retry_request.dont_filter = True
+        retry_request.priority = request.priority + request.meta.get(
+            "priority_adjust", self.priority_adjust
+        )
+        self.stats.inc_value("retry/count")
+        self.stats.inc_value(f"retry/reason_count/{reason}")
+        self.stats.inc_value("retry/backoff/count")
+        self.stats.inc_value("retry/backoff/seconds_total", delay, start=0.0)
+        self.stats.max_value("retry/backoff/seconds_max", delay)
+        logger.debug(
+            "Retrying %(request)s in %(delay).2fs (failed %(retries)d times): %(reason)s",
+            {"request": request, "delay": delay, "retries": retries, "reason": reason},
+        )
+        return retry_request
+
+    def _give_up(self, request: Request, reason: str, why: str) -> None:
+        attempts = request.meta.get("retry_times", 0) + 1
+        self.stats.inc_value(f"retry/given_up/{reason}")
+        proxy = request.meta.get("proxy")
+        logger.log(
+            self.give_up_level,
+            "Gave up retrying %(request)s (%(why)s): %(reason)s%(via)s",
+            {
+                "request": request,
+                "why": why,
+                "reason": reason,
+                "via": f" via {mask_credentials(proxy)}" if proxy else "",
+            },
+        )
+        self.failures.record(request.url, reason, attempts, proxy)
+
+    def _adjust_slot(self, request: Request, response: Response) -> None:
+        """Slow the whole slot on 429/503; bring it back step by step after successes."""
+        engine = self.crawler.engine
+        if engine is None:
+            return
+        key = request.meta.get("download_slot") or engine.downloader.get_slot_key(request)
+        slot = engine.downloader.slots.get(key)
+        if slot is None:
+            return
+        if response.status in THROTTLE_STATUSES:
+            now = time.monotonic()
+            # One raise per delay period: the responses already in flight report the same
+            # overload, and counting each would slow the slot far more than needed.
+            if now - self.last_raise.get(key, -math.inf) < slot.delay:
+                return
+            normal = self.normal_delay.setdefault(key, slot.delay)
+            slowed = min(self.slowdown_max, max(slot.delay * 2, self.backoff_base, normal))
+            if slowed > slot.delay:
+                slot.delay = slowed
+                self.last_raise[key] = now
+                self.stats.inc_value("retry/slowdown/raised")
+                self.stats.max_value("retry/slowdown/delay_max", slowed)
+                logger.debug(
+                    "Slot %s slowed down to %.2fs after HTTP %d",
+                    mask_credentials(key),
+                    slowed,
+                    response.status,
+                )
+        elif key in self.normal_delay and 200 <= response.status < 400:
+            normal = self.normal_delay[key]
+            slot.delay = normal + (slot.delay - normal) * self.slowdown_recovery
+            if slot.delay - normal < 0.01:
+                slot.delay = normal
+                del self.normal_delay[key]
+                self.stats.inc_value("retry/slowdown/recovered")
