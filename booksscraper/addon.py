@@ -14,7 +14,14 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 
 # Downloader middlewares: User-Agent, proxies, retries with backoff.
-DOWNLOADER_MIDDLEWARES: dict[str, int] = {}
+DOWNLOADER_MIDDLEWARES: dict[str, int] = {
+    # Backoff retries where Scrapy's RetryMiddleware was; proxies and ban detection where
+    # scrapy-rotating-proxies puts them; User-Agent after the proxy (per_proxy mode needs it).
+    "booksscraper.middlewares.retry.BackoffRetryMiddleware": 550,
+    "booksscraper.middlewares.proxies.ProxyRotationMiddleware": 610,
+    "booksscraper.middlewares.bans.BanDetectionMiddleware": 620,
+    "booksscraper.middlewares.useragent.UserAgentMiddleware": 640,
+}
 
 # Item pipelines: validate first, clean up, export last.
 ITEM_PIPELINES: dict[str, int] = {
@@ -36,7 +43,10 @@ EXTENSIONS: dict[str, int] = {
 
 # Stock components that ours replace.
 REPLACED: dict[str, list[str]] = {
-    "DOWNLOADER_MIDDLEWARES": [],
+    "DOWNLOADER_MIDDLEWARES": [
+        "scrapy.downloadermiddlewares.retry.RetryMiddleware",
+        "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware",
+    ],
 }
 
 
