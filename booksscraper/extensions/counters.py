@@ -14,8 +14,9 @@ what "errors" or "retries" mean, hence one function.
 - ``response_bytes``: ``downloader/response_bytes`` (the crawl's own traffic).
 - ``backoff_waiting``: ``retry/backoff/waiting`` when the retry middleware
   exposes it (requests sleeping out a backoff), else ``None``.
-- ``proxies_good`` / ``proxies_dead``: ``proxies/good`` / ``proxies/dead`` from
-  scrapy-rotating-proxies when proxies are used, else ``None``.
+- ``proxies_good`` / ``proxies_dead`` / ``proxies_unchecked``: ``proxies/good``,
+  ``proxies/dead``, ``proxies/unchecked`` from the proxy rotation middleware
+  (scrapy-rotating-proxies) when proxies are used, else ``None``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ _OPTIONAL = {
     "backoff_waiting": "retry/backoff/waiting",
     "proxies_good": "proxies/good",
     "proxies_dead": "proxies/dead",
+    "proxies_unchecked": "proxies/unchecked",
 }
 
 

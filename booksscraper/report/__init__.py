@@ -103,8 +103,22 @@ def render_markdown(
         "",
         image("proxies", "Proxy health", "No proxies were used in this crawl."),
         "",
+        *_proxy_table(stats),
     ]
     return "\n".join(lines)
+
+
+def _proxy_table(stats: dict[str, Any]) -> list[str]:
+    """Each proxy's state at close (``proxies/state/<proxy>``, credentials never included)."""
+    states = sorted(
+        (key.removeprefix("proxies/state/"), value)
+        for key, value in stats.items()
+        if key.startswith("proxies/state/")
+    )
+    if not states:
+        return []
+    rows = [f"| {proxy} | {state} |" for proxy, state in states]
+    return ["| Proxy | State at close |", "| --- | --- |", *rows, ""]
 
 
 def _headline(

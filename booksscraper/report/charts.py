@@ -161,6 +161,7 @@ def resources_chart(samples: list[dict[str, Any]], path: Path) -> Path | None:
     fds.plot(t, [s["fds"] for s in samples], label="open file descriptors")
     fds.plot(t, [s["sockets"] for s in samples], label="open sockets")
     fds.plot(t, [s["threads"] for s in samples], label="threads")
+    fds.plot(t, [s["children"] for s in samples], label="child processes")
     fds.set_ylabel("count")
     fds.legend(loc="upper left", fontsize=8)
     net.plot(t, [(s.get("response_bytes") or 0) / MIB for s in samples], label="crawl responses")
@@ -184,9 +185,11 @@ def proxies_chart(samples: list[dict[str, Any]], path: Path) -> Path | None:
     t = [s["t"] for s in used]
     ax.plot(t, [s.get("proxies_good") or 0 for s in used], color="tab:green", label="good")
     ax.plot(t, [s.get("proxies_dead") or 0 for s in used], color="tab:red", label="dead")
+    ax.plot(t, [s.get("proxies_unchecked") or 0 for s in used], color="tab:gray", label="unchecked")
     ax.set_ylabel("proxies")
     ax.set_xlabel("seconds since the spider opened")
-    ax.set_title("Proxy health (scrapy-rotating-proxies)")
-    ax.legend(loc="upper left")
+    ax.set_title("Proxy health (proxies in each state over time)")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside: the lines sit at the top
     ax.grid(alpha=0.3)
     return _save(fig, path)
