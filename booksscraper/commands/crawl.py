@@ -2,11 +2,13 @@
 
 Scrapy's own command prints a traceback for a bad setting and exits 0 when a
 crawl stops early. This one (the project's ``COMMANDS_MODULE`` overrides the
-built-in) prints ``error: <message>`` and exits:
+built-in) prints ``error: <message>`` on stderr (and logs it, so it is in the
+job log under scrapyd) and exits:
 
-- 2 when the crawl cannot start (``BadConfig``: a bad setting, spider argument
-  or input file);
-- 1 when it started but did not finish (its close reason is not
+- 2 when the crawl cannot start because of its input (``BadConfig``: a bad
+  setting, spider argument or input file);
+- 1 when it could not start for another reason (a traceback is logged: a
+  bug, not bad input), or started but did not finish (its close reason is not
   ``finished``: the start URL failed, Ctrl-C, a memory cap...);
 - 0 otherwise.
 """
@@ -15,15 +17,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
-from typing import Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from twisted.internet.defer import Deferred
-from twisted.python.failure import Failure
 
 from booksscraper.errors import BadConfig
+
+logger = logging.getLogger(__name__)
 
 
 class Command(ScrapyCrawlCommand):
@@ -32,37 +35,40 @@ class Command(ScrapyCrawlCommand):
             raise UsageError("give exactly one spider name")
         assert self.crawler_process
         crawler = self._create_crawler(args[0])
-        errors: list[str] = []
+        start_errors: list[BaseException] = []
 
-        def bad_config(exc: BaseException | None) -> bool:
-            if isinstance(exc, BadConfig):
-                errors.append(str(exc))
-                return True
-            return False
+        def keep(exc: BaseException | None) -> None:
+            if exc is not None:
+                start_errors.append(exc)
 
         running = self.crawler_process.crawl(crawler, **opts.spargs)
         if isinstance(running, Deferred):
-
-            def on_failure(failure: Failure) -> Any:
-                return None if bad_config(failure.value) else failure
-
-            running.addErrback(on_failure)
+            running.addErrback(lambda failure: keep(failure.value))
         elif isinstance(running, asyncio.Task):
-            running.add_done_callback(
-                lambda task: task.cancelled() or bad_config(task.exception())
-            )
+            running.add_done_callback(lambda task: task.cancelled() or keep(task.exception()))
         self.crawler_process.start()
 
-        if errors:
-            print(f"error: {errors[0]}", file=sys.stderr)
-            self.exitcode = 2
+        if start_errors:
+            exc = start_errors[0]
+            if isinstance(exc, BadConfig):
+                self._fail(str(exc), 2)
+            else:
+                logger.error("the crawl could not start", exc_info=exc)
+                self._fail(f"the crawl could not start: {type(exc).__name__}: {exc}", 1)
             return
         if self.crawler_process.bootstrap_failed:
-            self.exitcode = 1
+            self._fail("the crawl could not start (see the log above)", 1)
             return
         reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
         if reason != "finished":
-            message = getattr(crawler.spider, "failure_message", None)
-            print(f"error: crawl did not finish ({reason}){': ' + message if message else ''}",
-                  file=sys.stderr)
-            self.exitcode = 1
+            detail = getattr(crawler.spider, "failure_message", None)
+            self._fail(f"crawl did not finish ({reason}){': ' + detail if detail else ''}", 1)
+
+    def _fail(self, message: str, status: int) -> None:
+        if self.settings and self.settings.get("LOG_FILE"):
+            logger.error(message)  # the job log under scrapyd
+        print(f"error: {message}", file=sys.stderr)
+        self.exitcode = status
+
+
+

@@ -26,6 +26,7 @@ import scrapy
 from itemadapter import ItemAdapter
 from parsel import Selector
 from scrapy.http import Request, Response, TextResponse
+from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 
@@ -78,6 +79,11 @@ class BooksSpider(scrapy.Spider):
             raise BadConfig("REFETCH_INVALID_PAGES: must be a whole number") from None
         if spider.refetch_limit < 0:
             raise BadConfig(f"REFETCH_INVALID_PAGES: must be 0 or more, got {spider.refetch_limit}")
+        job = kwargs.get("_job")  # scrapyd's job id
+        if job and crawler.settings.getpriority("OUTPUT_DIR") <= SETTINGS_PRIORITIES["project"]:
+            # One output folder per scrapyd job, unless the job chose one.
+            output_dir = f"{crawler.settings.get('OUTPUT_DIR') or 'output'}/{job}"
+            crawler.settings.set("OUTPUT_DIR", output_dir, priority="spider")
         if crawler.settings.get("JOBDIR"):
             spider.resumable = True
             spider.exported = already_exported(crawler.settings)

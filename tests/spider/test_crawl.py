@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ import requests
 from parsel import Selector
 
 from booksscraper.tools.truth import differences
-from tests.helpers import read_books, read_lines, run_crawl
+from tests.helpers import REPO, read_books, read_lines, run_crawl
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -122,3 +125,17 @@ def test_unreachable_start_url_exits_non_zero_with_the_reason(tmp_path: Path) ->
     assert line.startswith("error: crawl did not finish (start_url_failed)")
     assert f"127.0.0.1:{port}" in line and "refused" in line.lower()
     assert read_books(tmp_path) == []
+
+
+def test_a_scrapyd_job_id_gets_its_own_output_folder(sandbox: Any, tmp_path: Path) -> None:
+    # Run outside the repository, as scrapyd does: the project comes from the settings module.
+    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "booksscraper.settings", "PYTHONPATH": str(REPO)}
+    book = sandbox.base_url + "catalogue/page-50.html"
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "books", "-a", f"start_url={book}",
+         "-a", "_job=job-42"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(read_books(tmp_path / "output" / "job-42")) == 20
+    assert not (tmp_path / "output" / "books.json").exists()

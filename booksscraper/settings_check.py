@@ -1,0 +1,42 @@
+"""Check Scrapy's own numeric settings at start-up, one clear line each.
+
+Scrapy reads ``CONCURRENT_REQUESTS=0`` or ``-3`` as "no limit" and fails on
+``"abc"`` deep inside the engine with a traceback. This extension (first in
+the add-on's order, so before anything else reads them) turns each into
+``BadConfig("CONCURRENT_REQUESTS: ...")``: ``error: ...`` and exit 2.
+"""
+
+from __future__ import annotations
+
+from scrapy.crawler import Crawler
+
+from booksscraper.middlewares.checks import int_setting, number_setting
+
+# name -> smallest allowed value
+WHOLE_NUMBERS = {
+    "CONCURRENT_REQUESTS": 1,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+    "CONCURRENT_REQUESTS_PER_IP": 0,  # 0: per-domain limits apply
+    "CONCURRENT_ITEMS": 1,
+    "DOWNLOAD_MAXSIZE": 0,
+    "DOWNLOAD_WARNSIZE": 0,
+    "REDIRECT_MAX_TIMES": 0,
+    "DEPTH_LIMIT": 0,
+}
+NUMBERS = {
+    "DOWNLOAD_DELAY": 0.0,
+    "DOWNLOAD_TIMEOUT": 0.001,
+}
+
+
+class SettingsCheck:
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        for name, minimum in WHOLE_NUMBERS.items():
+            int_setting(settings, name, 0, minimum=minimum)
+        for name, minimum in NUMBERS.items():
+            number_setting(settings, name, 0.0, minimum=minimum)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SettingsCheck:
+        return cls(crawler)
