@@ -15,8 +15,7 @@ _STARS = '                    <i class="icon-star"></i>\n' * 5
 
 
 def _head(prefix: str, title_block: str, meta: str) -> str:
-    return f"""
-<!DOCTYPE html>
+    return f"""<!DOCTYPE html>
 <!--[if lt IE 7]>      <html lang="en-us" class="no-js lt-ie9 lt-ie8 lt-ie7"> <![endif]-->
 <!--[if IE 7]>         <html lang="en-us" class="no-js lt-ie9 lt-ie8"> <![endif]-->
 <!--[if IE 8]>         <html lang="en-us" class="no-js lt-ie9"> <![endif]-->
@@ -423,7 +422,10 @@ def _listing(cat: Catalogue, ids, page: int, *, prefix: str, title: str, crumbs:
     </div><!-- /page_inner -->
 </div><!-- /container-fluid -->
 """
-    return (_head(prefix, title_block, "\n    \n") + body + _foot(prefix, True)).encode()
+    # As saved from the real site: the home page starts at <!DOCTYPE, category pages after two
+    # blank lines, and only category pages have a (blank) multi-line meta description.
+    lead, meta = ("", "") if title == "All products" else ("\n\n", "\n    \n")
+    return (lead + _head(prefix, title_block, meta) + body + _foot(prefix, True)).encode()
 
 
 def render_home(cat: Catalogue) -> bytes:
@@ -715,5 +717,5 @@ def render_book(cat: Catalogue, book_id: int, variant: str | None = None) -> byt
         </div>
 
 """
-    head = _head("../../", f"    {t} | Books to Scrape - Sandbox", meta)
+    head = "\n\n" + _head("../../", f"    {t} | Books to Scrape - Sandbox", meta)
     return (head + body + _foot("../../", False)).encode()
