@@ -48,6 +48,10 @@ class WorkerCrashed(RuntimeError):
     """A payload's worker process died every time the payload was run."""
 
 
+class PoolClosed(RuntimeError):
+    """The pool was stopped (a forced shutdown) before this payload was run."""
+
+
 def _init_worker(owner_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_owner, args=(owner_pid,), daemon=True).start()
@@ -162,7 +166,7 @@ class BatchPool:
             return
         # _processes is private but stable since 3.2: the only handle on the workers.
         processes = list((getattr(executor, "_processes", None) or {}).values())
-        executor.shutdown(wait=False, cancel_futures=True)
+        executor.shutdown(wait=False)  # its pending futures fail when the workers go
         deadline = time.monotonic() + grace
         for process in processes:
             process.join(max(0.0, deadline - time.monotonic()))
@@ -176,7 +180,7 @@ class BatchPool:
         """The result of ``fn`` for ``payload``, computed in a batch with others."""
         async with self._slots:
             if self._closed:
-                raise RuntimeError("the pool is closed")
+                raise PoolClosed("the pool is closed")
             loop = asyncio.get_running_loop()
             pending = _Pending(payload, loop.create_future())
             self._batch.append(pending)
@@ -230,7 +234,7 @@ class BatchPool:
             async with self._turn(solo):
                 executor, generation = self._executor, self._generation
                 if executor is None:
-                    raise RuntimeError("the pool is closed")
+                    raise PoolClosed("the pool was stopped before this payload was run")
                 try:
                     future = executor.submit(self.fn, [p.payload for p in batch])
                 except BrokenProcessPool:  # broken before this batch ran: not its fault
@@ -299,7 +303,7 @@ class BatchPool:
     def _restart(self, generation: int) -> None:
         """Replace a broken pool once, whichever of its batches notices first."""
         if self._closed:
-            raise RuntimeError("a worker died while the pool was being shut down")
+            raise PoolClosed("the pool was stopped before this payload was run")
         if generation != self._generation:
             return
         old, self._executor = self._executor, self._new_executor()

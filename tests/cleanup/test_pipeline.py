@@ -17,19 +17,8 @@ from scrapy.utils.test import get_crawler
 from booksscraper.errors import BadConfig
 from booksscraper.items import BookItem
 from booksscraper.pipelines.cleanup import CleanupPipeline
-from booksscraper.sandbox.catalogue import Catalogue
+from tests.cleanup.samples import CATALOGUE, spider_item
 from tests.helpers import read_lines
-
-CATALOGUE = Catalogue(books=300, seed=7)
-
-
-def spider_item(book_id: int) -> BookItem:
-    """An item as the spider yields it: the description as the page shows it."""
-    book = CATALOGUE.book(book_id)
-    price = Decimal(book.price)
-    return BookItem(url=f"http://127.0.0.1/{book.path}", book_id=book_id, upc=book.upc,
-                    title=book.title, price=price, price_excl_tax=price, price_incl_tax=price,
-                    tax=Decimal("0.00"), currency="GBP", description=book.description_raw)
 
 
 def make_pipeline(tmp_path: Path, **settings: Any) -> CleanupPipeline:
