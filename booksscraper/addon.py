@@ -21,6 +21,8 @@ DOWNLOADER_MIDDLEWARES: dict[str, int] = {
     "booksscraper.middlewares.proxies.ProxyRotationMiddleware": 610,
     "booksscraper.middlewares.bans.BanDetectionMiddleware": 620,
     "booksscraper.middlewares.useragent.UserAgentMiddleware": 640,
+    # Next to the downloader: logs every attempt with its raw status.
+    "booksscraper.middlewares.requestlog.RequestLogMiddleware": 950,
 }
 
 # Item pipelines: validate first, clean up, export last.
@@ -33,8 +35,6 @@ ITEM_PIPELINES: dict[str, int] = {
 
 # Extensions: resource monitor, progress, reports.
 EXTENSIONS: dict[str, int] = {
-    # First: Scrapy's numeric settings checked before anything reads them.
-    "booksscraper.settings_check.SettingsCheck": 0,
     # JOBDIR crawls that survive kill -9 (on only with JOBDIR).
     "booksscraper.resume.ResumeGuard": 50,
     "booksscraper.extensions.latency.LatencyStats": 100,
