@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # System packages the tests start for real (proxies, Redis).
 APT_PACKAGES := tinyproxy redis-server
 
-.PHONY: venv system-deps crawl test lint clean
+.PHONY: venv system-deps crawl report test lint clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ system-deps:
 	  else echo "note: missing$$missing (not root: tests that need them will skip)"; fi; \
 	fi
 
+# The main job on the embedded default: the offline sandbox; then the report.
 crawl: venv
 	$(PY) -m booksscraper.tools.sandbox_crawl $(if $(BOOKS),--books $(BOOKS))
+	$(PY) -m booksscraper.report output
+
+# output/report.md with charts, from a crawl's stats.json and monitor.jsonl.
+report: venv
+	$(PY) -m booksscraper.report $(or $(OUTPUT_DIR),output)
 
 test: venv system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
