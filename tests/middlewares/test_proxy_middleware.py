@@ -81,3 +81,12 @@ def test_site_throttling_keeps_the_proxy_alive() -> None:
     response = HtmlResponse(request.url, status=503, body=b"busy")
     assert ours.process_response(request, response) is response
     assert ours.proxies.state_of(PLAIN) == "good"
+
+
+def test_pool_logs_mask_the_password(caplog: pytest.LogCaptureFixture) -> None:
+    ours, _ = middlewares([AUTH])
+    with caplog.at_level("DEBUG", logger="booksscraper.middlewares.proxies"):
+        ours.proxies.mark_dead(AUTH)
+        ours.proxies.mark_good(AUTH)
+    assert "http://bob:***@127.0.0.1:8001" in caplog.text
+    assert "hunter2" not in caplog.text

@@ -1,0 +1,114 @@
+"""Crawls through real tinyproxy proxies: bans, dead proxies, authentication, all-dead policy."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from booksscraper.middlewares.masking import proxy_key
+from booksscraper.middlewares.useragent import DEFAULT_PROFILES_FILE, load_profiles
+from tests.helpers import read_books, run_crawl
+from tests.middlewares.conftest import PROXY_PASSWORD, crawl_stats
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.mark.parametrize("ban_response", ["200", "403"])
+def test_banned_proxies_die_healthy_ones_carry_the_crawl(
+    make_sandbox, tinyproxies, dead_proxy: str, tmp_path: Path, ban_response: str
+) -> None:
+    sb = make_sandbox(books=80, banned_ips=["127.0.0.3", "127.0.0.4"], ban_response=ban_response)
+    healthy = tinyproxies.start("127.0.0.2")
+    banned = [tinyproxies.start("127.0.0.3"), tinyproxies.start("127.0.0.4")]
+    authenticated = tinyproxies.start("127.0.0.5", auth=True)
+    proxies = [healthy, *banned, authenticated, dead_proxy]
+    out = tmp_path / "out"
+    result = run_crawl(
+        sb.base_url,
+        out,
+        "-s",
+        f"ROTATING_PROXY_LIST={','.join(proxies)}",
+        "-s",
+        "USER_AGENT_MODE=per_proxy",
+        "-s",
+        "LOG_LEVEL=DEBUG",
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {b["url"] for b in read_books(out)} == {t["url"] for t in sb.truth()}
+    stats = crawl_stats(result.stderr)
+    state = {p: stats[f"proxies/state/{proxy_key(p)}"] for p in proxies}
+    assert state == {
+        healthy: "good",
+        banned[0]: "dead",
+        banned[1]: "dead",
+        authenticated: "good",
+        dead_proxy: "dead",
+    }
+    if ban_response == "200":
+        assert stats["bans/blocked_page"] >= 2
+    else:
+        assert stats["bans/status/403"] >= 2
+    assert stats["bans/error/connection_refused"] >= 1
+    by_ip = sb.stats()["by_ip"]
+    # The authenticated proxy fetched pages: its credentials were sent and accepted.
+    assert by_ip["127.0.0.5"]["count"] > 10 and by_ip["127.0.0.2"]["count"] > 10
+    assert "127.0.0.1" not in by_ip  # nothing went direct
+    # One browser profile per proxy, every one from the shipped file.
+    profile_uas = {p.headers["User-Agent"] for p in load_profiles(DEFAULT_PROFILES_FILE)}
+    seen_uas = set(sb.stats()["by_user_agent"])
+    assert seen_uas <= profile_uas and 1 <= len(seen_uas) <= len(proxies)
+    # Credentials never leave the process: not in the log, not in any output file.
+    written = "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
+    assert PROXY_PASSWORD not in result.stderr + result.stdout + written
+    assert "ScrapyDeprecationWarning" not in result.stderr
+
+
+def test_all_proxies_dead_can_close_the_spider(
+    make_sandbox, dead_proxy: str, tmp_path: Path
+) -> None:
+    sb = make_sandbox(books=10)
+    result = run_crawl(
+        sb.base_url,
+        tmp_path,
+        "-s",
+        f"ROTATING_PROXY_LIST={dead_proxy}",
+        "-s",
+        "ROTATING_PROXY_ALL_DEAD=close",
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert crawl_stats(result.stderr)["finish_reason"] == "all_proxies_dead"
+    assert "all_proxies_dead" in result.stderr
+    assert sb.stats()["requests_total"] == 0
+
+
+def test_all_proxies_dead_waits_for_the_first_to_come_back(
+    make_sandbox, tinyproxies, dead_proxy: str, tmp_path: Path
+) -> None:
+    sb = make_sandbox(books=20)
+    port = int(dead_proxy.rsplit(":", 1)[1])
+    # The proxy comes up a few seconds into the crawl, on the port that was dead.
+    revival = threading.Timer(3, tinyproxies.start, args=("127.0.0.6",), kwargs={"port": port})
+    revival.start()
+    try:
+        result = run_crawl(
+            sb.base_url,
+            tmp_path,
+            "-s",
+            f"ROTATING_PROXY_LIST={dead_proxy}",
+            "-s",
+            "ROTATING_PROXY_BACKOFF_BASE=1",
+            "-s",
+            "ROTATING_PROXY_BACKOFF_CAP=2",
+            timeout=90,
+        )
+    finally:
+        revival.join()
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = crawl_stats(result.stderr)
+    assert stats["proxies/all_dead"] >= 1 and stats["proxies/wait_seconds"] > 0
+    assert len(read_books(tmp_path)) == 20
+    assert set(sb.stats()["by_ip"]) == {"127.0.0.6"}
