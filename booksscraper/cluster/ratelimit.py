@@ -17,10 +17,10 @@ CONCURRENT_REQUESTS slots, which is what a politeness limit should do: when
 the shared rate is the bottleneck, more concurrency cannot help, and the
 crawl has one site. (A crawl of many sites at once would rather wait per
 download slot; not needed here.) The middleware sits next to the downloader
-so the reserved time is close to the send time; requests that then queue in
-the download slot can go out a little later than reserved, never earlier, so
-a 1-second window can hold at most ``rate + burst`` requests plus those that
-queued behind a full download slot.
+so the reserved time is close to the send time. A request goes out no
+earlier than its slot and (see below) at most one interval later, so a
+1-second window holds at most about ``rate + burst + 1`` requests, plus any
+that queued behind a full download slot (CONCURRENT_REQUESTS_PER_DOMAIN).
 
 Settings (defaults in brackets):
 
@@ -28,13 +28,20 @@ Settings (defaults in brackets):
 - ``CLUSTER_RPS_BURST`` [1]: requests that may go at once after a quiet spell.
 - ``CLUSTER_RATE_KEY`` ["ratelimit:%(domain)s"]: Redis key of a domain's schedule.
 
+A busy event loop (CPU-bound parsing, a slow machine) wakes sleepers late
+and all at once; a request that wakes more than one interval after its slot
+gives the slot up and reserves a new one, so such stalls do not turn into
+bursts.
+
 Stats: ``cluster/ratelimit/waited`` (requests that had to wait),
+``cluster/ratelimit/late_reserved_again`` (woke too late, took a new slot),
 ``cluster/ratelimit/wait_seconds_total``, ``cluster/ratelimit/wait_seconds_max``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from redis import Redis
 from scrapy import Request
@@ -74,6 +81,7 @@ class ClusterRateLimiter:
             raise ValueError("rate must be > 0")
         self.server = server
         self.interval_us = round(1_000_000 / rate)
+        self.interval = self.interval_us / 1_000_000
         self.burst = burst
         self.key_template = key_template
         self._reserve = server.register_script(RESERVE_LUA)
@@ -113,9 +121,17 @@ class ClusterRateLimitMiddleware:
     async def process_request(self, request: Request) -> None:
         engine = self.crawler.engine
         domain = engine.downloader.get_slot_key(request) if engine else request.url
-        wait = self.limiter.reserve(domain)
-        if wait > 0:
+        while True:
+            wait = self.limiter.reserve(domain)
+            if wait <= 0:
+                return
+            due = time.monotonic() + wait
             self.stats.inc_value("cluster/ratelimit/waited")
             self.stats.inc_value("cluster/ratelimit/wait_seconds_total", wait, start=0.0)
             self.stats.max_value("cluster/ratelimit/wait_seconds_max", wait)
             await sleep(wait)
+            # A busy event loop wakes many sleepers at once, late: sending them all would
+            # be a burst. A request woken more than one interval late takes a new slot.
+            if time.monotonic() - due <= self.limiter.interval:
+                return
+            self.stats.inc_value("cluster/ratelimit/late_reserved_again")

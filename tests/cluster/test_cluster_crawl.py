@@ -1,0 +1,170 @@
+"""Real clusters: redis-server, the sandbox and `scrapy crawl books` workers over loopback."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from booksscraper.cluster.merge import merge
+from booksscraper.cluster.redis_server import RedisServer
+from booksscraper.cluster.run import start_worker, stop
+from booksscraper.output import read_json_lines
+from booksscraper.sandbox.testing import running_sandbox
+from booksscraper.tools.truth import differences
+
+# Each worker must wait this long with no cluster work before it closes: the
+# tests end a little after the crawl does.
+FAST_CLOSE = ("-s", "CLUSTER_IDLE_BEFORE_CLOSE=1", "-s", "LOG_LEVEL=INFO")
+
+
+def run_workers(
+    redis_url: str, start_url: str, dirs: list[Path], *args: str, timeout: float = 90
+) -> list[int]:
+    procs = [start_worker(redis_url, start_url, d, *FAST_CLOSE, *args) for d in dirs]
+    try:
+        return [proc.wait(timeout) for proc in procs]
+    finally:
+        for proc in procs:
+            stop(proc)
+
+
+def merged_books(tmp_path: Path, dirs: list[Path]) -> list[dict[str, Any]]:
+    merge(tmp_path / "merged.json", dirs)
+    return json.loads((tmp_path / "merged.json").read_text(encoding="utf-8"))
+
+
+def stat(worker_dir: Path, key: str) -> int:
+    """A counter from the stats dump at the end of a worker's log (0 if absent)."""
+    log = (worker_dir / "crawl.log").read_text(encoding="utf-8", errors="replace")
+    found = re.search(rf"'{re.escape(key)}': (\d+)", log)
+    return int(found.group(1)) if found else 0
+
+
+def assert_cluster_drained(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    assert client.zcard("books:requests") == 0
+    assert client.zcard("books:requests:leases") == 0
+    assert client.hlen("books:requests:leased") == 0
+    client.close()
+
+
+@pytest.mark.timeout(120)
+def test_three_workers_crawl_every_book_exactly_once(
+    redis_server: RedisServer, redis_client: redis.Redis, sandbox: Any, sandbox_truth: Any,
+    tmp_path: Path,
+) -> None:
+    dirs = [tmp_path / f"w{i}" for i in range(3)]
+    # 4 requests at a time per worker, so one worker cannot take the whole queue at once.
+    codes = run_workers(redis_server.url, sandbox.base_url, dirs, "-s", "CONCURRENT_REQUESTS=4")
+    assert codes == [0, 0, 0]
+    assert differences(merged_books(tmp_path, dirs), sandbox_truth) == []
+    for d in dirs:
+        assert read_json_lines(d / "books.jsonl"), f"{d.name} did no work"
+        log = (d / "crawl.log").read_text(encoding="utf-8")
+        assert "Deprecat" not in log
+        assert "(finished)" in log
+    assert_cluster_drained(redis_server.url)
+
+
+@pytest.mark.timeout(120)
+def test_worker_killed_mid_crawl_loses_nothing(
+    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    dirs = [tmp_path / f"w{i}" for i in range(3)]
+    args = (
+        *FAST_CLOSE,
+        "-s", "CONCURRENT_REQUESTS=4",
+        # Short leases so the dead worker's requests come back within the test.
+        "-s", "CLUSTER_LEASE_SECONDS=3",
+    )
+    with running_sandbox(books=300, seed=3, latency_ms=100) as sb:
+        procs = [start_worker(redis_server.url, sb.base_url, d, *args) for d in dirs]
+        try:
+            victim, victim_dir = procs[0], dirs[0]
+            deadline = time.monotonic() + 60
+            while len(read_json_lines(victim_dir / "books.jsonl")) < 20:
+                assert time.monotonic() < deadline, "the first worker never got going"
+                time.sleep(0.05)
+            held = redis_client.zcard("books:requests:leases")
+            victim.send_signal(signal.SIGKILL)
+            assert victim.wait(10) == -signal.SIGKILL
+            assert held > 0
+            codes = [proc.wait(90) for proc in procs[1:]]
+        finally:
+            for proc in procs:
+                stop(proc)
+        truth = sb.truth()
+    assert codes == [0, 0]
+    assert differences(merged_books(tmp_path, dirs), truth) == []
+    # The dead worker's leases expired and a survivor put them back in the queue.
+    assert sum(stat(d, "cluster/leases/requeued_expired") for d in dirs[1:]) > 0
+    assert_cluster_drained(redis_server.url)
+
+
+@pytest.mark.timeout(120)
+def test_retry_waiting_out_its_backoff_survives_kill_9(
+    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    """A retry held in memory (Retry-After) keeps its lease: killing the worker loses nothing."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    args = (
+        "-s", "CLUSTER_LEASE_SECONDS=2",
+        # Every book page is retried once, after the 30 s the server asks for.
+        "-s", "RETRY_AFTER_MAX=60", "-s", "RETRY_BUDGET_MIN=1000", "-s", "RETRY_SLOWDOWN_MAX=0",
+    )
+    with running_sandbox(
+        books=30, seed=5, fault_503=1.0, fault_kinds=["book"], retry_after=30
+    ) as sb:
+        proc = start_worker(redis_server.url, sb.base_url, first, *FAST_CLOSE, *args)
+        try:
+            deadline = time.monotonic() + 60
+            # Every book page answers 503 + Retry-After 30: all 30 retries wait in memory.
+            while sb.stats()["by_status"].get("503", 0) < 30:
+                assert time.monotonic() < deadline, "the book pages were never fetched"
+                time.sleep(0.1)
+            time.sleep(3)  # longer than a lease: only renewal keeps the leases alive
+            assert redis_client.zcard("books:requests") == 0
+            assert redis_client.zcard("books:requests:leases") >= 30
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        finally:
+            stop(proc)
+        sb.configure(fault_503=0.0)
+        codes = run_workers(redis_server.url, sb.base_url, [second], *args)
+        truth = sb.truth()
+    assert codes == [0]
+    assert read_json_lines(first / "books.jsonl") == []
+    assert differences(merged_books(tmp_path, [first, second]), truth) == []
+    assert stat(second, "cluster/leases/requeued_expired") >= 30
+
+
+@pytest.mark.timeout(120)
+def test_three_workers_together_stay_under_the_shared_rate_limit(
+    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    limit = 40
+    # The sandbox counts requests in a sliding 1-second window; GCRA with a
+    # burst of 1 allows at most limit + 1 in such a window, and loopback
+    # jitter can bring one more request in: tolerance 2.
+    tolerance = 2
+    dirs = [tmp_path / f"w{i}" for i in range(3)]
+    with running_sandbox(books=200, seed=4) as sb:
+        codes = run_workers(
+            redis_server.url, sb.base_url, dirs, "-s", f"CLUSTER_MAX_RPS_PER_DOMAIN={limit}"
+        )
+        stats, truth = sb.stats(), sb.truth()
+    assert codes == [0, 0, 0]
+    assert differences(merged_books(tmp_path, dirs), truth) == []
+    assert list(stats["by_ip"]) == ["127.0.0.1"]  # every worker comes from one IP
+    peak = stats["by_ip"]["127.0.0.1"]["peak_rps"]
+    assert peak <= limit + tolerance
+    # The workers did push against the limit (without it they reach hundreds per second).
+    assert peak >= limit * 0.8
+    assert all(stat(d, "cluster/ratelimit/waited") > 0 for d in dirs)
