@@ -104,6 +104,7 @@ def test_slow_drip(sb: RunningSandbox) -> None:
     sb.configure(fault_drip=1.0, drip_chunk=1000, drip_interval_ms=20)
     sock = socket.create_connection(address(sb.base_url), timeout=5)
     reads = []
+    start = time.monotonic()
     try:
         sock.sendall(request_bytes("/" + book_path(sb), extra="Connection: close\r\n"))
         while chunk := sock.recv(65536):
@@ -116,7 +117,10 @@ def test_slow_drip(sb: RunningSandbox) -> None:
     length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
                       if line.lower().startswith(b"content-length")))
     assert len(body) == length > 5000  # complete, but ...
-    assert len(reads) >= length // 1000  # ... it came in many small pieces
+    # ... sent in 1000-byte pieces with 20 ms pauses: a lower bound on the time, which load
+    # cannot break (reads may coalesce on a busy machine, so their count is only checked loosely)
+    assert time.monotonic() - start >= 0.9 * 0.02 * (length // 1000)
+    assert len(reads) >= 3
     assert sb.stats()["faults"] == {"drip": 1}
 
 
@@ -151,7 +155,9 @@ def test_latency(sb: RunningSandbox) -> None:
     assert get(sb.base_url, "").status == 200
     assert time.monotonic() - start >= 0.29  # a lower bound: it cannot be faster
     hist = sb.stats()["latency_histogram"]
-    assert hist["<500ms"] == 1 and sum(hist.values()) == 1
+    assert sum(hist.values()) == 1
+    assert sum(hist[k] for k in ("<1ms", "<2ms", "<5ms", "<10ms", "<20ms", "<50ms", "<100ms",
+                                 "<200ms")) == 0
 
 
 @pytest.mark.timeout(20)
@@ -168,10 +174,12 @@ def test_client_leaving_mid_wait_is_counted(sb: RunningSandbox) -> None:
 
 @pytest.mark.timeout(20)
 def test_reset_while_requests_are_in_flight(sb: RunningSandbox) -> None:
-    sb.configure(latency_ms=400)
+    sb.configure(latency_ms=1500)
     thread = threading.Thread(target=get, args=(sb.base_url, ""))
     thread.start()
-    time.sleep(0.15)
+    deadline = time.monotonic() + 1.2
+    while sb.stats()["in_flight"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert sb.stats()["in_flight"] == 1
     sb.reset()
     thread.join()
@@ -183,7 +191,10 @@ def test_capacity_queues_beyond_workers(sb: RunningSandbox) -> None:
     sb.configure(workers=2, service_ms=200)
     statuses: list[int] = []
 
+    barrier = threading.Barrier(6)
+
     def one() -> None:
+        barrier.wait()
         statuses.append(get(sb.base_url, "catalogue/page-2.html").status)
 
     start = time.monotonic()
@@ -197,4 +208,5 @@ def test_capacity_queues_beyond_workers(sb: RunningSandbox) -> None:
     assert elapsed >= 0.58  # 6 requests through 2 slots of 200 ms: three rounds at least
     stats = sb.stats()
     assert stats["peak_in_flight"] >= 3  # requests were waiting for a slot
-    assert sum(stats["latency_histogram"][k] for k in ("<500ms", "<1000ms")) >= 2
+    fast = ("<1ms", "<2ms", "<5ms", "<10ms", "<20ms", "<50ms", "<100ms", "<200ms")
+    assert sum(stats["latency_histogram"][k] for k in fast) == 0  # each held 200 ms at least
