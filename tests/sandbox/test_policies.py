@@ -19,7 +19,7 @@ def statuses(sb: RunningSandbox, n: int, source: str, ua: str = "test") -> list[
 
 
 def test_token_bucket_per_ip(sb: RunningSandbox) -> None:
-    sb.configure(rate_limit=0.5, rate_burst=3)
+    sb.configure(rate_limit=0.1, rate_burst=3)
     assert statuses(sb, 5, "127.0.0.2") == [200, 200, 200, 429, 429]
     assert statuses(sb, 3, "127.0.0.3") == [200, 200, 200]  # another IP, its own bucket
     ans = get(sb.base_url, "", source="127.0.0.2")
