@@ -95,3 +95,17 @@ cancel: scrapyd-venv
 	@test -n "$(JOB)" || { echo "error: give JOB=<job id> (see make jobs)" >&2; exit 2; }
 	@$(SCRAPYD_JOBS) cancel '$(JOB)'
 # --- end scrapyd ---
+
+# --- cluster ---
+# make cluster WORKERS=3 [BOOKS=1000] [MAX_RPS=0]: local redis-server + sandbox + N workers, merged.
+# make merge OUT=merged.json DIRS="output/cluster/worker-1 output/cluster/worker-2"
+WORKERS ?= 3
+.PHONY: cluster merge
+
+cluster: venv system-deps
+	$(PY) -m booksscraper.cluster.run --workers $(WORKERS) $(if $(BOOKS),--books $(BOOKS)) $(if $(MAX_RPS),--max-rps $(MAX_RPS))
+
+merge: venv
+	@test -n "$(OUT)" -a -n "$(DIRS)" || { echo "error: give OUT=<file.json> DIRS=\"<worker dirs>\"" >&2; exit 2; }
+	$(PY) -m booksscraper.cluster.merge "$(OUT)" $(DIRS)
+# --- end cluster ---
