@@ -22,7 +22,9 @@ Settings (defaults in brackets):
 - ``CLEANUP_START_METHOD`` [``"forkserver"``]: how workers start;
   ``"forkserver"`` or ``"spawn"`` (``"fork"`` copies the reactor's threads and
   sockets into workers: allowed, not advised).
-- ``CLEANUP_BATCH_SIZE`` [100]: items per pool task.
+- ``CLEANUP_BATCH_SIZE`` [25]: items per pool task. A task costs the crawl
+  process ~0.3 ms on top of ~0.06 ms per item: 25 keeps that overhead small
+  and still splits a 1000-book crawl into enough batches for every worker.
 - ``CLEANUP_BATCH_MAX_WAIT`` [0.25]: seconds a partial batch waits for more items.
 - ``CLEANUP_MAX_IN_FLIGHT`` [1000]: items queued or being cleaned at most;
   beyond it ``process_item`` waits, which slows the scraper down (and with it,
@@ -41,6 +43,7 @@ Stats: ``cleanup/items`` (cleaned), ``cleanup/batches``, ``cleanup/batch_size_ma
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -80,7 +83,7 @@ class CleanupPipeline:
         if self.start_method not in START_METHODS:
             raise BadConfig(f"CLEANUP_START_METHOD: {self.start_method!r} is not one of "
                             f"{', '.join(START_METHODS)}")
-        self.batch_size = _positive(settings, "CLEANUP_BATCH_SIZE", 100)
+        self.batch_size = _positive(settings, "CLEANUP_BATCH_SIZE", 25)
         self.max_wait = _float(settings, "CLEANUP_BATCH_MAX_WAIT", 0.25)
         if not 0 < self.max_wait <= 60:
             raise BadConfig("CLEANUP_BATCH_MAX_WAIT: must be between 0 and 60 seconds")
@@ -101,6 +104,7 @@ class CleanupPipeline:
         self.rejects = Rejects.for_crawler(crawler)
         self.pool: BatchPool | None = None
         self._shutdown_trigger: Any = None
+        self._warm_up: asyncio.Future[None] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CleanupPipeline:
@@ -126,6 +130,8 @@ class CleanupPipeline:
             on_batch=self._count_batch,
         )
         self.pool.start()
+        # Workers start while the first pages download, off the event loop.
+        self._warm_up = asyncio.ensure_future(self.pool.warm_up())
         # A forced stop (second Ctrl-C or SIGTERM) stops the reactor without
         # closing the spider: the workers must still go.
         from twisted.internet import reactor
@@ -137,6 +143,9 @@ class CleanupPipeline:
     async def close_spider(self) -> None:
         if self.pool is None:
             return
+        if self._warm_up is not None:
+            with contextlib.suppress(Exception):  # a failed warm-up shows in the batches
+                await self._warm_up
         await self.pool.close()
         from twisted.internet import reactor
 

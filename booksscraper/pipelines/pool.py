@@ -69,6 +69,10 @@ def _exit_with_owner(owner_pid: int) -> None:
     os._exit(1)
 
 
+def _ready() -> None:
+    """The warm-up task: returning proves the worker started."""
+
+
 @dataclass(eq=False)
 class _Pending:
     payload: Any
@@ -133,6 +137,23 @@ class BatchPool:
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
         self._executor = self._new_executor()
+
+    async def warm_up(self) -> None:
+        """Start every worker now rather than on the first batches.
+
+        Starting a worker blocks its caller (the forkserver's first start waits
+        for its imports), so it is done in a thread: the event loop runs on.
+        """
+        executor = self._executor
+        if executor is None:
+            return
+
+        def start_workers() -> None:
+            futures = [executor.submit(_ready) for _ in range(self.workers)]
+            for future in futures:
+                future.result()
+
+        await asyncio.to_thread(start_workers)
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
