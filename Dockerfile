@@ -1,0 +1,26 @@
+# A booksscraper cluster worker: `scrapy crawl books` with the Redis scheduler.
+#   docker build -t booksscraper .
+#   docker run --rm -e REDIS_URL=redis://redis-host:6379/0 -e START_URL=https://books.toscrape.com/ \
+#     -v "$PWD/output:/data" booksscraper
+# Each container writes to /data/<hostname>; merge them afterwards with
+#   python -m booksscraper.cluster.merge /data/books.json /data/*/
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY scrapy.cfg pyproject.toml ./
+COPY booksscraper ./booksscraper
+
+# Unprivileged; /data is where the worker output goes (mount a volume there).
+RUN useradd --create-home --uid 1000 scraper && mkdir /data && chown scraper /data
+USER scraper
+
+# REDIS_URL is required; the others are optional (0 = no shared rate limit).
+ENV START_URL=https://books.toscrape.com/ \
+    CLUSTER_MAX_RPS_PER_DOMAIN=0 \
+    CLUSTER_LEASE_SECONDS=60
+CMD ["sh", "-c", "exec scrapy crawl books -a start_url=\"$START_URL\" -s REDIS_URL=\"$REDIS_URL\" -s OUTPUT_DIR=\"/data/$(hostname)\" -s CLUSTER_MAX_RPS_PER_DOMAIN=\"$CLUSTER_MAX_RPS_PER_DOMAIN\" -s CLUSTER_LEASE_SECONDS=\"$CLUSTER_LEASE_SECONDS\""]
