@@ -3,7 +3,7 @@
 #   docker run --rm -e REDIS_URL=redis://redis-host:6379/0 -e START_URL=https://books.toscrape.com/ \
 #     -v "$PWD/output:/data" booksscraper
 # Each container writes to /data/<hostname>; merge them afterwards with
-#   python -m booksscraper.cluster.merge /data/books.json /data/*/
+#   sh -c 'python -m booksscraper.cluster.merge /data/books.json /data/*/'
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
