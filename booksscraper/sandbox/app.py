@@ -236,12 +236,12 @@ class Sandbox:
 async def serve(config: SandboxConfig, ready: Callable[[str], None]) -> None:
     """Run until SIGTERM or SIGINT; ready(base_url) is called once the socket listens."""
     app = Sandbox(config)
-    server = await app.start()
-    ready(app.base_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stop.set)  # before announcing the URL: no window to die in
+    server = await app.start()
+    ready(app.base_url)
     await stop.wait()
     server.close()
     for conn in list(app.connections):
