@@ -4,7 +4,8 @@ Run by the BooksStack add-on. With ``REDIS_URL`` set it selects the leased
 scrapy-redis scheduler (``booksscraper.cluster.scheduler``), scrapy-redis's
 Redis dupefilter and a persistent queue, and adds the shared rate limit
 (``booksscraper.cluster.ratelimit``; active when ``CLUSTER_MAX_RPS_PER_DOMAIN``
-is set). Without ``REDIS_URL`` it changes nothing. Settings given on the
+is set). Without ``REDIS_URL`` it changes nothing (and a
+``CLUSTER_MAX_RPS_PER_DOMAIN`` is an error: it would do nothing). Settings given on the
 command line or in the project still win (add-on priority).
 """
 
@@ -13,14 +14,20 @@ from __future__ import annotations
 from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 
+from booksscraper.errors import BadConfig
+
 RATE_LIMIT_MIDDLEWARE = "booksscraper.cluster.ratelimit.ClusterRateLimitMiddleware"
 # Next to the downloader, before the request log (950), so each attempt is counted once sent.
 RATE_LIMIT_ORDER = 940
+PREFLIGHT = "booksscraper.cluster.preflight.ClusterPreflight"
 
 
 class ClusterAddon:
     def update_settings(self, settings: BaseSettings) -> None:
         if not settings.get("REDIS_URL"):
+            if settings.get("CLUSTER_MAX_RPS_PER_DOMAIN") not in (None, "", 0, "0"):
+                # A limit that silently does nothing is worse than an error.
+                raise BadConfig("CLUSTER_MAX_RPS_PER_DOMAIN: needs REDIS_URL (the shared Redis)")
             return
         settings.set("SCHEDULER", "booksscraper.cluster.scheduler.ClusterScheduler", "addon")
         settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", "addon")
@@ -28,3 +35,5 @@ class ClusterAddon:
         settings.setdefault_in_component_priority_dict(
             "DOWNLOADER_MIDDLEWARES", load_object(RATE_LIMIT_MIDDLEWARE), RATE_LIMIT_ORDER
         )
+        # Built before the crawl opens: bad settings or no Redis are a one-line error.
+        settings.setdefault_in_component_priority_dict("EXTENSIONS", load_object(PREFLIGHT), 1)

@@ -46,10 +46,12 @@ from __future__ import annotations
 import importlib
 import logging
 import time
+from typing import Any
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider
+from scrapy.settings import BaseSettings
 from scrapy.utils.asyncio import create_looping_call
 from scrapy.utils.misc import load_object
 from scrapy_redis import connection, defaults
@@ -68,32 +70,51 @@ LEASE_META = "cluster_lease"
 class ClusterScheduler(Scheduler):
     queue: LeasedPriorityQueue
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> ClusterScheduler:
-        s = crawler.settings
+    @staticmethod
+    def check_settings(s: BaseSettings) -> dict[str, Any]:
+        """The cluster settings, checked; BadConfig names a bad one."""
         if not s.get("REDIS_URL") and not s.get("REDIS_HOST"):
             raise BadConfig("REDIS_URL: the cluster scheduler needs a Redis server URL")
-        serializer = s.get("SCHEDULER_SERIALIZER")
         dupefilter_cls = load_object(s.get("DUPEFILTER_CLASS"))
         if not (isinstance(dupefilter_cls, type) and issubclass(dupefilter_cls, RFPDupeFilter)):
             raise BadConfig(
                 "DUPEFILTER_CLASS: the cluster needs scrapy_redis.dupefilter.RFPDupeFilter"
                 f" or a subclass, got {s.get('DUPEFILTER_CLASS')!r}"
             )
-        server = connection.get_redis_from_settings(s)
+        for name in ("SCHEDULER_QUEUE_KEY", "SCHEDULER_DUPEFILTER_KEY"):
+            try:
+                s.get(name, "%(spider)s") % {"spider": "books"}
+            except (KeyError, TypeError, ValueError):
+                raise BadConfig(
+                    f"{name}: only %(spider)s may be used, got {s.get(name)!r}"
+                ) from None
+        return {
+            "dupefilter_cls": dupefilter_cls,
+            "lease_seconds": number_setting(s, "CLUSTER_LEASE_SECONDS", 60.0, minimum=1.0),
+            "poll_interval": number_setting(s, "CLUSTER_POLL_INTERVAL", 0.5, minimum=0.05),
+            "idle_before_close": number_setting(s, "CLUSTER_IDLE_BEFORE_CLOSE", 3.0),
+        }
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ClusterScheduler:
+        s = crawler.settings
+        checked = cls.check_settings(s)
+        serializer = s.get("SCHEDULER_SERIALIZER")
         scheduler = cls(
-            server=server,
+            server=connection.get_redis_from_settings(s),
             persist=s.getbool("SCHEDULER_PERSIST", True),
             queue_key=s.get("SCHEDULER_QUEUE_KEY", defaults.SCHEDULER_QUEUE_KEY),
             dupefilter_key=s.get("SCHEDULER_DUPEFILTER_KEY", defaults.SCHEDULER_DUPEFILTER_KEY),
-            dupefilter_cls=dupefilter_cls,
+            dupefilter_cls=checked["dupefilter_cls"],
             serializer=importlib.import_module(serializer) if serializer else None,
         )
         scheduler.crawler = crawler
         scheduler.stats = crawler.stats
-        scheduler.lease_seconds = number_setting(s, "CLUSTER_LEASE_SECONDS", 60.0, minimum=1.0)
-        scheduler.poll_interval = number_setting(s, "CLUSTER_POLL_INTERVAL", 0.5, minimum=0.05)
-        scheduler.idle_before_close = number_setting(s, "CLUSTER_IDLE_BEFORE_CLOSE", 3.0)
+        scheduler.lease_seconds = checked["lease_seconds"]
+        scheduler.poll_interval = checked["poll_interval"]
+        scheduler.idle_before_close = checked["idle_before_close"]
+        scheduler.ticker = None
+        scheduler.held = {}
         return scheduler
 
     def open(self, spider: Spider) -> None:
@@ -129,6 +150,8 @@ class ClusterScheduler(Scheduler):
         self.ticker.start(self.poll_interval, now=False)
 
     def close(self, reason: str) -> None:
+        if self.ticker is None:
+            return  # never opened
         if self.ticker.running:
             self.ticker.stop()
         # Retries still waiting out their backoff go back to the queue; the rest is done.

@@ -1,0 +1,73 @@
+"""The merge step, and one-line errors for bad cluster settings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from booksscraper.cluster.merge import main
+from booksscraper.cluster.redis_server import RedisServer, free_port
+from tests.helpers import REPO, run_crawl
+
+
+def write_lines(directory: Path, records: list[dict], torn: str = "") -> Path:
+    directory.mkdir(parents=True)
+    text = "".join(json.dumps(r) + "\n" for r in records) + torn
+    (directory / "books.jsonl").write_text(text, encoding="utf-8")
+    return directory
+
+
+def test_merge_keeps_each_upc_once_and_skips_torn_lines(tmp_path: Path, capsys) -> None:
+    a = write_lines(tmp_path / "a", [{"upc": "1", "title": "A"}, {"upc": "2", "title": "B"}],
+                    torn='{"upc": "3", "ti')  # a worker killed mid-write
+    b = write_lines(tmp_path / "b", [{"upc": "2", "title": "B"}, {"upc": "4", "title": "D"}])
+    out = tmp_path / "merged" / "books.json"
+    assert main([str(out), str(a), str(b)]) == 0
+    books = json.loads(out.read_text(encoding="utf-8"))
+    assert sorted(book["upc"] for book in books) == ["1", "2", "4"]
+    assert "merged 3 books from 2 workers" in capsys.readouterr().out
+
+
+def test_merge_refuses_a_directory_without_output(tmp_path: Path, capsys) -> None:
+    a = write_lines(tmp_path / "a", [{"upc": "1"}])
+    assert main([str(tmp_path / "out.json"), str(a), str(tmp_path / "missing")]) == 2
+    assert "no books.jsonl in" in capsys.readouterr().err
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_merge_command_line(tmp_path: Path) -> None:
+    a = write_lines(tmp_path / "a", [{"upc": "1"}])
+    result = subprocess.run(
+        [sys.executable, "-m", "booksscraper.cluster.merge", str(tmp_path / "o.json"), str(a)],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "o.json").read_text()) == [{"upc": "1"}]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-s", "CLUSTER_MAX_RPS_PER_DOMAIN=5"),
+         "error: CLUSTER_MAX_RPS_PER_DOMAIN: needs REDIS_URL"),
+        (("-s", "REDIS_URL={redis}", "-s", "CLUSTER_LEASE_SECONDS=0"),
+         "error: CLUSTER_LEASE_SECONDS: must be >= 1"),
+        (("-s", "REDIS_URL={redis}", "-s", "CLUSTER_MAX_RPS_PER_DOMAIN=fast"),
+         "error: CLUSTER_MAX_RPS_PER_DOMAIN: expected a number"),
+        (("-s", "REDIS_URL=redis://127.0.0.1:{closed_port}/0"),
+         "error: REDIS_URL: cannot reach Redis"),
+    ],
+)
+def test_bad_cluster_settings_are_one_line_errors(
+    redis_server: RedisServer, sandbox, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    args = tuple(a.format(redis=redis_server.url, closed_port=free_port()) for a in args)
+    result = run_crawl(sandbox.base_url, tmp_path, *args)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
