@@ -168,3 +168,31 @@ def test_three_workers_together_stay_under_the_shared_rate_limit(
     # The workers did push against the limit (without it they reach hundreds per second).
     assert peak >= limit * 0.8
     assert all(stat(d, "cluster/ratelimit/waited") > 0 for d in dirs)
+
+
+@pytest.mark.timeout(120)
+def test_graceful_stop_gives_waiting_retries_back_to_the_queue(
+    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    """SIGTERM: retries waiting out a backoff are re-queued in Redis, not left leased."""
+    args = (
+        *FAST_CLOSE,
+        "-s", "RETRY_AFTER_MAX=60", "-s", "RETRY_BUDGET_MIN=1000", "-s", "RETRY_SLOWDOWN_MAX=0",
+    )
+    with running_sandbox(
+        books=30, seed=5, fault_503=1.0, fault_kinds=["book"], retry_after=30
+    ) as sb:
+        proc = start_worker(redis_server.url, sb.base_url, tmp_path / "w", *args)
+        try:
+            deadline = time.monotonic() + 60
+            while sb.stats()["by_status"].get("503", 0) < 30:
+                assert time.monotonic() < deadline, "the book pages were never fetched"
+                time.sleep(0.1)
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) != 0  # closed with reason "shutdown"
+        finally:
+            stop(proc)
+    assert redis_client.zcard("books:requests:leases") == 0
+    assert redis_client.zcard("books:requests") == 30
+    assert stat(tmp_path / "w", "cluster/leases/released") == 30
