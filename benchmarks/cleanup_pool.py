@@ -18,9 +18,10 @@ What it runs, all in this one run (figures are only ever compared within it):
 3. Pool start-up per start method, each in a fresh interpreter: from creating the pool to
    the first result (the forkserver, when used, starts then too).
 4. (unless --no-crawl) Real ``scrapy crawl books`` runs against a local sandbox (1000
-   books) with the default light cleanup, inline against the pool: the crawl's own
-   elapsed_time_seconds. This is the honest figure for "pool overhead on a light crawl":
-   the pipeline benchmark above feeds items far faster than any crawl produces them.
+   books): light cleanup inline against the default pool, heavy cleanup for 0..3
+   workers; the crawl's own elapsed_time_seconds. This is the honest figure for "pool
+   overhead on a light crawl": the pipeline benchmark above feeds items far faster than
+   any crawl produces them.
 
 The machine may be shared: the load average is printed before and after, and each figure
 is the median of --repeats runs.
@@ -164,12 +165,12 @@ def startup_costs(workers: int, repeats: int) -> None:
         print(f"| {method} | {statistics.median(times):.3f} |")
 
 
-def crawl_seconds(base_url: str, workers: int) -> float:
+def crawl_seconds(base_url: str, workers: int, extra_work: int) -> float:
     with tempfile.TemporaryDirectory() as out:
         run = subprocess.run(
             [sys.executable, "-m", "scrapy", "crawl", "books", "-a", f"start_url={base_url}",
              "-s", f"OUTPUT_DIR={out}", "-s", f"CLEANUP_WORKERS={workers}",
-             "-s", "LOG_LEVEL=INFO"],
+             "-s", f"CLEANUP_EXTRA_WORK={extra_work}", "-s", "LOG_LEVEL=INFO"],
             capture_output=True, text=True, cwd=REPO, check=False,
         )
     found = re.search(r"'elapsed_time_seconds': ([0-9.]+)", run.stderr)
@@ -178,24 +179,30 @@ def crawl_seconds(base_url: str, workers: int) -> float:
     return float(found.group(1))
 
 
-def crawl_comparison(repeats: int) -> None:
+def crawl_comparison(repeats: int, extra_work: int) -> None:
     from booksscraper.sandbox.testing import running_sandbox
 
-    pool_workers = usable_cpus()
-    print(f"\nReal crawls, 1000 books, light cleanup (median of {repeats}, alternating)")
+    default = usable_cpus()
+    runs = [("light", 0, 0), ("light", default, 0)]
+    runs += [("heavy", workers, extra_work) for workers in (0, 1, 2, 3)]
+    times: dict[tuple[str, int, int], list[float]] = {run: [] for run in runs}
     with running_sandbox(books=1000, seed=7) as sandbox:
-        times: dict[int, list[float]] = {0: [], pool_workers: []}
-        for _ in range(repeats):
-            for workers in times:
-                times[workers].append(crawl_seconds(sandbox.base_url, workers))
-    inline = statistics.median(times[0])
-    pool = statistics.median(times[pool_workers])
-    print("| CLEANUP_WORKERS | crawl s (median) | runs |")
-    print("| --- | ---: | --- |")
-    for workers, values in times.items():
-        print(f"| {workers} | {statistics.median(values):.2f} | "
+        for _ in range(repeats):  # alternating, so load changes hit every config alike
+            for kind, workers, work in runs:
+                times[kind, workers, work].append(crawl_seconds(sandbox.base_url, workers, work))
+    print(f"\nReal crawls of 1000 books (scrapy crawl books, local sandbox), "
+          f"elapsed_time_seconds, median of {repeats}")
+    print("| cleanup | CLEANUP_WORKERS | crawl s | vs inline | runs |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for (kind, workers, work), values in times.items():
+        inline = statistics.median(times[kind, 0, work])
+        median = statistics.median(values)
+        label = kind if not work else f"{kind} (EXTRA_WORK={work})"
+        print(f"| {label} | {workers} | {median:.2f} | {inline / median:.2f}x | "
               f"{', '.join(f'{v:.2f}' for v in values)} |")
-    print(f"pool overhead on a light crawl: {(pool / inline - 1) * 100:+.1f}% "
+    light_inline = statistics.median(times["light", 0, 0])
+    light_pool = statistics.median(times["light", default, 0])
+    print(f"pool overhead on a light crawl: {(light_pool / light_inline - 1) * 100:+.1f}% "
           "(negative: the pool is faster)")
 
 
@@ -244,7 +251,7 @@ def main() -> int:
 
     startup_costs(workers=2, repeats=args.repeats)
     if not args.no_crawl:
-        crawl_comparison(args.repeats)
+        crawl_comparison(args.repeats, args.extra_work)
     print(f"\nload average after {os.getloadavg()[0]:.2f}")
     return 0
 
