@@ -72,8 +72,12 @@ class DelayedRequests:
     def _release(self, request: Request) -> None:
         engine = self.crawler.engine
         slot = getattr(engine, "_slot", None)
-        if engine is None or not engine.running or slot is None or slot.closing:
+        if slot is not None and slot.closing:
             return  # the crawl is closing: _spider_closed saves or records it
+        if engine is None or not engine.running:
+            # Resumed requests already due fire before the engine runs: try again shortly.
+            self.waiting[request] = reactor.callLater(0.1, self._release, request)  # type: ignore[attr-defined]
+            return
         del self.waiting[request]
         engine.crawl(request)
 
