@@ -2,11 +2,12 @@
 
 Run by the BooksStack add-on. With ``REDIS_URL`` set it selects the leased
 scrapy-redis scheduler (``booksscraper.cluster.scheduler``), scrapy-redis's
-Redis dupefilter and a persistent queue, and adds the shared rate limit
-(``booksscraper.cluster.ratelimit``; active when ``CLUSTER_MAX_RPS_PER_DOMAIN``
-is set). Without ``REDIS_URL`` it changes nothing (and a
-``CLUSTER_MAX_RPS_PER_DOMAIN`` is an error: it would do nothing). Settings given on the
-command line or in the project still win (add-on priority).
+Redis dupefilter and a persistent queue, and adds the shared per-domain limits
+(``booksscraper.cluster.ratelimit``, active when ``CLUSTER_MAX_RPS_PER_DOMAIN``
+is set; ``booksscraper.cluster.concurrency``, active when
+``CLUSTER_MAX_CONCURRENCY_PER_DOMAIN`` is set). Without ``REDIS_URL`` it
+changes nothing (and either limit is an error: it would do nothing). Settings
+given on the command line or in the project still win (add-on priority).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from scrapy.utils.misc import load_object
 
 from booksscraper.errors import BadConfig
 
+# Next to the downloader, before the request log (950), so each attempt is counted once
+# sent. A request first takes an in-flight slot, then a send time.
+CONCURRENCY_MIDDLEWARE = "booksscraper.cluster.concurrency.ClusterConcurrencyMiddleware"
+CONCURRENCY_ORDER = 935
 RATE_LIMIT_MIDDLEWARE = "booksscraper.cluster.ratelimit.ClusterRateLimitMiddleware"
-# Next to the downloader, before the request log (950), so each attempt is counted once sent.
 RATE_LIMIT_ORDER = 940
 PREFLIGHT = "booksscraper.cluster.preflight.ClusterPreflight"
 
@@ -25,13 +29,17 @@ PREFLIGHT = "booksscraper.cluster.preflight.ClusterPreflight"
 class ClusterAddon:
     def update_settings(self, settings: BaseSettings) -> None:
         if not settings.get("REDIS_URL"):
-            if settings.get("CLUSTER_MAX_RPS_PER_DOMAIN") not in (None, "", 0, "0"):
-                # A limit that silently does nothing is worse than an error.
-                raise BadConfig("CLUSTER_MAX_RPS_PER_DOMAIN: needs REDIS_URL (the shared Redis)")
+            for name in ("CLUSTER_MAX_RPS_PER_DOMAIN", "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN"):
+                if settings.get(name) not in (None, "", 0, "0"):
+                    # A limit that silently does nothing is worse than an error.
+                    raise BadConfig(f"{name}: needs REDIS_URL (the shared Redis)")
             return
         settings.set("SCHEDULER", "booksscraper.cluster.scheduler.ClusterScheduler", "addon")
         settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", "addon")
         settings.set("SCHEDULER_PERSIST", True, "addon")
+        settings.setdefault_in_component_priority_dict(
+            "DOWNLOADER_MIDDLEWARES", load_object(CONCURRENCY_MIDDLEWARE), CONCURRENCY_ORDER
+        )
         settings.setdefault_in_component_priority_dict(
             "DOWNLOADER_MIDDLEWARES", load_object(RATE_LIMIT_MIDDLEWARE), RATE_LIMIT_ORDER
         )

@@ -196,3 +196,22 @@ def test_graceful_stop_gives_waiting_retries_back_to_the_queue(
     assert redis_client.zcard("books:requests:leases") == 0
     assert redis_client.zcard("books:requests") == 30
     assert stat(tmp_path / "w", "cluster/leases/released") == 30
+
+
+@pytest.mark.timeout(120)
+def test_three_workers_together_stay_under_the_shared_concurrency_cap(
+    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    cap = 3
+    dirs = [tmp_path / f"w{i}" for i in range(3)]
+    with running_sandbox(books=60, seed=6, latency_ms=150) as sb:
+        codes = run_workers(
+            redis_server.url, sb.base_url, dirs, "-s", f"CLUSTER_MAX_CONCURRENCY_PER_DOMAIN={cap}"
+        )
+        stats, truth = sb.stats(), sb.truth()
+    assert codes == [0, 0, 0]
+    assert differences(merged_books(tmp_path, dirs), truth) == []
+    # Each worker alone would keep 8 requests in flight (CONCURRENT_REQUESTS_PER_DOMAIN).
+    assert stats["peak_in_flight"] == cap
+    assert sum(stat(d, "cluster/concurrency/waited") for d in dirs) > 0
+    assert redis_client.zcard("inflight:127.0.0.1") == 0  # every slot was given back
