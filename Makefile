@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # System packages the tests start for real (proxies, Redis).
 APT_PACKAGES := tinyproxy redis-server
 
-.PHONY: venv system-deps crawl report test lint clean
+.PHONY: venv system-deps crawl report bench bench-scale test lint clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ system-deps:
 crawl: venv
 	$(PY) -m booksscraper.tools.sandbox_crawl $(if $(BOOKS),--books $(BOOKS))
 	$(PY) -m booksscraper.report output
+
+# Speed and memory against the article baselines, written to BENCHMARKS.md.
+bench: venv
+	$(PY) -m benchmarks.bench --write BENCHMARKS.md
+
+# The 100x catalogue: peak RSS and time per page against a 1,000-book run.
+bench-scale: venv
+	$(PY) -m benchmarks.bench --scale --write BENCHMARKS.md
 
 # output/report.md with charts, from a crawl's stats.json and monitor.jsonl.
 report: venv
