@@ -1,0 +1,87 @@
+"""The retry middleware's decisions on single requests: overrides, Retry-After, slot slow-down."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from scrapy import Request
+from scrapy.core.downloader import Slot
+from scrapy.exceptions import DownloadTimeoutError
+from scrapy.http import HtmlResponse
+from scrapy.utils.test import get_crawler
+
+from booksscraper.middlewares.delayed import NOT_BEFORE
+from booksscraper.middlewares.retry import BackoffRetryMiddleware
+
+
+@pytest.fixture
+def make_mw(tmp_path: Path):
+    def make(**settings: object) -> BackoffRetryMiddleware:
+        crawler = get_crawler(settings_dict={"OUTPUT_DIR": str(tmp_path), **settings})
+        crawler.stats.open_spider()
+        slot = Slot(concurrency=8, delay=0.0, jitter=0)
+        crawler.engine = SimpleNamespace(  # only the downloader's slots are looked at
+            downloader=SimpleNamespace(slots={"site": slot}, get_slot_key=lambda r: "site")
+        )
+        return BackoffRetryMiddleware.from_crawler(crawler)
+
+    return make
+
+
+def response(status: int, headers: dict[str, str] | None = None) -> HtmlResponse:
+    return HtmlResponse("http://site/a", status=status, body=b"<html></html>", headers=headers)
+
+
+def test_retry_waits_outside_and_counts(make_mw) -> None:
+    mw = make_mw(RETRY_BACKOFF_BASE=4, RETRY_BACKOFF_CAP=4)
+    before = time.time()
+    retry = mw.process_response(Request("http://site/a"), response(500))
+    assert isinstance(retry, Request) and retry.dont_filter
+    assert retry.meta["retry_times"] == 1
+    assert before <= retry.meta[NOT_BEFORE] <= time.time() + 4
+    assert mw.stats.get_value("retry/reason_count/http_500") == 1
+
+
+def test_meta_overrides(make_mw) -> None:
+    mw = make_mw(RETRY_BACKOFF_BASE=100, RETRY_BACKOFF_CAP=100)
+    fast = Request("http://site/a", meta={"backoff_base": 0, "backoff_cap": 0})
+    retry = mw.process_response(fast, response(502))
+    assert retry.meta[NOT_BEFORE] <= time.time()
+    assert (
+        mw.process_response(
+            Request("http://site/a", meta={"dont_retry": True}), response(502)
+        ).status
+        == 502
+    )
+    last = Request("http://site/a", meta={"max_retry_times": 1, "retry_times": 1})
+    assert mw.process_exception(last, DownloadTimeoutError("slow")) is None
+    assert mw.stats.get_value("retry/given_up/timeout") == 1
+
+
+def test_retry_after_raises_the_delay_up_to_its_cap(make_mw) -> None:
+    mw = make_mw(RETRY_BACKOFF_BASE=0, RETRY_AFTER_MAX=5)
+    asked = mw.process_response(Request("http://site/a"), response(429, {"Retry-After": "3"}))
+    assert asked.meta[NOT_BEFORE] - time.time() == pytest.approx(3, abs=0.5)
+    capped = mw.process_response(Request("http://site/a"), response(503, {"Retry-After": "3600"}))
+    assert capped.meta[NOT_BEFORE] - time.time() == pytest.approx(5, abs=0.5)
+
+
+def test_throttling_slows_the_slot_then_successes_bring_it_back(make_mw) -> None:
+    mw = make_mw(RETRY_BACKOFF_BASE=0.5, RETRY_SLOWDOWN_MAX=4, RETRY_SLOWDOWN_RECOVERY=0.5)
+    slot = mw.crawler.engine.downloader.slots["site"]
+    mw.process_response(Request("http://site/a"), response(429))
+    assert slot.delay == 0.5
+    mw.process_response(Request("http://site/a"), response(503))  # same overload, in flight
+    assert slot.delay == 0.5
+    mw.last_raise["site"] -= 10  # a delay period later the site still says "too fast"
+    mw.process_response(Request("http://site/a"), response(503))
+    assert slot.delay == 1.0
+    delays = []
+    for _ in range(10):
+        mw.process_response(Request("http://site/a"), response(200))
+        delays.append(slot.delay)
+    assert delays[:3] == [0.5, 0.25, 0.125]  # step by step
+    assert delays[-1] == 0.0 and mw.stats.get_value("retry/slowdown/recovered") == 1
