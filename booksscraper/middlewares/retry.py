@@ -18,6 +18,10 @@ which switches the stock one off.
 - Giving up is logged once with the reason, counted (``retry/max_reached``,
   ``retry/budget/exhausted``, ``retry/given_up/<reason>``) and written to the
   failures file (``FAILURES_FILE``).
+- Truncated responses are retried whether they arrive as ResponseDataLossError or,
+  with DOWNLOAD_FAIL_ON_DATALOSS=False, as responses flagged "partial".
+- With AutoThrottle on, it sets slot delays too; the slow-down above then only
+  lasts until AutoThrottle's next adjustment.
 
 Settings (defaults in brackets):
 
@@ -131,6 +135,8 @@ class BackoffRetryMiddleware:
             return response
         if response.status in self.retry_http_codes:
             return self._retry(request, f"http_{response.status}", response) or response
+        if "partial" in response.flags:  # truncated, kept with DOWNLOAD_FAIL_ON_DATALOSS=False
+            return self._retry(request, "data_loss", response) or response
         if (
             self.retry_empty_body
             and response.status == 200
@@ -200,6 +206,8 @@ class BackoffRetryMiddleware:
             },
         )
         self.failures.record(request.url, reason, attempts, proxy)
+        # Recorded: the spider's errback (booksscraper.lost) must not write it again.
+        request.meta["failure_recorded"] = True
 
     def _adjust_slot(self, request: Request, response: Response) -> None:
         """Slow the whole slot on 429/503; bring it back step by step after successes."""

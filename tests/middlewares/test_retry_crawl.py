@@ -14,7 +14,14 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def test_every_book_arrives_through_503_429_and_resets(make_sandbox, tmp_path: Path) -> None:
-    sb = make_sandbox(books=150, fault_503=0.06, fault_429=0.03, retry_after=1, fault_reset=0.03)
+    sb = make_sandbox(
+        books=150,
+        fault_503=0.06,
+        fault_429=0.03,
+        retry_after=1,
+        fault_reset=0.03,
+        fault_truncate=0.03,
+    )
     result = run_crawl(sb.base_url, tmp_path, timeout=110)
     assert result.returncode == 0, result.stderr[-3000:]
     stats = crawl_stats(result.stderr)
@@ -24,6 +31,7 @@ def test_every_book_arrives_through_503_429_and_resets(make_sandbox, tmp_path: P
     assert stats["retry/reason_count/http_503"] == faults["503"]
     assert stats["retry/reason_count/http_429"] == faults["429"]
     assert stats["retry/retry_after/honoured"] == faults["429"]
+    assert stats["retry/reason_count/data_loss"] == faults["truncate"] > 0
     assert stats["retry/backoff/count"] == stats["retry/count"]
     assert stats["retry/backoff/seconds_total"] > 0
     assert stats["retry/slowdown/raised"] >= 1

@@ -85,3 +85,15 @@ def test_throttling_slows_the_slot_then_successes_bring_it_back(make_mw) -> None
         delays.append(slot.delay)
     assert delays[:3] == [0.5, 0.25, 0.125]  # step by step
     assert delays[-1] == 0.0 and mw.stats.get_value("retry/slowdown/recovered") == 1
+
+
+def test_partial_and_empty_responses_are_retried(make_mw) -> None:
+    mw = make_mw()
+    partial = HtmlResponse("http://site/a", body=b"<html><bo", flags=["partial"])
+    assert isinstance(mw.process_response(Request("http://site/a"), partial), Request)
+    empty = HtmlResponse("http://site/a", body=b"")
+    assert isinstance(mw.process_response(Request("http://site/a"), empty), Request)
+    robots = HtmlResponse("http://site/robots.txt", body=b"")
+    assert mw.process_response(Request("http://site/robots.txt"), robots) is robots
+    assert mw.stats.get_value("retry/reason_count/data_loss") == 1
+    assert mw.stats.get_value("retry/reason_count/empty_body") == 1
