@@ -40,6 +40,8 @@ EXTENSIONS: dict[str, int] = {
     "booksscraper.extensions.latency.LatencyStats": 100,
     "booksscraper.extensions.monitor.ResourceMonitor": 110,
     "booksscraper.extensions.progress.Progress": 120,
+    # Crawl-delay and POLITENESS_MAX_RPS as slot floors; the adaptive controller (opt-in).
+    "booksscraper.extensions.adaptive.AdaptiveConcurrency": 130,
     "booksscraper.extensions.summary.CrawlSummary": 900,
 }
 

@@ -1,0 +1,1 @@
+"""Politeness: the adaptive concurrency control law (pure, no Scrapy); see ``law.py``."""

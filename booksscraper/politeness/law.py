@@ -1,0 +1,180 @@
+"""The control law of the adaptive concurrency controller: pure, no Scrapy, unit-tested alone.
+
+One ``ConcurrencyLaw`` per download slot. Every tick it gets what the slot saw
+since the last tick (``TickSignals``) and returns a ``Decision``: how many
+requests may be in flight (``concurrency``) and at most how many may start per
+second (``rate_cap``, None = no cap). Two knobs, because a server can push
+back in two ways:
+
+- **Queueing** (latency rises above its no-load baseline): a gradient law like
+  Netflix's gradient2 / TCP Vegas. ``gradient = clamp(tolerance * baseline /
+  p50, 0.5, 1)``; ``target = limit * gradient + growth``; the limit moves half
+  way to the target each tick. With ``growth = sqrt(limit)`` the equilibrium
+  keeps about ``sqrt(limit)`` requests queued at the server: enough to keep
+  its workers busy, not enough to pile up. Until the first sign of queueing
+  the limit doubles each tick, like TCP slow start.
+- **Throttling** (429/503): multiplicative decrease of the limit (x
+  ``backoff``), and a rate cap learned from the rate the server accepted just
+  before (x ``rate_margin``): a token-bucket limit is about requests per
+  second, which concurrency alone controls only coarsely. The cap is probed
+  upward by ``probe`` a tick while nothing is throttled. A Retry-After holds
+  all growth for that long. Decreases happen at most once per
+  ``decrease_interval`` seconds: the responses already in flight report the
+  same overload.
+
+Growth also stops while the crawler's own process is CPU-bound (``cpu_max``:
+more concurrency would only queue in our reactor) and while the slot does not
+use the concurrency it has (app-limited: growing then means nothing).
+
+The baseline is the lowest per-tick median latency of the last
+``baseline_ticks`` ticks, so it follows a server that became slower for good
+(after that many ticks) but not a burst of queueing.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class LawParams:
+    start: float = 2.0
+    minimum: float = 1.0
+    maximum: float = 64.0
+    tolerance: float = 1.2  # latency up to tolerance x baseline is "no queue"
+    smoothing: float = 0.5  # share of the way to the target moved each tick
+    backoff: float = 0.7  # limit factor on 429/503
+    rate_margin: float = 0.9  # rate cap = this x the rate accepted before a 429/503
+    probe: float = 0.05  # rate cap growth per tick without throttling
+    min_rate: float = 0.1  # requests/s: the rate cap never goes lower
+    decrease_interval: float = 1.0  # seconds between two decreases
+    cpu_max: float = 0.9  # fraction of one core; above it, no growth
+    retry_after_max: float = 60.0  # longest growth hold a Retry-After causes, seconds
+    baseline_ticks: int = 120
+    min_samples: int = 3  # responses a tick needs before the law acts on it
+    rate_window: float = 2.0  # seconds of history behind the accepted-rate estimate
+
+
+@dataclass
+class TickSignals:
+    """What one slot saw during a tick."""
+
+    duration: float  # seconds covered
+    latencies: list[float] = field(default_factory=list)  # s, responses not throttled
+    throttled: int = 0  # 429 and 503 responses
+    retry_after: float | None = None  # the longest Retry-After among them, seconds
+    peak_in_flight: int = 0  # most requests of the slot in transfer at once
+    cpu: float | None = None  # the crawler process's CPU, fraction of one core
+
+    @property
+    def responses(self) -> int:
+        return len(self.latencies) + self.throttled
+
+
+@dataclass(frozen=True)
+class Decision:
+    limit: float
+    concurrency: int
+    rate_cap: float | None
+    # slow_start, grow, latency, latency_wait, throttle, hold_retry_after, hold_cpu, hold_idle
+    reason: str
+    baseline: float | None
+    p50: float | None
+
+    @property
+    def pace(self) -> float:
+        """Seconds between request starts that the rate cap asks for (0 = none)."""
+        return 1.0 / self.rate_cap if self.rate_cap else 0.0
+
+
+class ConcurrencyLaw:
+    def __init__(self, params: LawParams | None = None) -> None:
+        self.params = p = params or LawParams()
+        self.limit = min(p.maximum, max(p.minimum, p.start))
+        self.rate_cap: float | None = None
+        self.slow_start = True
+        self.hold_until = -math.inf
+        self.last_decrease = -math.inf
+        self._p50s: deque[float] = deque(maxlen=p.baseline_ticks)
+        self._accepted: deque[tuple[float, float, int]] = deque()  # (end time, duration, count)
+
+    @property
+    def concurrency(self) -> int:
+        return max(1, int(self.limit + 1e-9))
+
+    @property
+    def baseline(self) -> float | None:
+        return min(self._p50s) if self._p50s else None
+
+    def ready(self, signals: TickSignals) -> bool:
+        """Enough to act on: a few responses, or any throttling."""
+        return signals.throttled > 0 or signals.responses >= self.params.min_samples
+
+    def accepted_rate(self) -> float:
+        total = sum(d for _, d, _ in self._accepted)
+        return sum(n for _, _, n in self._accepted) / total if total > 0 else 0.0
+
+    def update(self, signals: TickSignals, now: float) -> Decision:
+        p = self.params
+        self._accepted.append((now, signals.duration, len(signals.latencies)))
+        while self._accepted and self._accepted[0][0] <= now - p.rate_window - signals.duration:
+            self._accepted.popleft()
+        p50 = statistics.median(signals.latencies) if signals.latencies else None
+        if p50 is not None:
+            self._p50s.append(p50)
+        if signals.retry_after:
+            hold = min(signals.retry_after, p.retry_after_max)
+            self.hold_until = max(self.hold_until, now + hold)
+
+        if signals.throttled:
+            reason = self._on_throttle(now)
+        else:
+            reason = self._on_latency(signals, p50, now)
+        self.limit = min(p.maximum, max(p.minimum, self.limit))
+        return Decision(self.limit, self.concurrency, self.rate_cap, reason, self.baseline, p50)
+
+    def _on_throttle(self, now: float) -> str:
+        p = self.params
+        self.slow_start = False
+        if now - self.last_decrease < p.decrease_interval:
+            return "throttle"
+        self.last_decrease = now
+        self.limit *= p.backoff
+        cap = max(p.min_rate, p.rate_margin * self.accepted_rate())
+        self.rate_cap = cap if self.rate_cap is None else min(self.rate_cap, cap)
+        return "throttle"
+
+    def _on_latency(self, signals: TickSignals, p50: float | None, now: float) -> str:
+        p = self.params
+        baseline = self.baseline
+        gradient = 1.0
+        if p50 is not None and baseline is not None and p50 > 0:
+            gradient = min(1.0, max(0.5, p.tolerance * baseline / p50))
+        if gradient < 1.0:
+            self.slow_start = False
+            if now - self.last_decrease < p.decrease_interval:
+                return "latency_wait"  # the last decrease has not shown its effect yet
+        if now < self.hold_until:
+            growth, reason = 0.0, "hold_retry_after"
+        elif signals.cpu is not None and signals.cpu > p.cpu_max:
+            growth, reason = 0.0, "hold_cpu"
+        elif signals.peak_in_flight < 0.8 * self.concurrency:
+            growth, reason = 0.0, "hold_idle"
+        elif self.slow_start:
+            growth, reason = self.limit, "slow_start"
+        else:
+            growth, reason = math.sqrt(self.limit), "grow"
+        target = self.limit * gradient + growth
+        if target < self.limit:
+            self.last_decrease = now
+            reason = "latency"
+        # Slow start doubles at once; afterwards the limit moves part of the way.
+        smoothing = 1.0 if reason == "slow_start" else p.smoothing
+        self.limit += smoothing * (target - self.limit)
+        # Probe the rate cap upward while the server neither throttles nor queues.
+        if self.rate_cap is not None and now >= self.hold_until and gradient >= 1.0:
+            self.rate_cap *= 1.0 + p.probe
+        return reason
