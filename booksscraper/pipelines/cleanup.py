@@ -18,10 +18,15 @@ rejects file with reason ``cleanup_error:<ExceptionType>`` and dropped.
 Settings (defaults in brackets):
 
 - ``CLEANUP_WORKERS`` [number of usable CPUs]: worker processes; 0 cleans
-  inline in the crawl process (for debugging: tracebacks, pdb).
+  inline in the crawl process (for debugging: tracebacks, pdb). Measured on 2
+  CPUs (benchmarks/cleanup_pool.py): 2 workers were fastest on heavy cleanup;
+  1 gained nothing over inline; 3 were slower and let event-loop lag pass 50 ms.
 - ``CLEANUP_START_METHOD`` [``"forkserver"``]: how workers start;
-  ``"forkserver"`` or ``"spawn"`` (``"fork"`` copies the reactor's threads and
-  sockets into workers: allowed, not advised).
+  ``"forkserver"`` (workers fork from a clean server process that imported the
+  cleanup code once; ~0.4-0.9 s to the first worker) or ``"spawn"`` (a fresh
+  interpreter per worker; slower to start). ``"fork"`` starts in ~10 ms but
+  copies the reactor's threads, locks and sockets into workers: allowed, not
+  advised. Workers are started off the event loop when the spider opens.
 - ``CLEANUP_BATCH_SIZE`` [25]: items per pool task. A task costs the crawl
   process ~0.3 ms on top of ~0.06 ms per item: 25 keeps that overhead small
   and still splits a 1000-book crawl into enough batches for every worker.
@@ -29,8 +34,8 @@ Settings (defaults in brackets):
 - ``CLEANUP_MAX_IN_FLIGHT`` [1000]: items queued or being cleaned at most;
   beyond it ``process_item`` waits, which slows the scraper down (and with it,
   through ``SCRAPER_SLOT_MAX_ACTIVE_SIZE``, the downloads).
-- ``CLEANUP_MAX_CRASHES`` [2]: times an item may kill a worker before it is
-  rejected (``cleanup_error:WorkerCrashed``).
+- ``CLEANUP_MAX_CRASHES`` [2]: retries of an item that killed its worker
+  while running alone; then it is rejected (``cleanup_error:WorkerCrashed``).
 - ``CLEANUP_NEAR_DUPLICATES`` [True]: compute signatures and flag near-duplicates.
 - ``CLEANUP_NEAR_DUPLICATE_THRESHOLD`` [0.8]: estimated Jaccard similarity of
   word 3-grams from which two descriptions are near-duplicates.
@@ -46,7 +51,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import logging
 import os
 from typing import Any
 
@@ -61,8 +65,6 @@ from booksscraper.cleanup.signature import NearDuplicateIndex
 from booksscraper.errors import BadConfig
 from booksscraper.pipelines.pool import START_METHODS, BatchPool
 from booksscraper.rejects import Rejects
-
-logger = logging.getLogger(__name__)
 
 
 def usable_cpus() -> int:

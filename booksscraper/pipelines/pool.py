@@ -3,8 +3,9 @@
 ``BatchPool.submit(payload)`` adds one payload to the current batch and awaits
 that payload's own result. A batch goes to the pool as one task, ``fn(list)``,
 when it holds ``batch_size`` payloads or ``max_wait`` seconds after its first
-one, whichever comes first: one submission per item costs ~10x more than one
-per few hundred (pickling, queue and wake-up costs per task). At most
+one, whichever comes first: every task has a fixed cost in the submitting
+process (pickling, queues, wake-ups), so one task per item costs it ~5x more
+CPU per item than batches of 25 (benchmarks/cleanup_pool.py). At most
 ``max_in_flight`` payloads are queued or running; ``submit`` waits for a slot
 beyond that, which slows the caller down instead of growing a queue.
 
@@ -14,9 +15,9 @@ kills its worker is isolated and, alone, retried up to ``max_crashes`` times
 before its future fails with ``WorkerCrashed``. Nothing is dropped silently.
 
 Workers ignore SIGINT (Ctrl-C reaches the whole process group; the crawl
-process decides how to stop) and exit when the crawl process disappears, so
-a crawl killed outright (SIGKILL, OOM killer) leaves no worker behind. This module imports no
-Scrapy: workers load it to run ``_init_worker``.
+process decides how to stop) and exit when the crawl process disappears, so a
+crawl killed outright (SIGKILL, OOM killer) leaves no worker behind. This
+module imports no Scrapy: workers load it to run ``_init_worker``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 START_METHODS = ("forkserver", "spawn", "fork")
 # How often a worker checks that the crawl process that started it is still there.
-_PARENT_POLL_SECONDS = 0.5
+_OWNER_POLL_SECONDS = 0.5
 
 
 class WorkerCrashed(RuntimeError):
@@ -63,7 +64,7 @@ def _exit_with_owner(owner_pid: int) -> None:
     try:
         owner = psutil.Process(owner_pid)
         while owner.is_running() and owner.status() != psutil.STATUS_ZOMBIE:
-            time.sleep(_PARENT_POLL_SECONDS)
+            time.sleep(_OWNER_POLL_SECONDS)
     except psutil.Error:  # gone
         pass
     os._exit(1)
