@@ -9,8 +9,10 @@ fresh Redis database and sandbox counters per cluster size. Throughput is the
 sandbox's request count over the time between the first and the last request
 it saw (startup and the idle wait before closing are excluded; the wall time
 including them is printed too). Ratios are against 1 worker in the same run.
-No shared rate limit is set (CLUSTER_MAX_RPS_PER_DOMAIN=0). Every merged
-output is checked against the ground truth.
+No shared rate limit in these runs; one last run with the most workers and
+``--limited-rps`` (CLUSTER_MAX_RPS_PER_DOMAIN) shows the limit holding: its
+peak/s column is the sandbox's busiest 1-second window. Every merged output
+is checked against the ground truth.
 """
 
 from __future__ import annotations
@@ -35,12 +37,15 @@ from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.tools.truth import differences
 
 
-def run_cluster(redis_url: str, sandbox, workers: int, concurrency: int, tmp: Path) -> dict:
+def run_cluster(
+    redis_url: str, sandbox, workers: int, concurrency: int, tmp: Path, max_rps: float = 0
+) -> dict:
     redis.Redis.from_url(redis_url).flushdb()
     sandbox.reset()
-    dirs = [tmp / f"n{workers}-w{i}" for i in range(workers)]
+    name = f"n{workers}-rps{max_rps:g}"
+    dirs = [tmp / f"{name}-w{i}" for i in range(workers)]
     args = ("-s", f"CONCURRENT_REQUESTS={concurrency}", "-s", "CLUSTER_IDLE_BEFORE_CLOSE=1",
-            "-s", "LOG_LEVEL=INFO")
+            "-s", "LOG_LEVEL=INFO", "-s", f"CLUSTER_MAX_RPS_PER_DOMAIN={max_rps:g}")
     started = time.monotonic()
     procs = [start_worker(redis_url, sandbox.base_url, d, *args) for d in dirs]
     try:
@@ -50,10 +55,12 @@ def run_cluster(redis_url: str, sandbox, workers: int, concurrency: int, tmp: Pa
             stop(p)
     wall = time.monotonic() - started
     client = sandbox.stats()["by_ip"]["127.0.0.1"]
-    merge(tmp / f"n{workers}.json", dirs)
-    books = json.loads((tmp / f"n{workers}.json").read_text(encoding="utf-8"))
+    merge(tmp / f"{name}.json", dirs)
+    books = json.loads((tmp / f"{name}.json").read_text(encoding="utf-8"))
     return {
         "workers": workers,
+        "max_rps": max_rps,
+        "peak_rps": client["peak_rps"],
         "codes": codes,
         "requests": client["count"],
         "crawl_s": client["last"] - client["first"],
@@ -69,19 +76,24 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=200.0)
     parser.add_argument("--concurrency", type=int, default=8, help="CONCURRENT_REQUESTS per worker")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--limited-rps", type=float, default=50.0,
+                        help="one more run, with the most workers and this shared limit (0 = skip)")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}")
     print(f"sandbox: {args.books} books, latency {args.latency_ms:g} ms; "
-          f"CONCURRENT_REQUESTS={args.concurrency} per worker; no shared rate limit")
+          f"CONCURRENT_REQUESTS={args.concurrency} per worker")
     results = []
     with tempfile.TemporaryDirectory(prefix="cluster-bench-") as tmp, running_redis() as server, \
             running_sandbox(books=args.books, seed=11, latency_ms=args.latency_ms) as sandbox:
         for n in args.workers:
             results.append(run_cluster(server.url, sandbox, n, args.concurrency, Path(tmp)))
+        if args.limited_rps:
+            results.append(run_cluster(server.url, sandbox, max(args.workers), args.concurrency,
+                                       Path(tmp), args.limited_rps))
     base = results[0]["requests"] / results[0]["crawl_s"]
-    print(f"{'workers':>7} {'requests':>8} {'crawl s':>8} {'req/s':>7} {'ratio':>6} "
-          f"{'wall s':>7}  output")
+    print(f"{'workers':>7} {'limit/s':>7} {'requests':>8} {'crawl s':>8} {'req/s':>7} "
+          f"{'ratio':>6} {'peak/s':>6} {'wall s':>7}  output")
     ok = True
     for r in results:
         rate = r["requests"] / r["crawl_s"]
@@ -89,8 +101,10 @@ def main() -> int:
         ok &= good
         verdict = (f"{r['books']} books, exact" if good
                    else f"WRONG: {r['problems'][:3]} {r['codes']}")
-        print(f"{r['workers']:>7} {r['requests']:>8} {r['crawl_s']:>8.2f} {rate:>7.1f} "
-              f"{rate / base:>5.2f}x {r['wall_s']:>7.1f}  {verdict}")
+        limit = f"{r['max_rps']:g}" if r["max_rps"] else "-"
+        print(f"{r['workers']:>7} {limit:>7} {r['requests']:>8} {r['crawl_s']:>8.2f} "
+              f"{rate:>7.1f} {rate / base:>5.2f}x {r['peak_rps']:>6} {r['wall_s']:>7.1f}"
+              f"  {verdict}")
     return 0 if ok else 1
 
 
