@@ -37,7 +37,9 @@ Settings (defaults in brackets):
 
 Stats: ``proxies/good``, ``proxies/dead``, ``proxies/unchecked``,
 ``proxies/reanimated``, ``proxies/mean_backoff``, ``proxies/state/<proxy>``
-(at close: good, dead or unchecked), ``proxies/wait_seconds``, ``proxies/all_dead``.
+(at close: good, dead or unchecked), ``proxies/wait_seconds``, ``proxies/all_dead``,
+``proxies/dropped`` (requests given up for want of a proxy, when closing or shut down
+while waiting; written to the failures file).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import Deferred
 
 from booksscraper.errors import BadConfig
+from booksscraper.failures import Failures
 from booksscraper.middlewares.checks import choice_setting, int_setting, number_setting
 from booksscraper.middlewares.masking import mask_proxy, proxy_key
 
@@ -176,6 +179,7 @@ class ProxyRotationMiddleware(RotatingProxyMiddleware):
         self.all_dead = choice_setting(s, "ROTATING_PROXY_ALL_DEAD", "wait", ALL_DEAD_CHOICES)
         self.stop_if_no_proxies = self.all_dead == "close"
         self._closing: Deferred[None] | None = None
+        self._warned_all_dead = False
         self.max_proxies_to_try = int_setting(s, "ROTATING_PROXY_PAGE_RETRY_TIMES", 5)
         self.auth_headers = {
             proxy_key(p): _basic_auth(p) for p in proxy_list if urlsplit(p).username is not None
@@ -212,9 +216,10 @@ class ProxyRotationMiddleware(RotatingProxyMiddleware):
             request.meta.pop("_auth_proxy", None)
 
     async def _all_dead(self, request: Request) -> str | None:
+        """Wait for the first dead proxy to come back, or close the spider; None if still none."""
         self.stats.inc_value("proxies/all_dead")
+        engine = self.crawler.engine
         if self.all_dead == "close":
-            engine = self.crawler.engine
             if engine is not None and engine.running and self._closing is None:
                 logger.error(
                     "Every proxy is dead: closing the spider (ROTATING_PROXY_ALL_DEAD=close)"
@@ -222,15 +227,35 @@ class ProxyRotationMiddleware(RotatingProxyMiddleware):
                 self._closing = deferred_from_coro(
                     engine.close_spider_async(reason="all_proxies_dead")
                 )
-            raise IgnoreRequest("all proxies dead")
-        due = self.proxies.next_return()
-        wait = max(0.0, (due or time.time()) - time.time())
-        logger.warning("Every proxy is dead: waiting %.0fs for the first to come back", wait)
-        self.stats.inc_value("proxies/wait_seconds", wait, start=0.0)
+            self._drop(request)
+        due = self.proxies.next_return() or time.time()
+        if not self._warned_all_dead:
+            self._warned_all_dead = True
+            logger.warning(
+                "Every proxy is dead: waiting %.0fs for the first to come back",
+                max(0.0, due - time.time()),
+            )
         # Occupying a downloader slot here is fine: nothing can be downloaded meanwhile.
-        await asyncio.sleep(wait)
+        # Short naps, so a shutdown does not wait for the whole proxy backoff.
+        while (now := time.time()) < due:
+            if engine is not None and not engine.running:
+                self._drop(request)
+            nap = min(1.0, due - now)
+            await asyncio.sleep(nap)
+            self.stats.inc_value("proxies/wait_seconds", nap, start=0.0)
         self.proxies.reanimate()
-        return self.proxies.get_random()
+        proxy = self.proxies.get_random()
+        if proxy is not None:
+            self._warned_all_dead = False
+        return proxy
+
+    def _drop(self, request: Request) -> None:
+        """Give up on ``request`` for want of a proxy: written down, then IgnoreRequest."""
+        Failures.for_crawler(self.crawler).record(
+            request.url, "all_proxies_dead", request.meta.get("retry_times", 0) + 1
+        )
+        self.stats.inc_value("proxies/dropped")
+        raise IgnoreRequest("all proxies are dead")
 
     def process_exception(self, request: Request, exception: Exception) -> Request | None:  # type: ignore[override]
         return self._handle_result(request)

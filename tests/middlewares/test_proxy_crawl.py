@@ -9,7 +9,7 @@ import pytest
 
 from booksscraper.middlewares.masking import proxy_key
 from booksscraper.middlewares.useragent import DEFAULT_PROFILES_FILE, load_profiles
-from tests.helpers import read_books, run_crawl
+from tests.helpers import read_books, read_lines, run_crawl
 from tests.middlewares.conftest import PROXY_PASSWORD, crawl_stats
 
 pytestmark = pytest.mark.timeout(120)
@@ -83,6 +83,8 @@ def test_all_proxies_dead_can_close_the_spider(
     assert crawl_stats(result.stderr)["finish_reason"] == "all_proxies_dead"
     assert "all_proxies_dead" in result.stderr
     assert sb.stats()["requests_total"] == 0
+    dropped = read_lines(tmp_path / "failures.jsonl")
+    assert dropped and {f["reason"] for f in dropped} == {"all_proxies_dead"}
 
 
 def test_all_proxies_dead_waits_for_the_first_to_come_back(
