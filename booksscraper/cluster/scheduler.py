@@ -8,6 +8,9 @@ Redis and its items through the pipelines. A retry waiting out its backoff
 in memory (``booksscraper.middlewares.delayed``) carries the lease in its
 ``meta`` (``request.copy()``), so the lease is kept, and renewed, until the
 retry is back in Redis or done: ``kill -9`` during a backoff loses nothing.
+On a graceful stop (SIGTERM, CLOSESPIDER_*) such waiting retries are given
+back to the queue at once, and taken out of the backoff holder so they are
+not also written to the failures file.
 A lease whose worker died expires after ``CLUSTER_LEASE_SECONDS`` and any
 worker puts its request back in the queue.
 
@@ -30,6 +33,8 @@ DUPEFILTER_CLASS and SCHEDULER_PERSIST when ``REDIS_URL`` is set:
 - ``SCHEDULER_QUEUE_KEY`` ["%(spider)s:requests"], ``SCHEDULER_DUPEFILTER_KEY``
   ["%(spider)s:dupefilter"]: as in scrapy-redis.
 - ``SCHEDULER_PERSIST`` [True]: keep queue and fingerprints when a worker closes.
+- ``SCHEDULER_SERIALIZER`` ["booksscraper.cluster_json"]: requests are stored in
+  Redis as JSON (scrapy-redis's default is pickle).
 - ``CLUSTER_LEASE_SECONDS`` [60]: lease length; renewed every third of it
   while the request is in progress, so it bounds how long a dead worker's
   requests wait, not how long a download may take.
@@ -99,7 +104,9 @@ class ClusterScheduler(Scheduler):
     def from_crawler(cls, crawler: Crawler) -> ClusterScheduler:
         s = crawler.settings
         checked = cls.check_settings(s)
-        serializer = s.get("SCHEDULER_SERIALIZER")
+        # JSON, not scrapy-redis's default pickle: whoever can write to Redis must not be
+        # able to run code in the workers (booksscraper/cluster_json.py).
+        serializer = s.get("SCHEDULER_SERIALIZER") or "booksscraper.cluster_json"
         scheduler = cls(
             server=connection.get_redis_from_settings(s),
             persist=s.getbool("SCHEDULER_PERSIST", True),
@@ -154,12 +161,14 @@ class ClusterScheduler(Scheduler):
             return  # never opened
         if self.ticker.running:
             self.ticker.stop()
-        # Retries still waiting out their backoff go back to the queue; the rest is done.
-        waiting = self._leases_of(self._delayed_requests())
+        # Retries still waiting out their backoff go back to the queue (as first
+        # leased: their retry count starts again); the rest is done.
+        waiting = self._leases_of(self._delayed_requests()) & self.held.keys()
         self._ack([lease for lease in self.held if lease not in waiting])
         released = self.queue.release(waiting)
         self.held.clear()
         if released:
+            self._forget_delayed(waiting)
             self.stats.inc_value("cluster/leases/released", released)
             logger.info("Gave %d waiting retries back to the cluster queue", released)
         if not self.persist:
@@ -193,9 +202,17 @@ class ClusterScheduler(Scheduler):
         delayed = getattr(self.crawler, "_booksscraper_delayed", None)
         return list(delayed.waiting) if delayed is not None else []
 
+    def _forget_delayed(self, lease_ids: set[str]) -> None:
+        """Take re-queued retries out of the backoff holder: not failures, not lost."""
+        delayed = getattr(self.crawler, "_booksscraper_delayed", None)
+        for request in [r for r in self._delayed_requests() if lease_of(r) in lease_ids]:
+            call = delayed.waiting.pop(request)
+            if call.active():
+                call.cancel()
+
     @staticmethod
     def _leases_of(requests: list[Request]) -> set[str]:
-        return {r.meta[LEASE_META] for r in requests if LEASE_META in r.meta}
+        return {lease_of(r) for r in requests if LEASE_META in r.meta}
 
     def _live_leases(self) -> set[str]:
         slot = getattr(self.crawler.engine, "_slot", None)
@@ -251,3 +268,6 @@ class ClusterScheduler(Scheduler):
             raise DontCloseSpider
         logger.info("Cluster queue and leases empty for %.1fs: closing", now - self.idle_since)
 
+
+def lease_of(request: Request) -> str | None:
+    return request.meta.get(LEASE_META)

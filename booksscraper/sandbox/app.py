@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
+from . import hostile
 from .catalogue import Catalogue
 from .config import ConfigError, SandboxConfig
 from .policies import Policies
@@ -184,6 +185,8 @@ class Sandbox:
             self.stats.reset()
             self.policies.reset()
             reply = _json({"ok": True})
+        elif path.startswith(hostile.PREFIX) and method in ("GET", "HEAD"):
+            reply = hostile.reply(self.catalogue, path, self.base_url)
         elif path == "/__health" and method == "GET":
             reply = _json({"ok": True, "books": self.catalogue.size, "seed": self.catalogue.seed})
         elif path in ("/__stats", "/__config", "/__reset", "/__health", "/__catalogue.jsonl"):

@@ -25,12 +25,13 @@ from urllib.parse import urlsplit
 import scrapy
 from itemadapter import ItemAdapter
 from parsel import Selector
-from scrapy.http import Request, Response, TextResponse
+from scrapy.http import HtmlResponse, Request, Response, TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 
 from booksscraper.errors import BadConfig
+from booksscraper.lost import record_lost_request
 from booksscraper.pages import parse_book_page, parse_listing_page
 from booksscraper.rejects import Rejects
 from booksscraper.resume import already_exported
@@ -117,7 +118,9 @@ class BooksSpider(scrapy.Spider):
             if url in self.exported:
                 self.crawler.stats.inc_value("resume/skipped_exported")
                 continue
-            yield Request(url, callback=self.parse_book, priority=BOOK_PRIORITY)
+            yield Request(
+                url, callback=self.parse_book, errback=self.request_failed, priority=BOOK_PRIORITY
+            )
         if response.meta.get("from_pager"):
             return  # the page that read the pager has scheduled every other page
         for url in listing.other_page_urls():
@@ -125,13 +128,21 @@ class BooksSpider(scrapy.Spider):
             yield Request(
                 url,
                 callback=self.parse_listing,
+                errback=self.request_failed,
                 dont_filter=self.resumable,
                 meta={"from_pager": listing.page_count is not None},
             )
 
     def parse_book(self, response: Response) -> Iterator[Any]:
-        selector = response.selector if isinstance(response, TextResponse) else Selector(text="")
-        item = parse_book_page(selector, response.url)
+        if not isinstance(response, HtmlResponse):
+            # A PDF or an image where a book page should be: no use fetching it again.
+            content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+            item = parse_book_page(Selector(text=""), response.url)
+            Rejects.for_crawler(self.crawler).reject(item, ["not_html"], stage="malformed_page")
+            self.logger.warning("book page %s is not HTML (%s): rejected", response.url,
+                                content_type or "no Content-Type")
+            return
+        item = parse_book_page(response.selector, response.url)
         refetches = response.meta.get("refetches", 0)
         if refetches < self.refetch_limit:
             problems = item_problems(ItemAdapter(item), self.site_host)
@@ -145,6 +156,10 @@ class BooksSpider(scrapy.Spider):
                 )
                 return
         yield item
+
+    def request_failed(self, failure: Failure) -> None:
+        """A listing or book page that never reached its callback goes to the failures file."""
+        record_lost_request(self.crawler, failure)
 
     def start_failed(self, failure: Failure) -> None:
         """The start page could not be fetched: nothing else can be found."""
