@@ -17,10 +17,10 @@ def test_every_book_arrives_through_503_429_and_resets(make_sandbox, tmp_path: P
     sb = make_sandbox(
         books=150,
         fault_503=0.06,
-        fault_429=0.03,
+        fault_429=0.05,
         retry_after=1,
         fault_reset=0.03,
-        fault_truncate=0.03,
+        fault_truncate=0.05,
     )
     result = run_crawl(sb.base_url, tmp_path, timeout=110)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -40,7 +40,7 @@ def test_every_book_arrives_through_503_429_and_resets(make_sandbox, tmp_path: P
 
 
 def test_retry_after_http_date_is_honoured(make_sandbox, tmp_path: Path) -> None:
-    sb = make_sandbox(books=40, fault_429=0.1, retry_after=1, retry_after_format="date")
+    sb = make_sandbox(books=40, fault_429=0.2, retry_after=1, retry_after_format="date")
     result = run_crawl(sb.base_url, tmp_path, timeout=110)
     assert result.returncode == 0, result.stderr[-3000:]
     stats = crawl_stats(result.stderr)
@@ -53,7 +53,8 @@ def test_a_request_waiting_out_its_backoff_does_not_hold_up_others(
 ) -> None:
     # One request at a time: if a backing-off retry held its downloader slot, nothing
     # else could be crawled until it went out again.
-    sb = make_sandbox(books=30, fault_503=0.1, fault_kinds=["book"], retry_after=0)
+    # A 429 with Retry-After: 1 makes every wait at least a second (full jitter may be ~0).
+    sb = make_sandbox(books=30, fault_429=0.2, fault_kinds=["book"], retry_after=1)
     result = run_crawl(
         sb.base_url,
         tmp_path,
@@ -76,7 +77,7 @@ def test_a_request_waiting_out_its_backoff_does_not_hold_up_others(
         for i, line in enumerate(lines)
         if (m := re.search(r"Retrying <GET (\S+)> in", line))
     ]
-    assert retried, "the sandbox injected no 503"
+    assert retried, "the sandbox injected no 429"
     for index, url in retried:
         done = next(j for j in range(index, len(lines)) if f"Crawled (200) <GET {url}>" in lines[j])
         others = [line for line in lines[index:done] if "Crawled (200)" in line]
