@@ -42,7 +42,9 @@ Settings (defaults in brackets):
 - ``CLEANUP_EXTRA_WORK`` [0]: extra hashing rounds per item, for benchmarks.
 
 Stats: ``cleanup/items`` (cleaned), ``cleanup/batches``, ``cleanup/batch_size_max``,
-``cleanup/pool_restarts``, ``cleanup/workers``, ``cleanup/near_duplicates``,
+``cleanup/pool_restarts``, ``cleanup/pool_unusable`` (1 when workers kept dying
+before finishing any batch, and the crawl fell back to cleaning inline),
+``cleanup/workers``, ``cleanup/near_duplicates``,
 ``cleanup/rejected`` and ``cleanup/rejected/cleanup_error``.
 """
 
@@ -51,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 from typing import Any
 
@@ -58,13 +61,16 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.utils.asyncio import is_asyncio_available
+from scrapy.utils.reactor import is_reactor_installed
 
 from booksscraper.cleanup import CleanupOptions, clean_batch
 from booksscraper.cleanup.record import INPUT_FIELDS, SIGNATURE
 from booksscraper.cleanup.signature import NearDuplicateIndex
 from booksscraper.errors import BadConfig
-from booksscraper.pipelines.pool import START_METHODS, BatchPool
+from booksscraper.pipelines.pool import START_METHODS, BatchPool, PoolUnusable
 from booksscraper.rejects import Rejects
+
+logger = logging.getLogger(__name__)
 
 
 def usable_cpus() -> int:
@@ -135,23 +141,26 @@ class CleanupPipeline:
         # Workers start while the first pages download, off the event loop.
         self._warm_up = asyncio.ensure_future(self.pool.warm_up())
         # A forced stop (second Ctrl-C or SIGTERM) stops the reactor without
-        # closing the spider: the workers must still go.
-        from twisted.internet import reactor
+        # closing the spider: the workers must still go. (Never import the
+        # reactor here: that would install one where none runs.)
+        if is_reactor_installed():
+            from twisted.internet import reactor
 
-        self._shutdown_trigger = reactor.addSystemEventTrigger(
-            "before", "shutdown", self.pool.terminate
-        )
+            self._shutdown_trigger = reactor.addSystemEventTrigger(
+                "before", "shutdown", self.pool.terminate
+            )
 
     async def close_spider(self) -> None:
-        if self.pool is None:
-            return
-        if self._warm_up is not None:
-            with contextlib.suppress(Exception):  # a failed warm-up shows in the batches
-                await self._warm_up
-        await self.pool.close()
-        from twisted.internet import reactor
+        if self.pool is not None:
+            if self._warm_up is not None:
+                with contextlib.suppress(Exception):  # a failed warm-up shows in the batches
+                    await self._warm_up
+            await self.pool.close()
+        if self._shutdown_trigger is not None:
+            from twisted.internet import reactor
 
-        reactor.removeSystemEventTrigger(self._shutdown_trigger)
+            reactor.removeSystemEventTrigger(self._shutdown_trigger)
+            self._shutdown_trigger = None
 
     def _count_batch(self, size: int) -> None:
         self.stats.inc_value("cleanup/batches")
@@ -165,6 +174,9 @@ class CleanupPipeline:
                 ok, result = clean_batch([record], self.options)[0]
             else:
                 ok, result = await self.pool.submit(record)
+        except PoolUnusable as exc:
+            self._fall_back_inline(exc)
+            ok, result = clean_batch([record], self.options)[0]
         except Exception as exc:  # the pool could not run it (worker crashes, shutdown)
             ok, result = False, f"{type(exc).__name__}: {exc}"
         if not ok:
@@ -172,6 +184,13 @@ class CleanupPipeline:
         self._apply(adapter, result)
         self.stats.inc_value("cleanup/items")
         return item
+
+    def _fall_back_inline(self, exc: Exception) -> None:
+        """Workers cannot run here (e.g. no /dev/shm): clean inline rather than lose items."""
+        if self.pool is not None:
+            logger.error("cleanup process pool unusable (%s): cleaning inline from now on", exc)
+            self.stats.set_value("cleanup/pool_unusable", 1)
+            self.pool = None
 
     def _reject(self, item: Any, error: str) -> None:
         exc_type = error.split(":", 1)[0]

@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import psutil
 
@@ -51,6 +51,16 @@ class WorkerCrashed(RuntimeError):
 
 class PoolClosed(RuntimeError):
     """The pool was stopped (a forced shutdown) before this payload was run."""
+
+
+class PoolUnusable(RuntimeError):
+    """Workers keep dying before finishing any batch: they cannot run here at all."""
+
+
+# Rebuilds without one batch finishing in between, before the pool is declared unusable
+# (a payload that kills workers is isolated in ~log2(batch_size) + max_crashes rebuilds,
+# and the other halves finish in between).
+MAX_FRUITLESS_RESTARTS = 12
 
 
 def _init_worker(owner_pid: int) -> None:
@@ -128,6 +138,9 @@ class BatchPool:
         self._tasks: set[asyncio.Task[None]] = set()
         self._executor: ProcessPoolExecutor | None = None
         self._generation = 0
+        self._fruitless_restarts = 0
+        self._unusable = False
+        self._warming: asyncio.Future[None] | None = None
         self._closed = False
         self.in_flight = 0
         self._turns = asyncio.Condition()
@@ -139,22 +152,30 @@ class BatchPool:
     def start(self) -> None:
         self._executor = self._new_executor()
 
-    async def warm_up(self) -> None:
-        """Start every worker now rather than on the first batches.
+    def warm_up(self) -> asyncio.Future[None]:
+        """Start every worker now, in a thread; batches wait until they are up.
 
         Starting a worker blocks its caller (the forkserver's first start waits
-        for its imports), so it is done in a thread: the event loop runs on.
+        for its imports), so neither the event loop nor a batch submission
+        should be the one to start it.
         """
         executor = self._executor
         if executor is None:
-            return
+            self._raise_closed()
 
         def start_workers() -> None:
             futures = [executor.submit(_ready) for _ in range(self.workers)]
             for future in futures:
                 future.result()
 
-        await asyncio.to_thread(start_workers)
+        self._warming = asyncio.ensure_future(asyncio.to_thread(start_workers))
+        return self._warming
+
+    async def _workers_started(self) -> None:
+        if self._warming is not None and not self._warming.done():
+            # Shielded: a cancelled batch must not cancel the shared warm-up.
+            with contextlib.suppress(Exception):  # a broken pool shows on submit
+                await asyncio.shield(self._warming)
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -202,7 +223,7 @@ class BatchPool:
         """The result of ``fn`` for ``payload``, computed in a batch with others."""
         async with self._slots:
             if self._closed:
-                raise PoolClosed("the pool is closed")
+                self._raise_closed()
             loop = asyncio.get_running_loop()
             pending = _Pending(payload, loop.create_future())
             self._batch.append(pending)
@@ -253,10 +274,11 @@ class BatchPool:
             # the pool breaks now, it is the culprit, not a bystander.
             solo = len(batch) == 1 and batch[0].crashes > 0
             crashed = failed = False
+            await self._workers_started()
             async with self._turn(solo):
                 executor, generation = self._executor, self._generation
                 if executor is None:
-                    raise PoolClosed("the pool was stopped before this payload was run")
+                    self._raise_closed()
                 try:
                     future = executor.submit(self.fn, [p.payload for p in batch])
                 except BrokenProcessPool:  # broken before this batch ran: not its fault
@@ -289,6 +311,7 @@ class BatchPool:
             if crashed or failed:
                 await self._run_halves(batch)
                 return
+            self._fruitless_restarts = 0
             for pending, result in zip(batch, results, strict=True):
                 if not pending.future.done():
                     pending.future.set_result(result)
@@ -318,6 +341,12 @@ class BatchPool:
             async with self._turns:
                 self._turns.notify_all()
 
+    def _raise_closed(self) -> NoReturn:
+        if self._unusable:
+            raise PoolUnusable(f"workers died {MAX_FRUITLESS_RESTARTS} times in a row "
+                               "without finishing a batch")
+        raise PoolClosed("the pool was stopped before this payload was run")
+
     async def _run_halves(self, batch: list[_Pending]) -> None:
         half = len(batch) // 2
         await asyncio.gather(self._run(batch[:half]), self._run(batch[half:]))
@@ -325,9 +354,14 @@ class BatchPool:
     def _restart(self, generation: int) -> None:
         """Replace a broken pool once, whichever of its batches notices first."""
         if self._closed:
-            raise PoolClosed("the pool was stopped before this payload was run")
+            self._raise_closed()
         if generation != self._generation:
             return
+        self._fruitless_restarts += 1
+        if self._fruitless_restarts > MAX_FRUITLESS_RESTARTS:
+            self._unusable = True
+            self.terminate()
+            self._raise_closed()
         old, self._executor = self._executor, self._new_executor()
         self._generation += 1
         self.stats.restarts += 1
@@ -335,5 +369,6 @@ class BatchPool:
                        self.stats.restarts)
         if old is not None:
             old.shutdown(wait=False)
+        self.warm_up()
         if self.on_restart is not None:
             self.on_restart()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from scrapy.utils.test import get_crawler
 from booksscraper.errors import BadConfig
 from booksscraper.items import BookItem
 from booksscraper.pipelines.cleanup import CleanupPipeline
+from booksscraper.pipelines.pool import BatchPool
 from tests.cleanup.samples import CATALOGUE, spider_item
 from tests.helpers import read_lines
 
@@ -122,3 +124,24 @@ def test_a_worker_killed_mid_run_loses_no_item(tmp_path: Path) -> None:
 def test_bad_settings_are_named(tmp_path: Path, setting: str, value: str) -> None:
     with pytest.raises(BadConfig, match=f"^{setting}: "):
         make_pipeline(tmp_path, **{setting: value})
+
+
+@pytest.mark.timeout(120)
+def test_workers_that_cannot_start_fall_back_to_inline_cleanup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every worker dies in its initializer, as where processes cannot be started for real.
+    def dying_executor(self: BatchPool) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(1, mp_context=self._context, initializer=os._exit,
+                                   initargs=(3,))
+
+    monkeypatch.setattr(BatchPool, "_new_executor", dying_executor)
+    pipeline = make_pipeline(tmp_path, CLEANUP_WORKERS=1, CLEANUP_BATCH_SIZE=4)
+    items = [spider_item(i) for i in range(1, 41)]
+    results = asyncio.run(process_all(pipeline, items))
+    assert results == items
+    assert [i.description for i in items] == [CATALOGUE.book(i).description
+                                              for i in range(1, 41)]
+    stats = pipeline.stats.get_stats()
+    assert stats["cleanup/pool_unusable"] == 1
+    assert stats["cleanup/items"] == 40

@@ -14,7 +14,12 @@ from typing import Any
 import psutil
 import pytest
 
-from booksscraper.pipelines.pool import BatchPool, WorkerCrashed
+from booksscraper.pipelines.pool import (
+    MAX_FRUITLESS_RESTARTS,
+    BatchPool,
+    PoolUnusable,
+    WorkerCrashed,
+)
 from tests.cleanup import jobs
 from tests.helpers import REPO
 
@@ -197,3 +202,20 @@ def test_workers_exit_when_their_crawl_is_killed(start_method: str) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.timeout(120)
+def test_workers_that_can_never_finish_make_the_pool_unusable_not_a_loop() -> None:
+    async def main() -> tuple[list[object], BatchPool]:
+        pool = make_pool(jobs.die_on_poison, batch_size=4, max_wait=0.01, max_crashes=0)
+        try:
+            results = await asyncio.gather(*(pool.submit("poison") for _ in range(40)),
+                                           return_exceptions=True)
+        finally:
+            await pool.close()
+        return results, pool
+
+    results, pool = run(main)
+    assert {type(r) for r in results} <= {WorkerCrashed, PoolUnusable}
+    assert PoolUnusable in {type(r) for r in results}
+    assert pool.stats.restarts == MAX_FRUITLESS_RESTARTS
