@@ -37,6 +37,8 @@ import importlib.util
 import json
 import random
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,8 @@ from booksscraper.errors import BadConfig
 from booksscraper.middlewares.checks import choice_setting
 from booksscraper.middlewares.masking import proxy_key
 
-DEFAULT_PROFILES_FILE = Path(__file__).resolve().parent.parent / "data" / "browser_profiles.json"
+# Through importlib.resources: under scrapyd the package is a zipped egg, not files.
+DEFAULT_PROFILES_FILE: Traversable = files("booksscraper").joinpath("data/browser_profiles.json")
 MODES = ("identify", "rotate", "per_proxy")
 CLIENT_HINTS = ("Sec-CH-UA", "Sec-CH-UA-Mobile", "Sec-CH-UA-Platform")
 CHROMIUM_FAMILIES = {"chrome", "edge"}
@@ -69,7 +72,9 @@ def decodable_encodings() -> set[str]:
     return codings
 
 
-def load_profiles(path: Path, setting: str = "USER_AGENT_PROFILES_FILE") -> list[BrowserProfile]:
+def load_profiles(
+    path: Path | Traversable, setting: str = "USER_AGENT_PROFILES_FILE"
+) -> list[BrowserProfile]:
     """Profiles from a JSON file; BadConfig naming ``setting`` when unusable."""
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
@@ -112,8 +117,8 @@ class UserAgentMiddleware:
             raise BadConfig("USER_AGENT: empty; identify mode needs a descriptive User-Agent")
         self.profiles: list[BrowserProfile] = []
         if self.mode != "identify":
-            path = Path(s.get("USER_AGENT_PROFILES_FILE") or DEFAULT_PROFILES_FILE)
-            self.profiles = load_profiles(path)
+            configured = s.get("USER_AGENT_PROFILES_FILE")
+            self.profiles = load_profiles(Path(configured) if configured else DEFAULT_PROFILES_FILE)
         self.session_profiles: dict[str, BrowserProfile] = {}
 
     @classmethod

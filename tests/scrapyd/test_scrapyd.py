@@ -160,9 +160,6 @@ def test_cancel_stops_a_running_job_and_every_process_it_started(
     assert 0 < len(exported) < 1000
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "useragent.py reads browser_profiles.json through Path(__file__), which is inside the "
-    "zipped egg under scrapyd: use importlib.resources (then remove this mark)"))
 def test_rotating_user_agents_work_from_the_egg(
     scrapyd: Scrapyd, deployed: Any, sandbox: Any, sandbox_truth: list[dict[str, Any]]
 ) -> None:
