@@ -201,6 +201,9 @@ def test_graceful_stop_gives_waiting_retries_back_to_the_queue(
     assert redis_client.zcard("books:requests:leases") == 0
     assert redis_client.zcard("books:requests") == 30
     assert stat(tmp_path / "w", "cluster/leases/released") == 30
+    # Back in the queue, so not failures of this worker.
+    failures = read_json_lines(tmp_path / "w" / "failures.jsonl")
+    assert [f for f in failures if f.get("reason") == "closed_while_waiting"] == []
 
 
 @pytest.mark.timeout(120)
