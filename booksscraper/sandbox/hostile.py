@@ -6,7 +6,8 @@ all as book pages:
 
 - ``huge-<N>.html``: a 200 HTML page of N bytes (over DOWNLOAD_MAXSIZE).
 - ``loop.html``: a redirect to itself; ``chain-<n>.html``: an endless chain of redirects.
-- ``offsite.html``: a redirect to a real book under another host name (localhost).
+- ``offsite.html``: a redirect to a real book under another host name (localhost);
+  the listing also links to that book directly.
 - ``book.pdf`` / ``book.jpg``: a book URL answering a PDF / a JPEG, not HTML.
 - ``gzip-bomb-<MiB>.html``: ``Content-Encoding: gzip``, about 1 KiB per MiB on
   the wire, <MiB> MiB of zeros once decompressed.
@@ -35,20 +36,26 @@ _BOMB = re.compile(r"gzip-bomb-([0-9]{1,4})\.html")
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
-def hostile_links(cat: Catalogue) -> list[str]:
+def offsite_book_url(cat: Catalogue, base_url: str) -> str:
+    """A real book of this sandbox under another host name: off the site for a crawler."""
+    return f"http://localhost:{urlsplit(base_url).port}/catalogue/{cat.book(3).slug}_3/index.html"
+
+
+def hostile_links(cat: Catalogue, base_url: str) -> list[str]:
     """What the hostile listing links to, relative to /__hostile/; two real books last."""
     real = [f"../catalogue/{cat.book(i).slug}_{i}/index.html" for i in (1, 2)]
     return [
         f"huge-{HUGE_DEFAULT}.html", "loop.html", "chain-0.html", "offsite.html",
-        "book.pdf", "book.jpg", f"gzip-bomb-{BOMB_MIB_DEFAULT}.html", *real,
+        offsite_book_url(cat, base_url), "book.pdf", "book.jpg",
+        f"gzip-bomb-{BOMB_MIB_DEFAULT}.html", *real,
     ]
 
 
-def _listing(cat: Catalogue) -> bytes:
+def _listing(cat: Catalogue, base_url: str) -> bytes:
     pods = "".join(
         f'<li><article class="product_pod"><h3><a href="{href}" title="{href}">{href}</a></h3>'
         "</article></li>\n"
-        for href in hostile_links(cat)
+        for href in hostile_links(cat, base_url)
     )
     return (
         "<!DOCTYPE html>\n<html><head><title>Hostile listing | Books to Scrape - Sandbox</title>"
@@ -74,7 +81,7 @@ def gzip_bomb(mib: int) -> bytes:
 def reply(cat: Catalogue, path: str, base_url: str) -> Reply:
     name = path[len(PREFIX):]
     if name == "listing.html":
-        return Reply(200, _listing(cat))
+        return Reply(200, _listing(cat, base_url))
     if m := _HUGE.fullmatch(name):
         size = int(m.group(1))
         head = b"<!DOCTYPE html>\n<html><body><p>"
@@ -85,8 +92,7 @@ def reply(cat: Catalogue, path: str, base_url: str) -> Reply:
     if m := _CHAIN.fullmatch(name):
         return _redirect(f"chain-{int(m.group(1)) + 1}.html")
     if name == "offsite.html":
-        port = urlsplit(base_url).port
-        return _redirect(f"http://localhost:{port}/catalogue/{cat.book(3).slug}_3/index.html")
+        return _redirect(offsite_book_url(cat, base_url))
     if name == "book.pdf":
         return Reply(200, PDF, "application/pdf")
     if name == "book.jpg":

@@ -1,8 +1,8 @@
 """Hostile pages met as book links: each is recorded with its reason and the crawl goes on.
 
 One crawl of the sandbox's /__hostile/listing.html (see booksscraper/sandbox/hostile.py): a page
-over DOWNLOAD_MAXSIZE, a redirect loop, an endless redirect chain, a redirect off the site,
-a PDF and a JPEG on book URLs, a gzip bomb, and two real books.
+over DOWNLOAD_MAXSIZE, a redirect loop, an endless redirect chain, a redirect and a link off
+the site, a PDF and a JPEG on book URLs, a gzip bomb, and two real books.
 """
 
 from __future__ import annotations
@@ -70,11 +70,17 @@ def test_a_page_that_cannot_be_had_is_a_failure_with_its_reason(
     assert re.search(rf"WARNING: Lost \S+{re.escape(name)}: {reason} ", hostile["crawl"].stderr)
 
 
-def test_a_redirect_off_the_site_is_not_followed_and_is_recorded(hostile: dict[str, Any]) -> None:
+def test_off_site_links_and_redirects_are_not_followed_and_are_recorded(
+    hostile: dict[str, Any],
+) -> None:
     record = hostile["failures"].get(hostile["page"] + "offsite.html")
     assert record is not None and record["reason"] == "offsite_redirect"
+    # The same book linked directly (another host name) is not followed either.
+    links = [url for url in hostile["failures"] if url.startswith("http://localhost:")]
+    assert len(links) == 1 and hostile["failures"][links[0]]["reason"] == "offsite"
     stats = crawl_stats(hostile["crawl"].stderr)
-    assert stats["offsite/filtered"] == 1 and stats["lost/offsite_redirect"] == 1
+    assert stats["offsite/filtered"] == 2
+    assert stats["lost/offsite_redirect"] == stats["lost/offsite"] == 1
     # Never fetched: the off-site book (host name "localhost") is not in the output.
     assert not any("localhost" in b["url"] for b in read_books(hostile["out"]))
     assert "Crawled (200) <GET http://localhost" not in hostile["crawl"].stderr
