@@ -30,7 +30,7 @@ class ClusterAddon:
     def update_settings(self, settings: BaseSettings) -> None:
         if not settings.get("REDIS_URL"):
             for name in ("CLUSTER_MAX_RPS_PER_DOMAIN", "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN"):
-                if settings.get(name) not in (None, "", 0, "0"):
+                if _is_set(settings.get(name)):
                     # A limit that silently does nothing is worse than an error.
                     raise BadConfig(f"{name}: needs REDIS_URL (the shared Redis)")
             return
@@ -45,3 +45,13 @@ class ClusterAddon:
         )
         # Built before the crawl opens: bad settings or no Redis are a one-line error.
         settings.setdefault_in_component_priority_dict("EXTENSIONS", load_object(PREFLIGHT), 1)
+
+
+def _is_set(value: object) -> bool:
+    """A limit given and not 0 (an unparsable value counts: its middleware says why)."""
+    if value in (None, ""):
+        return False
+    try:
+        return float(value) != 0  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return True

@@ -55,6 +55,10 @@ def test_merge_command_line(tmp_path: Path) -> None:
     [
         (("-s", "CLUSTER_MAX_RPS_PER_DOMAIN=5"),
          "error: CLUSTER_MAX_RPS_PER_DOMAIN: needs REDIS_URL"),
+        (("-s", "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN=2"),
+         "error: CLUSTER_MAX_CONCURRENCY_PER_DOMAIN: needs REDIS_URL"),
+        (("-s", "REDIS_URL={redis}", "-s", "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN=1.5"),
+         "error: CLUSTER_MAX_CONCURRENCY_PER_DOMAIN: expected an integer"),
         (("-s", "REDIS_URL={redis}", "-s", "CLUSTER_LEASE_SECONDS=0"),
          "error: CLUSTER_LEASE_SECONDS: must be >= 1"),
         (("-s", "REDIS_URL={redis}", "-s", "CLUSTER_MAX_RPS_PER_DOMAIN=fast"),
