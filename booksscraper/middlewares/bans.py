@@ -5,9 +5,11 @@ so a site's 503 or 429 (the site throttling everyone) kills healthy proxies.
 Our policy, fitted to the site:
 
 - ban: a status in ROTATING_PROXY_BAN_STATUSES (403); a 200 page carrying one
-  of ROTATING_PROXY_BAN_MARKERS (a "blocked" page); an empty 200 body (except
-  robots.txt); failing to reach or talk to the proxy (refused, connect
-  timeout, DNS, tunnel errors).
+  of ROTATING_PROXY_BAN_MARKERS (a "blocked" page); empty 200 bodies (except
+  robots.txt) through the same proxy ROTATING_PROXY_EMPTY_BODY_STRIKES times
+  in a row (one empty page may be the site's hiccup: it is retried, and the
+  proxy keeps its state); failing to reach or talk to the proxy (refused,
+  connect timeout, DNS, tunnel errors).
 - not a ban: 429 and 503 (throttling: the retry middleware slows down and
   retries on the same pool), any other answer relayed by the proxy.
 - unknown (proxy state unchanged): other 5xx (the proxy's own "cannot reach
@@ -19,6 +21,7 @@ Settings (defaults in brackets):
 - ``ROTATING_PROXY_BAN_STATUSES`` [[403]]
 - ``ROTATING_PROXY_BAN_MARKERS`` [["SANDBOX-BLOCKED", "<title>Access denied</title>"]]:
   looked for in the first 64 KiB of 200 bodies.
+- ``ROTATING_PROXY_EMPTY_BODY_STRIKES`` [3]: empty pages in a row that ban a proxy.
 - ``ROTATING_PROXY_BAN_POLICY`` [``booksscraper.middlewares.bans.BanPolicy``].
 
 Stats: ``bans/status/<code>``, ``bans/blocked_page``, ``bans/empty``, ``bans/error/<reason>``.
@@ -38,6 +41,7 @@ from scrapy.utils.misc import load_object
 from twisted.internet import error as net
 
 from booksscraper.middlewares.backoff import failure_reason
+from booksscraper.middlewares.checks import int_setting
 
 MARKER_SCAN_BYTES = 64 * 1024
 DEFAULT_MARKERS = ["SANDBOX-BLOCKED", "<title>Access denied</title>"]
@@ -57,35 +61,49 @@ def is_robots_txt(request: Request) -> bool:
 
 
 class BanPolicy:
-    def __init__(self, ban_statuses: set[int], markers: list[bytes]) -> None:
+    def __init__(
+        self, ban_statuses: set[int], markers: list[bytes], empty_strikes: int = 3
+    ) -> None:
         self.ban_statuses = ban_statuses
         self.markers = markers
+        self.empty_strikes = empty_strikes
+        # Empty pages through each proxy since its last real page.
+        self.empty_streak: dict[str, int] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BanPolicy:
         s = crawler.settings
         statuses = {int(x) for x in s.getlist("ROTATING_PROXY_BAN_STATUSES", [403])}
         markers = [m.encode() for m in s.getlist("ROTATING_PROXY_BAN_MARKERS", DEFAULT_MARKERS)]
-        return cls(statuses, markers)
+        strikes = int_setting(s, "ROTATING_PROXY_EMPTY_BODY_STRIKES", 3, minimum=1)
+        return cls(statuses, markers, strikes)
 
-    def ban_reason(self, request: Request, response: Response) -> str | None:
-        """Why ``response`` is a ban (a stats key suffix), or None."""
+    def assess(self, request: Request, response: Response) -> tuple[bool | None, str | None]:
+        """(ban?, reason): True, False or None (unknown); the reason is a stats key suffix."""
         if response.status in self.ban_statuses:
-            return f"status/{response.status}"
+            return True, f"status/{response.status}"
         if response.status == 200:
             if not response.body:
-                return None if is_robots_txt(request) else "empty"
-            head = response.body[:MARKER_SCAN_BYTES]
-            if any(marker in head for marker in self.markers):
-                return "blocked_page"
-        return None
+                return self._empty(request)
+            self.empty_streak.pop(request.meta.get("proxy") or "", None)
+            if any(marker in response.body[:MARKER_SCAN_BYTES] for marker in self.markers):
+                return True, "blocked_page"
+        if response.status in THROTTLING or response.status < 500:
+            return False, None
+        return None, None
+
+    def _empty(self, request: Request) -> tuple[bool | None, str | None]:
+        if is_robots_txt(request):
+            return False, None
+        proxy = request.meta.get("proxy") or ""
+        streak = self.empty_streak[proxy] = self.empty_streak.get(proxy, 0) + 1
+        if streak < self.empty_strikes:
+            return None, None  # maybe the site's bad moment: the retry middleware retries it
+        del self.empty_streak[proxy]
+        return True, "empty"
 
     def response_is_ban(self, request: Request, response: Response) -> bool | None:
-        if self.ban_reason(request, response):
-            return True
-        if response.status in THROTTLING or response.status < 500:
-            return False
-        return None
+        return self.assess(request, response)[0]
 
     def exception_is_ban(self, request: Request, exception: BaseException) -> bool | None:
         return True if isinstance(exception, PROXY_FAILURES) else None
@@ -114,12 +132,14 @@ class BanDetectionMiddleware(_PackageBanDetection):
         return cls(crawler, policy)
 
     def process_response(self, request: Request, response: Response) -> Response:  # type: ignore[override]
-        spider = self.crawler.spider
-        is_ban = getattr(spider, "response_is_ban", self.policy.response_is_ban)
-        ban = is_ban(request, response)
+        spider_rule = getattr(self.crawler.spider, "response_is_ban", None)
+        assess = getattr(self.policy, "assess", None)
+        if spider_rule is None and assess is not None:
+            ban, reason = assess(request, response)
+        else:
+            ban, reason = (spider_rule or self.policy.response_is_ban)(request, response), None
         request.meta["_ban"] = ban
         if ban:
-            reason = getattr(self.policy, "ban_reason", lambda *_: None)(request, response)
             self.stats.inc_value(f"bans/{reason or f'status/{response.status}'}")
         return response
 

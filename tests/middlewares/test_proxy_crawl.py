@@ -114,3 +114,22 @@ def test_all_proxies_dead_waits_for_the_first_to_come_back(
     assert stats["proxies/all_dead"] >= 1 and stats["proxies/wait_seconds"] > 0
     assert len(read_books(tmp_path)) == 20
     assert set(sb.stats()["by_ip"]) == {"127.0.0.6"}
+
+
+def test_the_sites_own_hiccups_do_not_kill_proxies(
+    make_sandbox, tinyproxies, tmp_path: Path
+) -> None:
+    # 503, 429 and the odd empty page are the site's doing, not a ban of the proxy.
+    sb = make_sandbox(books=100, fault_503=0.05, fault_429=0.05, retry_after=1, fault_empty=0.03)
+    proxies = [tinyproxies.start("127.0.0.2"), tinyproxies.start("127.0.0.3")]
+    result = run_crawl(
+        sb.base_url, tmp_path, "-s", f"ROTATING_PROXY_LIST={','.join(proxies)}", timeout=110
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {b["url"] for b in read_books(tmp_path)} == {t["url"] for t in sb.truth()}
+    stats = crawl_stats(result.stderr)
+    assert [stats[f"proxies/state/{proxy_key(p)}"] for p in proxies] == ["good", "good"]
+    assert not [key for key in stats if key.startswith("bans/")]
+    faults = sb.stats()["faults"]
+    assert stats["retry/reason_count/http_503"] == faults["503"] > 0
+    assert stats["retry/reason_count/http_429"] == faults["429"] > 0

@@ -192,7 +192,6 @@ def test_ban_policy_fitted_to_the_site() -> None:
     req = Request("http://site/catalogue/a_1/index.html")
     assert policy.response_is_ban(req, page(403, b"<html>no</html>")) is True
     assert policy.response_is_ban(req, page(200, BLOCKED_PAGE)) is True
-    assert policy.response_is_ban(req, page(200, b"")) is True
     assert policy.response_is_ban(req, page(200, b"<html>a book</html>")) is False
     # The site throttling everyone is not a ban of this proxy.
     assert policy.response_is_ban(req, page(429, b"slow down")) is False
@@ -203,3 +202,15 @@ def test_ban_policy_fitted_to_the_site() -> None:
     assert policy.response_is_ban(robots, page(200, b"", "http://site/robots.txt")) is False
     assert policy.exception_is_ban(req, DownloadConnectionRefusedError("x")) is True
     assert policy.exception_is_ban(req, DownloadTimeoutError("x")) is None
+
+
+def test_empty_pages_ban_a_proxy_only_when_they_repeat() -> None:
+    policy = BanPolicy({403}, [], empty_strikes=2)
+    via_a = Request("http://site/catalogue/a_1/index.html", meta={"proxy": "http://p:1"})
+    via_b = Request("http://site/catalogue/a_1/index.html", meta={"proxy": "http://p:2"})
+    assert policy.assess(via_a, page(200, b"")) == (None, None)  # the site's hiccup, maybe
+    assert policy.assess(via_b, page(200, b"")) == (None, None)
+    assert policy.assess(via_b, page(200, b"<html>a book</html>")) == (False, None)
+    assert policy.assess(via_b, page(200, b"")) == (None, None)  # streak broken by a real page
+    assert policy.assess(via_a, page(200, b"")) == (True, "empty")
+    assert BanPolicy({403}, [], empty_strikes=1).assess(via_a, page(200, b"")) == (True, "empty")
