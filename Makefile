@@ -117,3 +117,12 @@ merge: venv
 	@test -n "$(OUT)" -a -n "$(DIRS)" || { echo "error: give OUT=<file.json> DIRS=\"<worker dirs>\"" >&2; exit 2; }
 	$(PY) -m booksscraper.cluster.merge "$(OUT)" $(DIRS)
 # --- end cluster ---
+
+# --- politeness ---
+# make experiment [BOOKS=300] [QUICK=1]: sweeps concurrency, delay, AutoThrottle and the adaptive
+# controller against the sandbox's capacity model and rate limit; writes benchmarks/results/politeness/.
+.PHONY: experiment
+
+experiment: venv
+	$(PY) benchmarks/experiment.py $(if $(BOOKS),--books $(BOOKS)) $(if $(QUICK),--quick --out output/politeness-quick)
+# --- end politeness ---

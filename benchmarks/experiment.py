@@ -205,7 +205,8 @@ def capacity_drop(sb: RunningSandbox, name: str, settings: dict[str, str], tmp: 
         poller.join()
         changer.join()
         sb.configure(workers=workers)
-    t0 = poller.samples[0]["wall"] if poller.samples else time.time()
+    active = [s["wall"] for s in poller.samples if s["requests"] > 0]
+    t0 = active[0] if active else time.time()
     rows = [{"scenario": name, "source": "server", "t": round(s["wall"] - t0, 3),
              "value": s["in_flight"], "series": "server_in_flight"} for s in poller.samples]
     for when, k in events:

@@ -6,13 +6,15 @@ requests may be in flight (``concurrency``) and at most how many may start per
 second (``rate_cap``, None = no cap). Two knobs, because a server can push
 back in two ways:
 
-- **Queueing** (latency rises above its no-load baseline): a gradient law like
-  Netflix's gradient2 / TCP Vegas. ``gradient = clamp(tolerance * baseline /
-  p50, 0.5, 1)``; ``target = limit * gradient + growth``; the limit moves half
-  way to the target each tick. With ``growth = sqrt(limit)`` the equilibrium
-  keeps about ``sqrt(limit)`` requests queued at the server: enough to keep
-  its workers busy, not enough to pile up. Until the first sign of queueing
-  the limit doubles each tick, like TCP slow start.
+- **Queueing** (latency rises above its no-load baseline): a gradient law
+  like Netflix's gradient2 / TCP Vegas. ``gradient = clamp(tolerance *
+  baseline / p50, 0.5, 1)``. Below 1 (the server queues our requests) the
+  limit is multiplied by it at once, at most once per ``decrease_interval``;
+  at 1 it grows by ``smoothing * sqrt(limit)`` a tick. So the limit settles
+  where latency is about ``tolerance`` x baseline: a server with K workers
+  sees about ``tolerance`` x K requests, a short queue that keeps its workers
+  busy. Until the first sign of queueing the limit doubles each tick, like
+  TCP slow start.
 - **Throttling** (429/503): multiplicative decrease of the limit (x
   ``backoff``), and a rate cap learned from the rate the server accepted just
   before (x ``rate_margin``): a token-bucket limit is about requests per
@@ -45,7 +47,7 @@ class LawParams:
     minimum: float = 1.0
     maximum: float = 64.0
     tolerance: float = 1.2  # latency up to tolerance x baseline is "no queue"
-    smoothing: float = 0.5  # share of the way to the target moved each tick
+    smoothing: float = 0.5  # growth per tick = smoothing x sqrt(limit)
     backoff: float = 0.7  # limit factor on 429/503
     rate_margin: float = 0.9  # rate cap = this x the rate accepted before a 429/503
     probe: float = 0.05  # rate cap growth per tick without throttling
@@ -157,6 +159,9 @@ class ConcurrencyLaw:
             self.slow_start = False
             if now - self.last_decrease < p.decrease_interval:
                 return "latency_wait"  # the last decrease has not shown its effect yet
+            self.last_decrease = now
+            self.limit *= gradient  # at once: a server that queues needs relief now
+            return "latency"
         if now < self.hold_until:
             growth, reason = 0.0, "hold_retry_after"
         elif signals.cpu is not None and signals.cpu > p.cpu_max:
@@ -164,17 +169,11 @@ class ConcurrencyLaw:
         elif signals.peak_in_flight < 0.8 * self.concurrency:
             growth, reason = 0.0, "hold_idle"
         elif self.slow_start:
-            growth, reason = self.limit, "slow_start"
+            growth, reason = self.limit, "slow_start"  # doubles at once
         else:
-            growth, reason = math.sqrt(self.limit), "grow"
-        target = self.limit * gradient + growth
-        if target < self.limit:
-            self.last_decrease = now
-            reason = "latency"
-        # Slow start doubles at once; afterwards the limit moves part of the way.
-        smoothing = 1.0 if reason == "slow_start" else p.smoothing
-        self.limit += smoothing * (target - self.limit)
+            growth, reason = p.smoothing * math.sqrt(self.limit), "grow"
+        self.limit += growth
         # Probe the rate cap upward while the server neither throttles nor queues.
-        if self.rate_cap is not None and now >= self.hold_until and gradient >= 1.0:
+        if self.rate_cap is not None and now >= self.hold_until:
             self.rate_cap *= 1.0 + p.probe
         return reason
