@@ -105,6 +105,7 @@ class Progress:
         self.mode = mode
         self.interval = interval if mode == "log" else refresh
         self.tracker = ProgressTracker()
+        self.opened_at: float | None = None
         self._task: Any = None
         self._bar: Any = None
         self._restore_streams: list[tuple[logging.StreamHandler, Any]] = []
@@ -141,6 +142,8 @@ class Progress:
         self._task.start(self.interval, now=self.mode == "bar")
 
     def spider_closed(self) -> None:
+        if self.opened_at is None:  # the crawl failed while opening: nothing to report
+            return
         if self._task is not None and self._task.running:
             self._task.stop()
         self.tick(final=True)
@@ -153,7 +156,7 @@ class Progress:
         now = time.monotonic()
         self.tracker.update(now, pages)
         if final:  # the whole crawl's average, and nothing left to wait for
-            rate, eta = pages / max(now - self.opened_at, 1e-9), 0.0
+            rate, eta = pages / max(now - (self.opened_at or now), 1e-9), 0.0
         else:
             rate, eta = self.tracker.rate, self.tracker.eta(max(discovered - pages, 0))
         detail = describe(counters, rate, eta, self.stats.get_value("monitor/rss_bytes"))
