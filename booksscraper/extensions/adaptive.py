@@ -47,7 +47,8 @@ Settings (defaults in brackets):
 - ``ADAPTIVE_CONCURRENCY_START`` [2], ``ADAPTIVE_CONCURRENCY_MIN`` [1],
   ``ADAPTIVE_CONCURRENCY_MAX`` [64, and never above CONCURRENT_REQUESTS].
 - ``ADAPTIVE_CONCURRENCY_INTERVAL`` [0.5]: seconds between control steps.
-- ``ADAPTIVE_LATENCY_TOLERANCE`` [1.2]: latency up to this x baseline is no queueing.
+- ``ADAPTIVE_LATENCY_TOLERANCE`` [1.5, as gradient2]: latency up to this x baseline is
+  no queueing; lower is gentler on the server, higher tolerates a noisy, busy client.
 - ``ADAPTIVE_CPU_MAX`` [0.9]: CPU of the crawler process (fraction of one core)
   above which concurrency does not grow.
 - ``ADAPTIVE_CONCURRENCY_TRACE`` [""]: file in ``OUTPUT_DIR`` for one JSON line
@@ -161,7 +162,7 @@ class AdaptiveConcurrency:
             start=start,
             minimum=minimum,
             maximum=maximum,
-            tolerance=number_setting(s, "ADAPTIVE_LATENCY_TOLERANCE", 1.2, minimum=1.0),
+            tolerance=number_setting(s, "ADAPTIVE_LATENCY_TOLERANCE", 1.5, minimum=1.0),
             cpu_max=number_setting(s, "ADAPTIVE_CPU_MAX", 0.9, minimum=0.01),
         )
 

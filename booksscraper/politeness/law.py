@@ -28,9 +28,11 @@ Growth also stops while the crawler's own process is CPU-bound (``cpu_max``:
 more concurrency would only queue in our reactor) and while the slot does not
 use the concurrency it has (app-limited: growing then means nothing).
 
-The baseline is the lowest per-tick median latency of the last
-``baseline_ticks`` ticks, so it follows a server that became slower for good
-(after that many ticks) but not a burst of queueing.
+The baseline is the lowest per-tick median latency seen so far. It never
+forgets: a sliding minimum would, under the standing queue the law keeps,
+slowly take the queued latency for the baseline and let the limit creep up
+(the Vegas baseline drift). The price is the polite failure mode: a server
+that became slower for good is crawled with less concurrency than it could take.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class LawParams:
     start: float = 2.0
     minimum: float = 1.0
     maximum: float = 64.0
-    tolerance: float = 1.2  # latency up to tolerance x baseline is "no queue"
+    tolerance: float = 1.5  # latency up to tolerance x baseline is "no queue" (gradient2: 1.5)
     smoothing: float = 0.5  # growth per tick = smoothing x sqrt(limit)
     backoff: float = 0.7  # limit factor on 429/503
     rate_margin: float = 0.9  # rate cap = this x the rate accepted before a 429/503
@@ -55,7 +57,6 @@ class LawParams:
     decrease_interval: float = 1.0  # seconds between two decreases
     cpu_max: float = 0.9  # fraction of one core; above it, no growth
     retry_after_max: float = 60.0  # longest growth hold a Retry-After causes, seconds
-    baseline_ticks: int = 120
     min_samples: int = 3  # responses a tick needs before the law acts on it
     rate_window: float = 2.0  # seconds of history behind the accepted-rate estimate
 
@@ -100,7 +101,7 @@ class ConcurrencyLaw:
         self.slow_start = True
         self.hold_until = -math.inf
         self.last_decrease = -math.inf
-        self._p50s: deque[float] = deque(maxlen=p.baseline_ticks)
+        self._baseline: float | None = None
         self._accepted: deque[tuple[float, float, int]] = deque()  # (end time, duration, count)
 
     @property
@@ -109,7 +110,7 @@ class ConcurrencyLaw:
 
     @property
     def baseline(self) -> float | None:
-        return min(self._p50s) if self._p50s else None
+        return self._baseline
 
     def ready(self, signals: TickSignals) -> bool:
         """Enough to act on: a few responses, or any throttling."""
@@ -125,8 +126,8 @@ class ConcurrencyLaw:
         while self._accepted and self._accepted[0][0] <= now - p.rate_window - signals.duration:
             self._accepted.popleft()
         p50 = statistics.median(signals.latencies) if signals.latencies else None
-        if p50 is not None:
-            self._p50s.append(p50)
+        if p50 is not None and (self._baseline is None or p50 < self._baseline):
+            self._baseline = p50
         if signals.retry_after:
             hold = min(signals.retry_after, p.retry_after_max)
             self.hold_until = max(self.hold_until, now + hold)
