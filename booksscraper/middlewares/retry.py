@@ -9,12 +9,15 @@ which switches the stock one off.
   the server asks, capped by RETRY_AFTER_MAX. The wait happens outside the
   downloader (see ``delayed.py``), so other requests keep going meanwhile.
 - A 429 or 503 says "too fast" for the whole site (or proxy): the download
-  slot's delay doubles (from at least RETRY_BACKOFF_BASE, up to
-  RETRY_SLOWDOWN_MAX), then shrinks by RETRY_SLOWDOWN_RECOVERY after each
-  success until it is back where it was.
+  slot's delay doubles (from at least RETRY_SLOWDOWN_MIN, up to
+  RETRY_SLOWDOWN_MAX; at most once per delay period, as the responses already
+  in flight report the same overload), then shrinks by RETRY_SLOWDOWN_RECOVERY
+  after each success until it is back where it was.
 - Retries stay under RETRY_BUDGET_RATIO of the requests of the last
   RETRY_BUDGET_WINDOW seconds (at least RETRY_BUDGET_MIN), so a failing site
-  does not get a retry storm.
+  does not get a retry storm. Throttling answers (429, or any answer with
+  Retry-After) are exempt: the server set the pace, the slot slows down, and
+  giving up on them would lose pages of a site that is only asking us to wait.
 - Giving up is logged once with the reason, counted (``retry/max_reached``,
   ``retry/budget/exhausted``, ``retry/given_up/<reason>``) and written to the
   failures file (``FAILURES_FILE``).
@@ -35,8 +38,9 @@ Settings (defaults in brackets):
 - ``RETRY_AFTER_MAX`` [60]: the longest Retry-After we honour, in seconds.
 - ``RETRY_EMPTY_BODY`` [True]: retry a 200 response with an empty body
   (never a real page of the site; robots.txt excepted).
-- ``RETRY_SLOWDOWN_MAX`` [10]: the longest slot delay a 429/503 leads to, seconds.
-- ``RETRY_SLOWDOWN_RECOVERY`` [0.5]: factor applied to the extra slot delay after each success.
+- ``RETRY_SLOWDOWN_MIN`` [0.05] and ``RETRY_SLOWDOWN_MAX`` [10]: the slot delay a
+  first 429/503 sets, and the longest doubling leads to, in seconds.
+- ``RETRY_SLOWDOWN_RECOVERY`` [0.9]: factor applied to the extra slot delay after each success.
 - ``RETRY_BUDGET_RATIO`` [0.3], ``RETRY_BUDGET_MIN`` [10], ``RETRY_BUDGET_WINDOW`` [60 s].
 
 Per-request ``request.meta`` overrides: ``dont_retry``, ``max_retry_times``,
@@ -109,8 +113,9 @@ class BackoffRetryMiddleware:
         self.backoff_cap = number_setting(s, "RETRY_BACKOFF_CAP", 30.0)
         self.retry_after_max = number_setting(s, "RETRY_AFTER_MAX", 60.0)
         self.retry_empty_body = s.getbool("RETRY_EMPTY_BODY", True)
+        self.slowdown_min = number_setting(s, "RETRY_SLOWDOWN_MIN", 0.05)
         self.slowdown_max = number_setting(s, "RETRY_SLOWDOWN_MAX", 10.0)
-        self.slowdown_recovery = number_setting(s, "RETRY_SLOWDOWN_RECOVERY", 0.5, maximum=1.0)
+        self.slowdown_recovery = number_setting(s, "RETRY_SLOWDOWN_RECOVERY", 0.9, maximum=1.0)
         self.budget = RetryBudget(
             ratio=number_setting(s, "RETRY_BUDGET_RATIO", 0.3),
             minimum=int_setting(s, "RETRY_BUDGET_MIN", 10),
@@ -159,7 +164,10 @@ class BackoffRetryMiddleware:
             self.stats.inc_value("retry/max_reached")
             self._give_up(request, reason, f"failed {retries} times")
             return None
-        if not self.budget.try_spend():
+        throttled = response is not None and (
+            response.status == 429 or b"Retry-After" in response.headers
+        )
+        if not throttled and not self.budget.try_spend():
             self.stats.inc_value("retry/budget/exhausted")
             self._give_up(request, reason, "retry budget exhausted")
             return None
@@ -225,7 +233,7 @@ class BackoffRetryMiddleware:
             if now - self.last_raise.get(key, -math.inf) < slot.delay:
                 return
             normal = self.normal_delay.setdefault(key, slot.delay)
-            slowed = min(self.slowdown_max, max(slot.delay * 2, self.backoff_base, normal))
+            slowed = min(self.slowdown_max, max(slot.delay * 2, self.slowdown_min, normal))
             if slowed > slot.delay:
                 slot.delay = slowed
                 self.last_raise[key] = now

@@ -136,3 +136,25 @@ def test_the_retry_budget_stops_a_retry_storm(make_sandbox, tmp_path: Path) -> N
     # Without the budget: 40 books x 5 retries. With it: at most 20% of requests (+3).
     assert stats["retry/count"] <= 0.2 * requests + 3
     assert len(read_lines(tmp_path / "failures.jsonl")) == 40
+
+
+def test_a_per_client_rate_limit_slows_the_slot_and_every_book_arrives(
+    make_sandbox, tmp_path: Path
+) -> None:
+    limited: dict[str, int] = {}
+    raised: dict[str, int] = {}
+    for variant, extra in (("slowed", ()), ("not slowed", ("-s", "RETRY_SLOWDOWN_MAX=0"))):
+        sb = make_sandbox(books=60, rate_limit=30, rate_burst=5, retry_after=1)
+        out = tmp_path / variant
+        result = run_crawl(sb.base_url, out, *extra, timeout=100)
+        assert result.returncode == 0, result.stderr[-3000:]
+        stats = crawl_stats(result.stderr)
+        limited[variant] = sb.stats()["by_status"].get("429", 0)
+        raised[variant] = stats.get("retry/slowdown/raised", 0)
+        assert limited[variant] > 0, "the crawl never hit the rate limit"
+        # Every 429 is retried after its Retry-After, never given up (budget-exempt).
+        assert stats["retry/reason_count/http_429"] == limited[variant]
+        assert len(read_books(out)) == 60
+    assert raised == {"slowed": raised["slowed"], "not slowed": 0} and raised["slowed"] >= 1
+    # Slowing the slot down on 429 spares the site most of them.
+    assert limited["slowed"] < 0.75 * limited["not slowed"], limited

@@ -70,7 +70,7 @@ def test_retry_after_raises_the_delay_up_to_its_cap(make_mw) -> None:
 
 
 def test_throttling_slows_the_slot_then_successes_bring_it_back(make_mw) -> None:
-    mw = make_mw(RETRY_BACKOFF_BASE=0.5, RETRY_SLOWDOWN_MAX=4, RETRY_SLOWDOWN_RECOVERY=0.5)
+    mw = make_mw(RETRY_SLOWDOWN_MIN=0.5, RETRY_SLOWDOWN_MAX=4, RETRY_SLOWDOWN_RECOVERY=0.5)
     slot = mw.crawler.engine.downloader.slots["site"]
     mw.process_response(Request("http://site/a"), response(429))
     assert slot.delay == 0.5
@@ -97,3 +97,14 @@ def test_partial_and_empty_responses_are_retried(make_mw) -> None:
     assert mw.process_response(Request("http://site/robots.txt"), robots) is robots
     assert mw.stats.get_value("retry/reason_count/data_loss") == 1
     assert mw.stats.get_value("retry/reason_count/empty_body") == 1
+
+
+def test_throttling_answers_do_not_spend_the_retry_budget(make_mw) -> None:
+    mw = make_mw(RETRY_BUDGET_RATIO=0, RETRY_BUDGET_MIN=1)
+    for _ in range(5):  # the server sets the pace: always retried
+        assert isinstance(mw.process_response(Request("http://site/a"), response(429)), Request)
+    paced = response(503, {"Retry-After": "1"})
+    assert isinstance(mw.process_response(Request("http://site/a"), paced), Request)
+    assert isinstance(mw.process_response(Request("http://site/a"), response(503)), Request)
+    assert mw.process_response(Request("http://site/a"), response(503)).status == 503
+    assert mw.stats.get_value("retry/budget/exhausted") == 1
