@@ -119,10 +119,10 @@ merge: venv
 # --- end cluster ---
 
 # --- politeness ---
-# make experiment [BOOKS=300] [QUICK=1]: sweeps concurrency, delay, AutoThrottle and the adaptive
+# make experiment [BOOKS=300] [REPEATS=1] [QUICK=1]: sweeps concurrency, delay, AutoThrottle and the adaptive
 # controller against the sandbox's capacity model and rate limit; writes benchmarks/results/politeness/.
 .PHONY: experiment
 
 experiment: venv
-	$(PY) benchmarks/experiment.py $(if $(BOOKS),--books $(BOOKS)) $(if $(QUICK),--quick --out output/politeness-quick)
+	$(PY) benchmarks/experiment.py $(if $(BOOKS),--books $(BOOKS)) $(if $(REPEATS),--repeats $(REPEATS)) $(if $(QUICK),--quick --out output/politeness-quick)
 # --- end politeness ---
