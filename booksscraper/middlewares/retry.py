@@ -40,7 +40,7 @@ Settings (defaults in brackets):
   (never a real page of the site; robots.txt excepted).
 - ``RETRY_SLOWDOWN_MIN`` [0.05] and ``RETRY_SLOWDOWN_MAX`` [10]: the slot delay a
   first 429/503 sets, and the longest doubling leads to, in seconds.
-- ``RETRY_SLOWDOWN_RECOVERY`` [0.9]: factor applied to the extra slot delay after each success.
+- ``RETRY_SLOWDOWN_RECOVERY`` [0.8]: factor applied to the extra slot delay after each success.
 - ``RETRY_BUDGET_RATIO`` [0.3], ``RETRY_BUDGET_MIN`` [10], ``RETRY_BUDGET_WINDOW`` [60 s].
 
 Per-request ``request.meta`` overrides: ``dont_retry``, ``max_retry_times``,
@@ -115,7 +115,7 @@ class BackoffRetryMiddleware:
         self.retry_empty_body = s.getbool("RETRY_EMPTY_BODY", True)
         self.slowdown_min = number_setting(s, "RETRY_SLOWDOWN_MIN", 0.05)
         self.slowdown_max = number_setting(s, "RETRY_SLOWDOWN_MAX", 10.0)
-        self.slowdown_recovery = number_setting(s, "RETRY_SLOWDOWN_RECOVERY", 0.9, maximum=1.0)
+        self.slowdown_recovery = number_setting(s, "RETRY_SLOWDOWN_RECOVERY", 0.8, maximum=1.0)
         self.budget = RetryBudget(
             ratio=number_setting(s, "RETRY_BUDGET_RATIO", 0.3),
             minimum=int_setting(s, "RETRY_BUDGET_MIN", 10),
