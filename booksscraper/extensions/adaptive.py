@@ -9,15 +9,16 @@ minimum delay of ``1 / max_rps`` (Scrapy's delay spaces request *starts*, so
 no slot starts more than ``1/delay`` requests a second, whatever its
 concurrency). The floor is enforced each time a request enters a slot, so
 nothing (AutoThrottle, the retry middleware's recovery) can take a slot
-below it. A floored slot gets no delay jitter: Scrapy's ±jitter would
-undercut the floor for half the requests.
+below it. A floored (or paced, below) slot gets no delay jitter: Scrapy's
+±jitter would undercut the floor for half the requests.
 
 **Adaptive concurrency** (``ADAPTIVE_CONCURRENCY_ENABLED``, off by default).
 Every ``ADAPTIVE_CONCURRENCY_INTERVAL`` seconds each slot's control law
 (``booksscraper.politeness.law``) gets what the slot saw (latency of each raw
 response against its own baseline, 429/503 and Retry-After, its peak
 in-flight) and the crawler process's CPU (psutil), and sets the slot's
-``concurrency`` and its delay (``max(floor, 1 / learned rate cap)``).
+``concurrency`` and its delay (``max(floor, pace)``, the pace being
+``1 / learned rate cap``, shortened when late timers keep the rate below it).
 ``CONCURRENT_REQUESTS`` stays the global cap. Off by default because it
 overrides ``CONCURRENT_REQUESTS_PER_DOMAIN`` and ``DOWNLOAD_DELAY`` per slot:
 a user who set those expects them to hold (scrapyd schedules, cluster runs);
@@ -199,8 +200,13 @@ class AdaptiveConcurrency:
         if floor > known:
             self.slot_floor[key] = floor
             self.stats.inc_value("politeness/floored_slots")
-        if self.enabled and key not in self.slots:
+        state = self.slots.get(key)
+        if self.enabled and state is None:
             self._new_slot(key, slot)
+        elif state is not None:
+            # Scrapy drops slots idle for a minute; a new one starts from the settings.
+            slot.concurrency = state.law.concurrency
+            floor = max(floor, state.base_delay)
         if floor:
             slot.jitter = 0.0
             if slot.delay < floor:
@@ -234,6 +240,7 @@ class AdaptiveConcurrency:
         slot = engine.downloader.slots.get(key) if engine is not None else None
         if slot is not None:  # this response is still counted as transferring
             sig.peak_in_flight = max(sig.peak_in_flight, len(slot.transferring))
+            sig.paced = sig.paced or bool(slot.queue and slot.delay)
         if response.status in THROTTLE_STATUSES:
             sig.throttled += 1
             self.stats.inc_value("adaptive/throttled")
@@ -329,6 +336,7 @@ class AdaptiveConcurrency:
             "delay": round(slot.delay, 4),
             "base_delay": round(state.base_delay, 4),
             "rate_cap": None if d.rate_cap is None else round(d.rate_cap, 3),
+            "pace_scale": round(d.pace_scale, 3),
             "p50_ms": None if d.p50 is None else round(d.p50 * 1000, 1),
             "baseline_ms": None if d.baseline is None else round(d.baseline * 1000, 1),
             "responses": sig.responses,

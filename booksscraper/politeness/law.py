@@ -70,6 +70,7 @@ class TickSignals:
     throttled: int = 0  # 429 and 503 responses
     retry_after: float | None = None  # the longest Retry-After among them, seconds
     peak_in_flight: int = 0  # most requests of the slot in transfer at once
+    paced: bool = False  # requests waited in the slot's queue (the delay was what held them)
     cpu: float | None = None  # the crawler process's CPU, fraction of one core
 
     @property
@@ -82,6 +83,7 @@ class Decision:
     limit: float
     concurrency: int
     rate_cap: float | None
+    pace_scale: float
     # slow_start, grow, latency, latency_wait, throttle, hold_retry_after, hold_cpu, hold_idle
     reason: str
     baseline: float | None
@@ -90,7 +92,7 @@ class Decision:
     @property
     def pace(self) -> float:
         """Seconds between request starts that the rate cap asks for (0 = none)."""
-        return 1.0 / self.rate_cap if self.rate_cap else 0.0
+        return self.pace_scale / self.rate_cap if self.rate_cap else 0.0
 
 
 class ConcurrencyLaw:
@@ -98,6 +100,8 @@ class ConcurrencyLaw:
         self.params = p = params or LawParams()
         self.limit = min(p.maximum, max(p.minimum, p.start))
         self.rate_cap: float | None = None
+        # Delay per 1/rate_cap: below 1 when timers fire late and the paced rate falls short.
+        self.pace_scale = 1.0
         self.slow_start = True
         self.hold_until = -math.inf
         self.last_decrease = -math.inf
@@ -137,7 +141,26 @@ class ConcurrencyLaw:
         else:
             reason = self._on_latency(signals, p50, now)
         self.limit = min(p.maximum, max(p.minimum, self.limit))
-        return Decision(self.limit, self.concurrency, self.rate_cap, reason, self.baseline, p50)
+        self._correct_pace(signals)
+        return Decision(self.limit, self.concurrency, self.rate_cap, self.pace_scale, reason,
+                        self.baseline, p50)
+
+    def _correct_pace(self, signals: TickSignals) -> None:
+        """Scale the delay so that the rate actually reached is the rate cap.
+
+        Scrapy starts a paced request from a timer; on a busy event loop timers
+        fire late, so a delay of 1/cap gives less than cap requests a second.
+        """
+        if self.rate_cap is None or signals.throttled or not signals.paced:
+            return
+        if signals.duration <= 0:
+            return
+        reached = signals.responses / signals.duration / self.rate_cap
+        if reached < 0.95:
+            self.pace_scale *= max(0.8, reached / 0.95)
+        elif reached > 1.02:
+            self.pace_scale = min(1.0, self.pace_scale * 1.05)
+        self.pace_scale = max(0.2, self.pace_scale)
 
     def _on_throttle(self, now: float) -> str:
         p = self.params

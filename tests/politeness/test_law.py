@@ -169,3 +169,21 @@ def test_backs_off_when_capacity_drops_and_climbs_back_after() -> None:
     halved = next(i for i, c in enumerate(low) if c <= min(high[-10:]) / 2)
     assert halved * TICK <= 4.0  # within a few seconds
     assert min(back[-10:]) > max(low[-10:])  # climbed back
+
+
+def test_pace_shrinks_when_late_timers_keep_the_rate_below_the_cap() -> None:
+    law = ConcurrencyLaw(LawParams(start=4))
+    now = run(law, 4, 0.05)
+    law.update(TickSignals(duration=TICK, latencies=[0.05] * 20, throttled=1,
+                           peak_in_flight=4), now + TICK)
+    assert law.rate_cap is not None
+    first = law.update(TickSignals(duration=TICK, latencies=[0.05] * 2, peak_in_flight=2,
+                                   paced=True), now + 2).pace
+    # Paced, yet far fewer responses than the cap allows: the delay gets shorter.
+    later = law.update(TickSignals(duration=TICK, latencies=[0.05] * 2, peak_in_flight=2,
+                                   paced=True), now + 3).pace
+    assert later < first
+    # Not paced (nothing waited in the queue): no correction.
+    scale = law.pace_scale
+    law.update(TickSignals(duration=TICK, latencies=[0.05] * 2, peak_in_flight=2), now + 4)
+    assert law.pace_scale == scale
