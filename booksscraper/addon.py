@@ -35,6 +35,8 @@ ITEM_PIPELINES: dict[str, int] = {
 
 # Extensions: resource monitor, progress, reports.
 EXTENSIONS: dict[str, int] = {
+    # First: Scrapy's numeric settings checked before anything reads them.
+    "booksscraper.settings_check.SettingsCheck": 0,
     # JOBDIR crawls that survive kill -9 (on only with JOBDIR).
     "booksscraper.resume.ResumeGuard": 50,
     "booksscraper.extensions.latency.LatencyStats": 100,
