@@ -19,8 +19,10 @@ Settings (defaults in brackets):
 
 - ``CLEANUP_WORKERS`` [number of usable CPUs]: worker processes; 0 cleans
   inline in the crawl process (for debugging: tracebacks, pdb). Measured on 2
-  CPUs (benchmarks/cleanup_pool.py): 2 workers were fastest on heavy cleanup;
-  1 gained nothing over inline; 3 were slower and let event-loop lag pass 50 ms.
+  CPUs (benchmarks/cleanup_pool.py): 1 worker gains no throughput over inline
+  (only responsiveness), 2 gain ~1.5x on heavy cleanup, 3 gain no more than 2
+  and let event-loop lag pass 50 ms. In a scale-out with several crawl
+  processes on one machine, divide the CPUs between them.
 - ``CLEANUP_START_METHOD`` [``"forkserver"``]: how workers start;
   ``"forkserver"`` (workers fork from a clean server process that imported the
   cleanup code once; ~0.4-0.9 s to the first worker) or ``"spawn"`` (a fresh
