@@ -125,6 +125,7 @@ class AdaptiveConcurrency:
         self.trace: JsonLinesWriter | None = None
         self.process = psutil.Process()
         self.loop: Any = None
+        self._last_cpu = 0.0
         self.started = time.monotonic()
 
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
@@ -247,6 +248,10 @@ class AdaptiveConcurrency:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after is not None:
                 sig.retry_after = max(sig.retry_after or 0.0, retry_after)
+            # Act now, not at the next step: requests keep leaving at the old pace meanwhile.
+            if slot is not None:
+                self._step_slot(key, slot, state, time.monotonic(), self._last_cpu)
+                self._cap_total()
             return
         latency = request.meta.get("download_latency")
         if latency is not None:
@@ -257,22 +262,25 @@ class AdaptiveConcurrency:
         if engine is None:
             return
         now = time.monotonic()
-        cpu = self.process.cpu_percent(None) / 100.0
+        self._last_cpu = cpu = self.process.cpu_percent(None) / 100.0
         for key, state in self.slots.items():
             slot = engine.downloader.slots.get(key)
             if slot is None:
                 continue  # collected by Scrapy's slot GC; re-created on the next request
-            sig = state.signals
-            sig.duration = now - state.window_start
-            sig.cpu = cpu
-            if not state.law.ready(sig):
-                continue  # keep collecting into the same window
-            decision = state.law.update(sig, now)
-            state.signals = TickSignals(duration=0.0)
-            state.window_start = now
-            self._apply(key, slot, state, decision)
-            self._record(key, slot, state, decision, now, sig)
+            self._step_slot(key, slot, state, now, cpu)
         self._cap_total()
+
+    def _step_slot(self, key: str, slot: Slot, state: SlotState, now: float, cpu: float) -> None:
+        sig = state.signals
+        sig.duration = now - state.window_start
+        sig.cpu = cpu
+        if not state.law.ready(sig):
+            return  # keep collecting into the same window
+        decision = state.law.update(sig, now)
+        state.signals = TickSignals(duration=0.0)
+        state.window_start = now
+        self._apply(key, slot, state, decision)
+        self._record(key, slot, state, decision, now, sig)
 
     def _apply(self, key: str, slot: Slot, state: SlotState, decision: Decision) -> None:
         slot.concurrency = decision.concurrency

@@ -19,7 +19,8 @@ back in two ways:
   ``backoff``), and a rate cap learned from the rate the server accepted just
   before (x ``rate_margin``): a token-bucket limit is about requests per
   second, which concurrency alone controls only coarsely. The cap is probed
-  upward by ``probe`` a tick while nothing is throttled. A Retry-After holds
+  upward by ``probe`` a tick while nothing is throttled, ten times slower
+  from 95% of the rate that was throttled last time (so 429s stay rare). A Retry-After holds
   all growth for that long. Decreases happen at most once per
   ``decrease_interval`` seconds: the responses already in flight report the
   same overload.
@@ -100,6 +101,7 @@ class ConcurrencyLaw:
         self.params = p = params or LawParams()
         self.limit = min(p.maximum, max(p.minimum, p.start))
         self.rate_cap: float | None = None
+        self.throttled_at_rate: float | None = None  # accepted rate when last throttled
         # Delay per 1/rate_cap: below 1 when timers fire late and the paced rate falls short.
         self.pace_scale = 1.0
         self.slow_start = True
@@ -169,7 +171,8 @@ class ConcurrencyLaw:
             return "throttle"
         self.last_decrease = now
         self.limit *= p.backoff
-        cap = max(p.min_rate, p.rate_margin * self.accepted_rate())
+        self.throttled_at_rate = self.accepted_rate()
+        cap = max(p.min_rate, p.rate_margin * self.throttled_at_rate)
         self.rate_cap = cap if self.rate_cap is None else min(self.rate_cap, cap)
         return "throttle"
 
@@ -197,7 +200,9 @@ class ConcurrencyLaw:
         else:
             growth, reason = p.smoothing * math.sqrt(self.limit), "grow"
         self.limit += growth
-        # Probe the rate cap upward while the server neither throttles nor queues.
+        # Probe the rate cap upward while the server neither throttles nor queues; slowly
+        # near the rate that was throttled last time (like CUBIC near its last maximum).
         if self.rate_cap is not None and now >= self.hold_until:
-            self.rate_cap *= 1.0 + p.probe
+            near = self.throttled_at_rate and self.rate_cap >= 0.95 * self.throttled_at_rate
+            self.rate_cap *= 1.0 + (p.probe / 10 if near else p.probe)
         return reason
