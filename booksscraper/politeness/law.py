@@ -20,10 +20,12 @@ back in two ways:
   before (x ``rate_margin``): a token-bucket limit is about requests per
   second, which concurrency alone controls only coarsely. The cap is probed
   upward by ``probe`` a tick while nothing is throttled, ten times slower
-  from 95% of the rate that was throttled last time (so 429s stay rare). A Retry-After holds
+  once it is back at ``rate_margin`` x the rate throttled last time (so 429s
+  stay rare). The first 429 sets the cap at once; further cuts of the limit
+  and the cap wait ``decrease_interval``. A Retry-After holds
   all growth for that long. Decreases happen at most once per
-  ``decrease_interval`` seconds: the responses already in flight report the
-  same overload.
+  ``decrease_interval`` seconds (for latency and for throttling apart): the
+  responses already in flight report the same overload.
 
 Growth also stops while the crawler's own process is CPU-bound (``cpu_max``:
 more concurrency would only queue in our reactor) and while the slot does not
@@ -106,7 +108,8 @@ class ConcurrencyLaw:
         self.pace_scale = 1.0
         self.slow_start = True
         self.hold_until = -math.inf
-        self.last_decrease = -math.inf
+        self.last_decrease = -math.inf  # by latency
+        self.last_throttle = -math.inf  # by 429/503
         self._baseline: float | None = None
         self._accepted: deque[tuple[float, float, int]] = deque()  # (end time, duration, count)
 
@@ -167,13 +170,16 @@ class ConcurrencyLaw:
     def _on_throttle(self, now: float) -> str:
         p = self.params
         self.slow_start = False
-        if now - self.last_decrease < p.decrease_interval:
+        accepted = self.accepted_rate()
+        cap = max(p.min_rate, p.rate_margin * accepted)
+        if self.rate_cap is None:  # the first 429 paces the slot at once, whatever else
+            self.rate_cap, self.throttled_at_rate = cap, accepted
+        if now - self.last_throttle < p.decrease_interval:
             return "throttle"
-        self.last_decrease = now
+        self.last_throttle = now
         self.limit *= p.backoff
-        self.throttled_at_rate = self.accepted_rate()
-        cap = max(p.min_rate, p.rate_margin * self.throttled_at_rate)
-        self.rate_cap = cap if self.rate_cap is None else min(self.rate_cap, cap)
+        self.throttled_at_rate = accepted
+        self.rate_cap = min(self.rate_cap, cap)
         return "throttle"
 
     def _on_latency(self, signals: TickSignals, p50: float | None, now: float) -> str:
@@ -203,6 +209,7 @@ class ConcurrencyLaw:
         # Probe the rate cap upward while the server neither throttles nor queues; slowly
         # near the rate that was throttled last time (like CUBIC near its last maximum).
         if self.rate_cap is not None and now >= self.hold_until:
-            near = self.throttled_at_rate and self.rate_cap >= 0.95 * self.throttled_at_rate
+            near = (self.throttled_at_rate is not None
+                    and self.rate_cap >= p.rate_margin * self.throttled_at_rate)
             self.rate_cap *= 1.0 + (p.probe / 10 if near else p.probe)
         return reason
