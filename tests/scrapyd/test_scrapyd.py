@@ -146,6 +146,11 @@ def test_cancel_stops_a_running_job_and_every_process_it_started(
             "--arg", f"start_url={slow_site.base_url}",
         )
         tree = job_process_tree(scrapyd, job_id, timeout=60)
+        # Cancel mid-crawl: once some books are out (workers may start before any item).
+        jsonl = scrapyd.home / "output" / job_id / "books.jsonl"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (jsonl.exists() and b"\n" in jsonl.read_bytes()):
+            time.sleep(0.2)
 
         cancelled = scrapyd.tool("cancel", job_id)
         assert cancelled.returncode == 0, cancelled.stderr
