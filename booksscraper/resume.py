@@ -65,7 +65,7 @@ class ResumeGuard:
     def from_crawler(cls, crawler: Crawler) -> ResumeGuard:
         jobdir = crawler.settings.get("JOBDIR")
         if not jobdir:
-            raise NotConfigured("no JOBDIR")
+            raise NotConfigured
         return cls(crawler, Path(jobdir))
 
     def spider_closed(self) -> None:

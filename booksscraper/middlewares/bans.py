@@ -122,7 +122,7 @@ class BanDetectionMiddleware(_PackageBanDetection):
         from booksscraper.middlewares.proxies import configured_proxies
 
         if not configured_proxies(crawler.settings):
-            raise NotConfigured("no proxies configured")
+            raise NotConfigured  # no proxies, no bans to detect
         policy_cls = load_object(crawler.settings.get("ROTATING_PROXY_BAN_POLICY") or BanPolicy)
         policy = (
             policy_cls.from_crawler(crawler)

@@ -189,7 +189,7 @@ class ProxyRotationMiddleware(RotatingProxyMiddleware):
     def from_crawler(cls, crawler: Crawler) -> ProxyRotationMiddleware:
         proxy_list = configured_proxies(crawler.settings)
         if not proxy_list:
-            raise NotConfigured("no proxies configured: direct connections")
+            raise NotConfigured  # no proxies: direct connections (the normal case, not a warning)
         mw = cls(crawler, proxy_list)
         crawler.signals.connect(mw.engine_started, signal=signals.engine_started)
         crawler.signals.connect(mw.engine_stopped, signal=signals.engine_stopped)
