@@ -72,5 +72,7 @@ class BooksStack:
         for setting, paths in REPLACED.items():
             for path in paths:
                 settings.set_in_component_priority_dict(setting, load_object(path), None)
+        # Per-slot concurrency that holds during bursts (booksscraper/downloader.py).
+        settings.set("DOWNLOADER", "booksscraper.downloader.PerSlotLimitDownloader", "addon")
         # The cluster switch (REDIS_URL) sets SCHEDULER and more, so it is an add-on of its own.
         load_object("booksscraper.cluster.addon.ClusterAddon")().update_settings(settings)
