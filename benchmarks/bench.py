@@ -239,7 +239,8 @@ def compare(args: argparse.Namespace) -> str:
         with running_sandbox(books=args.books, seed=1, latency_ms=latency) as sandbox:
             for program in programs:
                 print(f"[{name}] {program} ...", file=sys.stderr, flush=True)
-                rows.append(run_program(program, sandbox))
+                extra = args.extra if program == OURS else []
+                rows.append(run_program(program, sandbox, extra))
         title = (
             f"### ({name}) {latency} ms added latency, {CONCURRENCY} concurrent, {args.books} books"
         )
@@ -254,7 +255,7 @@ def scale(args: argparse.Namespace) -> str:
     for books in (1000, args.scale_books):
         with running_sandbox(books=books, seed=1) as sandbox, tempfile.TemporaryDirectory() as job:
             print(f"[scale] {books} books ...", file=sys.stderr, flush=True)
-            row = run_program(OURS, sandbox, ["-s", f"JOBDIR={job}"])
+            row = run_program(OURS, sandbox, ["-s", f"JOBDIR={job}", *args.extra])
         row["program"] = f"{OURS}, {books} books"
         row["seconds_per_1000"] = 1000 * row["crawl_seconds"] / row["pages"]
         row["verdict"] = verdict(row)
@@ -302,11 +303,21 @@ def main() -> None:
     parser.add_argument("--scale", action="store_true", help="the 100x catalogue run instead")
     parser.add_argument("--scale-books", type=int, default=100_000)
     parser.add_argument("--write", type=Path, help="update this Markdown file's section")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Scrapy setting for booksscraper's runs (repeatable)",
+    )
     args = parser.parse_args()
+    args.extra = [arg for setting in args.settings for arg in ("-s", setting)]
     command_line = "python -m benchmarks.bench " + " ".join(sys.argv[1:])
     body = scale(args) if args.scale else compare(args)
     if args.write:
-        write_section(args.write, "bench-scale" if args.scale else "bench", body, command_line)
+        marker = ("bench-scale" if args.scale else "bench") + ("-variant" if args.extra else "")
+        write_section(args.write, marker, body, command_line)
 
 
 if __name__ == "__main__":
