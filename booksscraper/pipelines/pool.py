@@ -169,6 +169,9 @@ class BatchPool:
                 future.result()
 
         self._warming = asyncio.ensure_future(asyncio.to_thread(start_workers))
+        # A pool broken while warming shows on the next submit; mark the error seen here
+        # so asyncio does not print "Task exception was never retrieved" at exit.
+        self._warming.add_done_callback(lambda f: f.cancelled() or f.exception())
         return self._warming
 
     async def _workers_started(self) -> None:
