@@ -14,6 +14,7 @@ from scrapy.crawler import Crawler
 
 from booksscraper.middlewares.masking import mask_proxy
 from booksscraper.output import JsonLinesWriter, output_path
+from booksscraper.shared import shared
 
 
 class Failures:
@@ -25,11 +26,7 @@ class Failures:
 
     @classmethod
     def for_crawler(cls, crawler: Crawler) -> Failures:
-        failures = getattr(crawler, "_booksscraper_failures", None)
-        if failures is None:
-            failures = cls(crawler)
-            crawler._booksscraper_failures = failures  # type: ignore[attr-defined]
-        return failures
+        return shared(crawler, cls, "_booksscraper_failures")
 
     @property
     def count(self) -> int:

@@ -15,6 +15,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from booksscraper.output import JsonLinesWriter, output_path
+from booksscraper.shared import shared
 
 
 class Rejects:
@@ -28,11 +29,7 @@ class Rejects:
 
     @classmethod
     def for_crawler(cls, crawler: Crawler) -> Rejects:
-        rejects = getattr(crawler, "_booksscraper_rejects", None)
-        if rejects is None:
-            rejects = cls(crawler)
-            crawler._booksscraper_rejects = rejects  # type: ignore[attr-defined]
-        return rejects
+        return shared(crawler, cls, "_booksscraper_rejects")
 
     @property
     def count(self) -> int:

@@ -39,6 +39,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import sleep
 from scrapy_redis.connection import get_redis_from_settings
 
+from booksscraper.cluster.ratelimit import domain_key_setting
 from booksscraper.errors import BadConfig
 from booksscraper.middlewares.checks import int_setting, number_setting
 
@@ -99,13 +100,7 @@ class ClusterConcurrencyMiddleware:
         if not s.get("REDIS_URL") and not s.get("REDIS_HOST"):
             raise BadConfig("CLUSTER_MAX_CONCURRENCY_PER_DOMAIN: needs REDIS_URL")
         poll = number_setting(s, "CLUSTER_CONCURRENCY_POLL", 0.05, minimum=0.001)
-        key = s.get("CLUSTER_CONCURRENCY_KEY", "inflight:%(domain)s")
-        try:
-            key % {"domain": "x"}
-        except (KeyError, TypeError, ValueError):
-            raise BadConfig(
-                f"CLUSTER_CONCURRENCY_KEY: needs %(domain)s and nothing else, got {key!r}"
-            ) from None
+        key = domain_key_setting(s, "CLUSTER_CONCURRENCY_KEY", "inflight:%(domain)s")
         ttl = s.getfloat("DOWNLOAD_TIMEOUT") + EXPIRY_MARGIN
         return cls(crawler, ClusterSlots(get_redis_from_settings(s), limit, ttl, key), poll)
 

@@ -47,6 +47,7 @@ from redis import Redis
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.settings import BaseSettings
 from scrapy.utils.asyncio import sleep
 from scrapy_redis.connection import get_redis_from_settings
 
@@ -93,6 +94,16 @@ class ClusterRateLimiter:
         return int(wait_us) / 1_000_000
 
 
+def domain_key_setting(settings: BaseSettings, name: str, default: str) -> str:
+    """A Redis key template with ``%(domain)s`` and no other placeholder, else BadConfig."""
+    key = settings.get(name, default)
+    try:
+        key % {"domain": "x"}
+    except (KeyError, TypeError, ValueError):
+        raise BadConfig(f"{name}: needs %(domain)s and nothing else, got {key!r}") from None
+    return key
+
+
 class ClusterRateLimitMiddleware:
     def __init__(self, crawler: Crawler, limiter: ClusterRateLimiter) -> None:
         self.crawler = crawler
@@ -108,13 +119,7 @@ class ClusterRateLimitMiddleware:
         if not s.get("REDIS_URL") and not s.get("REDIS_HOST"):
             raise BadConfig("CLUSTER_MAX_RPS_PER_DOMAIN: needs REDIS_URL (the shared Redis)")
         burst = number_setting(s, "CLUSTER_RPS_BURST", 1.0, minimum=1.0)
-        key = s.get("CLUSTER_RATE_KEY", "ratelimit:%(domain)s")
-        try:
-            key % {"domain": "x"}
-        except (KeyError, TypeError, ValueError):
-            raise BadConfig(
-                f"CLUSTER_RATE_KEY: needs %(domain)s and nothing else, got {key!r}"
-            ) from None
+        key = domain_key_setting(s, "CLUSTER_RATE_KEY", "ratelimit:%(domain)s")
         limiter = ClusterRateLimiter(get_redis_from_settings(s), rate, burst, key)
         return cls(crawler, limiter)
 

@@ -36,6 +36,7 @@ from twisted.internet import reactor
 from twisted.internet.base import DelayedCall
 
 from booksscraper.failures import Failures
+from booksscraper.shared import shared
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +57,7 @@ class DelayedRequests:
 
     @classmethod
     def for_crawler(cls, crawler: Crawler) -> DelayedRequests:
-        delayed = getattr(crawler, "_booksscraper_delayed", None)
-        if delayed is None:
-            delayed = cls(crawler)
-            crawler._booksscraper_delayed = delayed  # type: ignore[attr-defined]
-        return delayed
+        return shared(crawler, cls, "_booksscraper_delayed")
 
     def __len__(self) -> int:
         return len(self.waiting)
