@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.proxies import TinyProxies
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +24,15 @@ def sandbox() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def sandbox_truth(sandbox: Any) -> list[dict[str, Any]]:
     return sandbox.truth()
+
+
+@pytest.fixture
+def tinyproxies(tmp_path: Path) -> Iterator[TinyProxies]:
+    """Start real tinyproxy proxies with ``.start(bind, auth=...)``; all stopped after the test."""
+    if shutil.which("tinyproxy") is None:
+        pytest.fail("tinyproxy is not installed (apt-get install -y tinyproxy)")
+    proxies = TinyProxies(tmp_path)
+    try:
+        yield proxies
+    finally:
+        proxies.stop_all()

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from tests.helpers import REPO
-from tests.middlewares.conftest import TinyProxies
-
-
-@pytest.fixture
-def tinyproxies(tmp_path: Path) -> Iterator[TinyProxies]:
-    if shutil.which("tinyproxy") is None:
-        pytest.fail("tinyproxy is not installed (apt-get install -y tinyproxy)")
-    proxies = TinyProxies(tmp_path)
-    try:
-        yield proxies
-    finally:
-        proxies.stop_all()
 
 
 @dataclass
