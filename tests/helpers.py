@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,9 +24,13 @@ def realsite_page(relative: str) -> str:
 
 
 def run_crawl(
-    start_url: str, out_dir: Path, *args: str, timeout: float = 240
+    start_url: str, out_dir: Path, *args: str, timeout: float = 240,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """`scrapy crawl books` against ``start_url``, writing into ``out_dir``."""
+    """`scrapy crawl books` against ``start_url``, writing into ``out_dir``.
+
+    ``env`` adds to (or overrides) this process's environment.
+    """
     command = [
         sys.executable, "-m", "scrapy", "crawl", "books",
         "-a", f"start_url={start_url}",
@@ -33,7 +38,8 @@ def run_crawl(
         *args,
     ]
     return subprocess.run(
-        command, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+        command, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
+        env={**os.environ, **env} if env else None,
     )
 
 

@@ -1,8 +1,8 @@
 """A listing page (home, ``catalogue/page-N.html``, a category page) to links.
 
-The pager says "Page 1 of 50", so the first page yields the URLs of every
-other page at once: following 'next' one page at a time would leave the
-crawl waiting on one listing request after another.
+The pager says "Page 1 of 50", so any page's URL can be written down from
+the first one (``page_url``): following 'next' one page at a time would leave
+the crawl waiting on one listing request after another.
 """
 
 from __future__ import annotations
@@ -24,16 +24,26 @@ class ListingPage:
     page: int | None = None
     page_count: int | None = None
 
+    @property
+    def numbered(self) -> bool:
+        """The pager gives the page count and the 'next' URL has the page-N.html form."""
+        return bool(
+            self.page and self.page_count and self.next_url and _PAGE_NUMBER.search(self.next_url)
+        )
+
     def other_page_urls(self) -> list[str]:
         """URLs of the pages after this one, from the pager and the 'next' link."""
         if self.next_url is None:
             return []
-        if not (self.page and self.page_count) or not _PAGE_NUMBER.search(self.next_url):
+        if not self.numbered:
             return [self.next_url]
-        return [
-            _PAGE_NUMBER.sub(f"page-{number}.html", self.next_url)
-            for number in range(self.page + 1, self.page_count + 1)
-        ]
+        assert self.page and self.page_count  # numbered
+        return [page_url(self.next_url, n) for n in range(self.page + 1, self.page_count + 1)]
+
+
+def page_url(numbered_url: str, number: int) -> str:
+    """The URL of page ``number`` of the listing that ``numbered_url`` (a page-N.html) is in."""
+    return _PAGE_NUMBER.sub(f"page-{number}.html", numbered_url)
 
 
 def parse_listing_page(sel: Selector, url: str) -> ListingPage:

@@ -1,10 +1,20 @@
 """The `books` spider: every book of the catalogue, exactly once.
 
 ``scrapy crawl books`` starts at the real site; ``-a start_url=URL`` points it
-elsewhere (the sandbox, a category page, one book page). It reads the pager of
-the first listing page and schedules every other listing page at once, and
-follows each book link; book pages go first (higher priority) so the queue
-stays short. Extraction is in ``booksscraper.pages``.
+elsewhere (the sandbox, a category page, one book page). Extraction is in
+``booksscraper.pages``.
+
+Listing pages run a rolling window ahead of the books. The pager of the first
+page ("Page 1 of 50") gives every page's URL; page n is scheduled by page
+n - K (the first page schedules the next K) and goes out right after the
+books of page n - K (priorities), so the queue always holds about K pages of
+books: never empty while a listing page is in flight (no idle round trips),
+never the whole catalogue (flat memory without JOBDIR). K is
+``LISTING_LOOKAHEAD`` [0 = auto: enough books for two rounds of
+``CONCURRENT_REQUESTS``]. The window lives in the requests' meta, not in the
+spider, so it works the same on a scrapy-redis cluster. A listing page that
+fails or is unrecognised still schedules its successor. Without a numbered
+pager the spider follows 'next' one page at a time.
 
 With ``JOBDIR`` (a resumable crawl, see ``booksscraper.resume``) the spider
 walks the listing pages again even if they were seen, and skips books the
@@ -18,6 +28,7 @@ to validation, which rejects it if it is still bad: nothing disappears.
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,13 +43,22 @@ from twisted.python.failure import Failure
 
 from booksscraper.errors import BadConfig
 from booksscraper.lost import record_lost_request
-from booksscraper.pages import parse_book_page, parse_listing_page
+from booksscraper.pages import ListingPage, page_url, parse_book_page, parse_listing_page
 from booksscraper.rejects import Rejects
 from booksscraper.resume import already_exported
 from booksscraper.validation import item_problems
 
 DEFAULT_START_URL = "https://books.toscrape.com/"
-BOOK_PRIORITY = 10
+
+
+def book_priority(page: int) -> int:
+    """Books of earlier listing pages go first."""
+    return -2 * page
+
+
+def listing_priority(page: int, lookahead: int) -> int:
+    """Listing page ``page`` goes out right after the books of page ``page - lookahead``."""
+    return -2 * (page - lookahead) - 1
 
 
 def check_start_url(url: str) -> str:
@@ -70,6 +90,7 @@ class BooksSpider(scrapy.Spider):
         self.failure_message: str | None = None
         self.resumable = False
         self.exported: set[str] = set()
+        self.listings_scheduled: set[int] = set()  # numbered listing pages, this run
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BooksSpider:
@@ -80,6 +101,12 @@ class BooksSpider(scrapy.Spider):
             raise BadConfig("REFETCH_INVALID_PAGES: must be a whole number") from None
         if spider.refetch_limit < 0:
             raise BadConfig(f"REFETCH_INVALID_PAGES: must be 0 or more, got {spider.refetch_limit}")
+        try:
+            spider.lookahead = crawler.settings.getint("LISTING_LOOKAHEAD", 0)
+        except ValueError:
+            raise BadConfig("LISTING_LOOKAHEAD: must be a whole number (0 = auto)") from None
+        if spider.lookahead < 0:
+            raise BadConfig(f"LISTING_LOOKAHEAD: must be 0 (auto) or more, got {spider.lookahead}")
         job = kwargs.get("_job")  # scrapyd's job id
         if job and crawler.settings.getpriority("OUTPUT_DIR") <= SETTINGS_PRIORITIES["project"]:
             # One output folder per scrapyd job, unless the job chose one.
@@ -106,32 +133,76 @@ class BooksSpider(scrapy.Spider):
             yield from self.parse_listing(response)
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
+        window = response.meta.get("listing")  # set on pages the window scheduled
         if not isinstance(response, TextResponse):
             self.crawler.stats.inc_value("books/listing_not_html")
             self.logger.warning("listing page %s is not HTML; skipped", response.url)
+            yield from self.next_listings(window)
             return
         listing = parse_listing_page(response.selector, response.url)
         if not listing.book_urls and listing.page is None:
             self.crawler.stats.inc_value("books/listing_unrecognised")
             self.logger.warning("%s has no books and no pager: not a listing page", response.url)
+        page = window["page"] if window else listing.page or 1
         for url in listing.book_urls:
             if url in self.exported:
                 self.crawler.stats.inc_value("resume/skipped_exported")
                 continue
             yield Request(
-                url, callback=self.parse_book, errback=self.request_failed, priority=BOOK_PRIORITY
-            )
-        if response.meta.get("from_pager"):
-            return  # the page that read the pager has scheduled every other page
-        for url in listing.other_page_urls():
-            # Resuming: listings may be marked seen though their books never came.
-            yield Request(
                 url,
-                callback=self.parse_listing,
+                callback=self.parse_book,
                 errback=self.request_failed,
-                dont_filter=self.resumable,
-                meta={"from_pager": listing.page_count is not None},
+                priority=book_priority(page),
             )
+        if window is None:
+            yield from self.first_listings(listing, page)
+        elif window.get("url"):
+            yield from self.next_listings(window)
+        elif listing.next_url:  # no numbered pager: 'next', one page at a time
+            yield self.listing_request(listing.next_url, {"page": page + 1}, priority=0)
+
+    def first_listings(self, listing: ListingPage, page: int) -> Iterator[Request]:
+        """From the first page: the next K pages (or the 'next' page without a numbered pager)."""
+        if not listing.numbered:
+            if listing.next_url:
+                yield self.listing_request(listing.next_url, {"page": page + 1}, priority=0)
+            return
+        assert listing.next_url and listing.page_count  # numbered
+        # Read here, not in from_crawler: settings_check names a bad value first.
+        concurrency = max(1, self.crawler.settings.getint("CONCURRENT_REQUESTS"))
+        per_page = max(1, len(listing.book_urls))
+        step = self.lookahead or 1 + math.ceil(2 * concurrency / per_page)
+        self.crawler.stats.set_value("books/listing_lookahead", step)
+        for number in range(page + 1, min(page + step, listing.page_count) + 1):
+            yield from self.numbered_listing(listing.next_url, number, listing.page_count, step)
+
+    def next_listings(self, window: dict[str, Any] | None) -> Iterator[Request]:
+        """Page n schedules page n + K, whatever became of page n itself."""
+        if window and window.get("url"):
+            number = window["page"] + window["step"]
+            if number <= window["count"]:
+                yield from self.numbered_listing(window["url"], number, window["count"],
+                                                 window["step"])
+
+    def numbered_listing(self, any_page_url: str, number: int, count: int,
+                         step: int) -> Iterator[Request]:
+        if number in self.listings_scheduled:
+            return  # resuming: a page restored from JOBDIR already scheduled it
+        self.listings_scheduled.add(number)
+        url = page_url(any_page_url, number)
+        window = {"page": number, "count": count, "step": step, "url": url}
+        yield self.listing_request(url, window, priority=listing_priority(number, step))
+
+    def listing_request(self, url: str, window: dict[str, Any], priority: int) -> Request:
+        # Resuming: listings may be marked seen though their books never came.
+        return Request(
+            url,
+            callback=self.parse_listing,
+            errback=self.listing_failed,
+            dont_filter=self.resumable,
+            priority=priority,
+            meta={"listing": window},
+        )
 
     def parse_book(self, response: Response) -> Iterator[Any]:
         if not isinstance(response, HtmlResponse):
@@ -158,8 +229,15 @@ class BooksSpider(scrapy.Spider):
         yield item
 
     def request_failed(self, failure: Failure) -> None:
-        """A listing or book page that never reached its callback goes to the failures file."""
+        """A book page that never reached its callback goes to the failures file."""
         record_lost_request(self.crawler, failure)
+
+    def listing_failed(self, failure: Failure) -> Iterator[Request]:
+        """A lost listing page goes to the failures file; the pages after it still come."""
+        record_lost_request(self.crawler, failure)
+        request = getattr(failure, "request", None)
+        if request is not None:
+            yield from self.next_listings(request.meta.get("listing"))
 
     def start_failed(self, failure: Failure) -> None:
         """The start page could not be fetched: nothing else can be found."""

@@ -1,0 +1,85 @@
+"""Listing pages run a bounded window ahead of the books (never the whole catalogue at once)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import requests
+from parsel import Selector
+
+from booksscraper.pages import parse_listing_page
+from booksscraper.sandbox.testing import running_sandbox
+from booksscraper.spiders.books import book_priority, listing_priority
+from booksscraper.tools.truth import differences
+from tests.helpers import REPO, read_books, read_lines, run_crawl
+
+pytestmark = pytest.mark.timeout(300)
+
+PROBE = {"PYTHONPATH": str(REPO / "tests" / "spider" / "probes")}
+PROBE_SETTING = 'EXTENSIONS={"queue_probe.QueueProbe": 0}'
+
+
+@pytest.mark.parametrize("lookahead", [1, 3, 10])
+def test_listing_page_n_goes_out_between_the_books_of_pages_n_minus_k_and_the_next(
+    lookahead: int,
+) -> None:
+    for page in range(2, 60):
+        # Scrapy sends higher priorities first.
+        assert book_priority(page - lookahead) > listing_priority(page, lookahead)
+        assert listing_priority(page, lookahead) > book_priority(page - lookahead + 1)
+
+
+def test_the_queue_holds_a_few_pages_of_books_not_the_catalogue(tmp_path: Path) -> None:
+    books, lookahead = 2000, 3  # 100 listing pages
+    with running_sandbox(books=books, seed=5) as sandbox:
+        result = run_crawl(
+            sandbox.base_url, tmp_path,
+            "-s", f"LISTING_LOOKAHEAD={lookahead}", "-s", PROBE_SETTING,
+            env=PROBE,
+        )
+        truth = sandbox.truth()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert differences(read_books(tmp_path), truth) == []
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["books/listing_lookahead"] == lookahead
+    # At most the books of the K pages ahead, plus the K listing requests and
+    # one page being read: scheduling every listing page at once would queue
+    # 99 listing requests before the first book.
+    assert stats["probe/scheduler_peak"] <= 20 * (lookahead + 1) + lookahead, stats
+
+
+def test_the_automatic_window_covers_two_rounds_of_concurrent_requests(tmp_path: Path) -> None:
+    with running_sandbox(books=400, seed=5) as sandbox:
+        result = run_crawl(sandbox.base_url, tmp_path, "-s", "CONCURRENT_REQUESTS=64")
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["books/listing_lookahead"] == 1 + 2 * 64 // 20 + 1  # 1 + ceil(128 / 20)
+
+
+def test_a_lost_listing_page_does_not_stop_the_pages_after_it(tmp_path: Path) -> None:
+    # Every listing page but the first fails (HTTP 500, no retries): each still
+    # schedules the page K after it, so every one of them is tried and recorded.
+    with running_sandbox(books=400, seed=5, fault_kinds="listing", fault_500=1.0) as sandbox:
+        result = run_crawl(
+            sandbox.base_url, tmp_path, "-s", "RETRY_TIMES=0", "-s", "LISTING_LOOKAHEAD=2"
+        )
+        truth = sandbox.truth()
+        home = requests.get(sandbox.base_url, timeout=10).text
+    assert result.returncode == 0, result.stderr[-3000:]  # finished, its losses on record
+    failures = read_lines(tmp_path / "failures.jsonl")
+    assert sorted(f["url"].rsplit("/", 1)[-1] for f in failures) == sorted(
+        f"page-{n}.html" for n in range(2, 21)
+    )
+    # The first page's books all arrive.
+    on_home = set(parse_listing_page(Selector(text=home), sandbox.base_url).book_urls)
+    first_page = [b for b in truth if b["url"] in on_home]
+    assert len(first_page) == 20
+    assert differences(read_books(tmp_path), first_page) == []
+
+
+def test_a_bad_lookahead_names_the_setting(tmp_path: Path) -> None:
+    result = run_crawl("http://127.0.0.1:9/", tmp_path, "-s", "LISTING_LOOKAHEAD=-1")
+    assert result.returncode == 2
+    assert "LISTING_LOOKAHEAD" in result.stderr.strip().splitlines()[-1]
