@@ -42,6 +42,9 @@ CONCURRENCY = 16
 SCENARIOS = {"A": 0, "B": 100}  # added latency, ms
 OURS = "booksscraper"
 BASELINES = ["sequential", "threads", "asyncio_gather", "hybrid", "plain_scrapy"]
+# Not crawlers: the same pages fetched with nothing else done, the transport floors
+# (aiohttp alone; Scrapy with booksscraper's transport settings).
+FLOORS = ["fetch_floor", "scrapy_floor"]
 
 
 def command(program: str, url: str, out: Path, extra: list[str]) -> list[str]:
@@ -134,7 +137,7 @@ def run_program(program: str, sandbox, extra: list[str] | None = None) -> dict:
     served = sandbox.stats()
     pages = served["requests_total"]
     server_peak = served["peak_in_flight"]
-    problems = differences(books, sandbox.truth())
+    problems = [] if program in FLOORS else differences(books, sandbox.truth())
     return {
         "program": program,
         "pages": pages,
@@ -182,6 +185,8 @@ def markdown(columns: list[tuple[str, str]], rows: list[dict]) -> str:
 
 
 def verdict(row: dict) -> str:
+    if row["program"] in FLOORS:
+        return "n/a (fetches only)"
     return "yes" if row["correct"] else "NO: " + "; ".join(row["problems"])
 
 
@@ -211,12 +216,19 @@ def summary(rows: list[dict], latency: int) -> str:
     ours = next(r for r in rows if r["program"] == OURS)
     if latency:
         bound = ours["pages"] * latency / 1000 / CONCURRENCY
-        return (
+        text = (
             f"Little's-law bound: {ours['pages']} pages x {latency / 1000:.1f} s / {CONCURRENCY}"
             f" = {bound:.2f} s; booksscraper took {ours['crawl_seconds']:.2f} s"
             f" ({ours['crawl_seconds'] / bound:.3f}x the bound)."
         )
-    others = [r for r in rows if r["program"] != OURS]
+        for floor in (r for r in rows if r["program"] in FLOORS):
+            text += (
+                f" {floor['program']} (the same pages, nothing parsed, no order) took"
+                f" {floor['crawl_seconds']:.2f} s ({floor['crawl_seconds'] / bound:.3f}x the"
+                f" bound; booksscraper {ours['crawl_seconds'] / floor['crawl_seconds']:.3f}x it)."
+            )
+        return text
+    others = [r for r in rows if r["program"] != OURS and r["program"] not in FLOORS]
     fastest = max(others, key=lambda r: r["pages_per_second"])
     text = (
         f"Fastest baseline: {fastest['program']} at {fastest['pages_per_second']:.0f} pages/s;"
@@ -231,7 +243,7 @@ def summary(rows: list[dict], latency: int) -> str:
 
 
 def compare(args: argparse.Namespace) -> str:
-    programs = [p for p in [*BASELINES, OURS] if p not in args.skip]
+    programs = [p for p in [*BASELINES, *FLOORS, OURS] if p not in args.skip]
     sections = []
     for name in args.scenarios:
         latency = SCENARIOS[name]
