@@ -45,6 +45,8 @@ EXTENSIONS: dict[str, int] = {
     # Crawl-delay and POLITENESS_MAX_RPS as slot floors; the adaptive controller (opt-in).
     "booksscraper.extensions.adaptive.AdaptiveConcurrency": 130,
     "booksscraper.extensions.summary.CrawlSummary": 900,
+    # robots.txt download errors in one line, not a traceback.
+    "booksscraper.extensions.quietlogs.QuietRobotsErrors": 905,
     # Redirects the duplicate filter drops (loops) go to the failures file.
     "booksscraper.lost.LostRequests": 910,
 }

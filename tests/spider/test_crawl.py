@@ -125,6 +125,9 @@ def test_unreachable_start_url_exits_non_zero_with_the_reason(tmp_path: Path) ->
     assert line.startswith("error: crawl did not finish (start_url_failed)")
     assert f"127.0.0.1:{port}" in line and "refused" in line.lower()
     assert read_books(tmp_path) == []
+    # robots.txt was unreachable too: one line about it, no traceback anywhere.
+    assert "Error downloading" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_scrapyd_job_id_gets_its_own_output_folder(sandbox: Any, tmp_path: Path) -> None:
