@@ -236,8 +236,12 @@ class BooksSpider(scrapy.Spider):
         """A lost listing page goes to the failures file; the pages after it still come."""
         record_lost_request(self.crawler, failure)
         request = getattr(failure, "request", None)
-        if request is not None:
-            yield from self.next_listings(request.meta.get("listing"))
+        window = request.meta.get("listing") if request is not None else None
+        if window and not window.get("url"):
+            self.crawler.stats.inc_value("books/listing_chain_broken")
+            self.logger.error("listing page %s lost and the site has no numbered pager: "
+                              "the pages after it cannot be found", request.url)
+        yield from self.next_listings(window)
 
     def start_failed(self, failure: Failure) -> None:
         """The start page could not be fetched: nothing else can be found."""

@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 import requests
 from parsel import Selector
+from scrapy import Request, signals
+from scrapy.exceptions import DownloadFailedError
+from scrapy.utils.test import get_crawler
+from twisted.python.failure import Failure
 
 from booksscraper.pages import parse_listing_page
 from booksscraper.sandbox.testing import running_sandbox
-from booksscraper.spiders.books import book_priority, listing_priority
+from booksscraper.spiders.books import BooksSpider, book_priority, listing_priority
 from booksscraper.tools.truth import differences
 from tests.helpers import REPO, read_books, read_lines, run_crawl
 
@@ -83,3 +87,19 @@ def test_a_bad_lookahead_names_the_setting(tmp_path: Path) -> None:
     result = run_crawl("http://127.0.0.1:9/", tmp_path, "-s", "LISTING_LOOKAHEAD=-1")
     assert result.returncode == 2
     assert "LISTING_LOOKAHEAD" in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_lost_page_without_a_numbered_pager_is_reported_as_a_broken_chain(
+    tmp_path: Path,
+) -> None:
+    crawler = get_crawler(BooksSpider, {"ADDONS": {}, "OUTPUT_DIR": str(tmp_path)})
+    crawler._apply_settings()
+    spider = BooksSpider.from_crawler(crawler, start_url="http://127.0.0.1:9/")
+    crawler.spider = spider
+    failed = Request("http://127.0.0.1:9/next-please", meta={"listing": {"page": 3}})
+    failure = Failure(DownloadFailedError("gone"))
+    failure.request = failed  # as Scrapy sets it on download errors
+    assert list(spider.listing_failed(failure)) == []
+    assert crawler.stats.get_value("books/listing_chain_broken") == 1
+    crawler.signals.send_catch_log(signals.engine_stopped)  # closes the failures file
+    assert [f["url"] for f in read_lines(tmp_path / "failures.jsonl")] == [failed.url]
