@@ -15,7 +15,11 @@ estimated similarity is checked against the threshold.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import tempfile
+from array import array
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -27,6 +31,11 @@ _WORD = re.compile(r"\w+")
 _rng = np.random.default_rng(0x5EED_B00C)
 _MULT = _rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)  # odd
 _ADD = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
+_SIGNATURE_BYTES = 4 * NUM_PERM
+_BAND_BYTES = 4 * _ROWS
+# The index's band tables: slot from a Fibonacci multiply of the band hash; at most 70 % full.
+_FIB32 = 0x9E3779B1
+_MAX_LOAD = 0.7
 
 
 def shingles(text: str, size: int = 3) -> set[str]:
@@ -73,35 +82,130 @@ def extra_work(text: str | None, rounds: int) -> int:
     return checksum
 
 
+class _BandTable:
+    """One band's buckets: 32-bit band hash -> position of the first signature with that band.
+
+    Open addressing (linear probing) in one ``array("Q")`` (stdlib: indexing it gives a
+    Python int several times faster than a numpy scalar), each slot ``hash << 32 |
+    position + 1`` (0 = empty), at most ``_MAX_LOAD`` full: ~11-23 bytes a book. The
+    slot comes from the hash alone, so the table grows without the signatures. Two
+    different bands can share a 32-bit hash: the caller compares the bands themselves.
+    """
+
+    def __init__(self, bits: int = 10) -> None:
+        self._allocate(bits)
+
+    def _allocate(self, bits: int) -> None:
+        self._shift = 32 - bits
+        self._mask = (1 << bits) - 1
+        self._slots = array("Q", [0]) * (1 << bits)
+        self._count = 0
+        self._limit = int((1 << bits) * _MAX_LOAD)
+        self._bits = bits
+
+    @property
+    def nbytes(self) -> int:
+        return len(self._slots) * self._slots.itemsize
+
+    def _home(self, band_hash: int) -> int:
+        return ((band_hash * _FIB32) & 0xFFFFFFFF) >> self._shift
+
+    def positions(self, band_hash: int) -> Iterator[int]:
+        """Positions stored under ``band_hash``, in probe order."""
+        slots, mask = self._slots, self._mask
+        index = self._home(band_hash)
+        while value := slots[index]:
+            if value >> 32 == band_hash:
+                yield (value & 0xFFFFFFFF) - 1
+            index = (index + 1) & mask
+
+    def insert(self, band_hash: int, position: int) -> None:
+        slots, mask = self._slots, self._mask
+        index = self._home(band_hash)
+        while slots[index]:
+            index = (index + 1) & mask
+        slots[index] = (band_hash << 32) | (position + 1)
+        self._count += 1
+        if self._count > self._limit:
+            old = self._slots
+            self._allocate(self._bits + 1)
+            for value in old:
+                if value:
+                    self.insert(value >> 32, (value & 0xFFFFFFFF) - 1)
+
+
 class NearDuplicateIndex:
     """LSH index of the signatures seen so far; lives in the crawl's main process.
 
-    Memory: one signature (4*NUM_PERM bytes) and up to BANDS bucket entries
-    per description, ~1 KiB a book.
+    Memory, ~0.1-0.2 KiB a book: per band a ``_BandTable`` (8-16 bytes a book
+    each) and an 8-byte file offset. The signatures and keys themselves go to an
+    unnamed temporary file (``tempfile.TemporaryFile``, in ``TMPDIR``: ~0.3 KiB a
+    book on disk, gone when the index is closed or the process exits) and are read
+    back with ``os.pread`` only for a candidate, which is rare: a book whose band
+    was seen before. Results are those of a dict per band keyed by the band's bytes.
     """
 
     def __init__(self, threshold: float = 0.8) -> None:
         self.threshold = threshold
-        self._buckets: list[dict[bytes, int]] = [{} for _ in range(BANDS)]
-        self._signatures: list[bytes] = []
-        self._keys: list[str] = []
+        self._tables = [_BandTable() for _ in range(BANDS)]
+        # Record i (signature, then key as UTF-8) is at _offsets[i].._offsets[i + 1] in _file.
+        self._offsets = np.zeros(1024, dtype=np.int64)
+        self._count = 0
+        self._file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 - closed in close()
+        self._fd = self._file.fileno()
 
     def __len__(self) -> int:
-        return len(self._signatures)
+        return self._count
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in memory: the band tables and the offsets."""
+        return sum(t.nbytes for t in self._tables) + self._offsets.nbytes
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _record(self, position: int) -> bytes:
+        start = int(self._offsets[position])
+        return os.pread(self._fd, int(self._offsets[position + 1]) - start, start)
 
     def add(self, key: str, signature: bytes) -> str | None:
         """Index ``signature`` under ``key``; return the key of an earlier near-duplicate."""
-        band_keys = [signature[i * _ROWS * 4 : (i + 1) * _ROWS * 4] for i in range(BANDS)]
+        if len(signature) != _SIGNATURE_BYTES:
+            raise ValueError(f"a signature is {_SIGNATURE_BYTES} bytes, not {len(signature)}")
+        values = np.frombuffer(signature, np.uint32)
+        hashes = [_band_hash(signature, band) for band in range(BANDS)]
         best, best_score = None, self.threshold
-        for buckets, band_key in zip(self._buckets, band_keys, strict=True):
-            candidate = buckets.get(band_key)
-            if candidate is not None:
-                score = similarity(signature, self._signatures[candidate])
-                if score >= best_score:
-                    best, best_score = candidate, score
-        position = len(self._signatures)
-        self._signatures.append(signature)
-        self._keys.append(key)
-        for buckets, band_key in zip(self._buckets, band_keys, strict=True):
-            buckets.setdefault(band_key, position)
-        return None if best is None else self._keys[best]
+        missing = []
+        for band, (table, band_hash) in enumerate(zip(self._tables, hashes, strict=True)):
+            rows = slice(band * _ROWS, (band + 1) * _ROWS)
+            for candidate in table.positions(band_hash):
+                other = np.frombuffer(self._record(candidate)[:_SIGNATURE_BYTES], np.uint32)
+                if np.array_equal(other[rows], values[rows]):  # not just the same 32-bit hash
+                    score = float(np.mean(values == other))
+                    if score >= best_score:
+                        best, best_score = candidate, score
+                    break
+            else:
+                missing.append(band)
+        position = self._count
+        record = signature + key.encode("utf-8")
+        os.write(self._fd, record)
+        if position + 2 > len(self._offsets):
+            self._offsets = np.resize(self._offsets, 2 * len(self._offsets))
+        self._offsets[position + 1] = self._offsets[position] + len(record)
+        self._count += 1
+        for band in missing:
+            self._tables[band].insert(hashes[band], position)
+        if best is None:
+            return None
+        return self._record(best)[_SIGNATURE_BYTES:].decode("utf-8")
+
+
+def _band_hash(signature: bytes, band: int) -> int:
+    """A 32-bit hash of one band of a signature.
+
+    Python's ``hash`` of the band's bytes: salted per process, which is fine for a
+    table that lives and dies in one process, and the fastest hash at hand.
+    """
+    return hash(signature[band * _BAND_BYTES : (band + 1) * _BAND_BYTES]) & 0xFFFFFFFF

@@ -158,6 +158,8 @@ class CleanupPipeline:
                 with contextlib.suppress(Exception):  # a failed warm-up shows in the batches
                     await self._warm_up
             await self.pool.close()
+        if self.index is not None:
+            self.index.close()  # its temporary file
         if self._shutdown_trigger is not None:
             from twisted.internet import reactor
 
