@@ -12,6 +12,9 @@ their books are lost. So the output, not the queue, says what is done:
 - With JOBDIR the spider walks the listing pages again (``dont_filter``) and
   skips books already in ``OUTPUT_JSONL`` (``already_exported``), and export
   drops a second copy of a UPC: every book ends up in the output exactly once.
+  The exported URLs are held as 64-bit keys (``UrlSet``): a resumed crawl of
+  100,000 books keeps ~2 MB for them, not ~15. Two URLs share a key with
+  probability ~n**2 / 2**65; a book whose URL collided would be skipped.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from scrapy import signals
@@ -26,6 +30,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 
+from booksscraper.compactset import KeySet, key64
 from booksscraper.output import iter_json_lines, output_path
 
 logger = logging.getLogger(__name__)
@@ -35,10 +40,28 @@ MARKER = "booksscraper.running"
 UNCLEAN_STATE = ("requests.queue", "requests.seen", "backoff_waiting.pickle", "spider.state")
 
 
-def already_exported(settings: BaseSettings) -> set[str]:
-    """URLs of the books a previous run of this JOBDIR exported."""
+class UrlSet:
+    """URLs as 64-bit keys (``in`` and ``len`` only): ~20 bytes a URL, not ~150 as strings."""
+
+    def __init__(self, urls: Iterable[str] = ()) -> None:
+        self._keys = KeySet()
+        for url in urls:
+            self.add(url)
+
+    def add(self, url: str) -> None:
+        self._keys.add(key64(url))
+
+    def __contains__(self, url: object) -> bool:
+        return isinstance(url, str) and key64(url) in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def already_exported(settings: BaseSettings) -> UrlSet:
+    """URLs of the books a previous run of this JOBDIR exported (for ``url in ...``)."""
     path = output_path(settings, "OUTPUT_JSONL")
-    return {record["url"] for record in iter_json_lines(path) if record.get("url")}
+    return UrlSet(record["url"] for record in iter_json_lines(path) if record.get("url"))
 
 
 class ResumeGuard:

@@ -22,6 +22,7 @@ from booksscraper.addon import BooksStack
 from booksscraper.compactset import KeySet, key64
 from booksscraper.dupefilter import CompactDupeFilter
 from booksscraper.pipelines.export import upc_key, write_json_array
+from booksscraper.resume import already_exported
 from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.tools.truth import differences
 from tests.helpers import REPO, read_books
@@ -179,3 +180,14 @@ def test_a_crawl_stopped_with_sigint_resumes_through_the_compact_filter(tmp_path
     # again. Every book page was downloaded once over both runs.
     assert stats.get("dupefilter/filtered", 0) > 0
     assert pages == 1000, f"book pages fetched: {first_pages} then {pages - first_pages}"
+
+
+def test_already_exported_urls_are_kept_as_keys(tmp_path: Path) -> None:
+    urls = [f"http://127.0.0.1/catalogue/book_{i}/index.html" for i in range(2000)]
+    lines = [json.dumps({"url": url, "upc": f"{i:016x}"}) for i, url in enumerate(urls[:1500])]
+    (tmp_path / "books.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    exported = already_exported(Settings({"OUTPUT_DIR": str(tmp_path)}))
+    assert len(exported) == 1500
+    assert all(url in exported for url in urls[:1500])
+    assert not any(url in exported for url in urls[1500:])
+    assert None not in exported
