@@ -45,7 +45,7 @@ from booksscraper.errors import BadConfig
 from booksscraper.lost import record_lost_request
 from booksscraper.pages import ListingPage, page_url, parse_book_page, parse_listing_page
 from booksscraper.rejects import Rejects
-from booksscraper.resume import already_exported
+from booksscraper.resume import UrlSet, already_exported
 from booksscraper.validation import item_problems
 
 DEFAULT_START_URL = "https://books.toscrape.com/"
@@ -89,7 +89,7 @@ class BooksSpider(scrapy.Spider):
         self.allowed_domains = [self.site_host]
         self.failure_message: str | None = None
         self.resumable = False
-        self.exported: set[str] = set()
+        self.exported: UrlSet = UrlSet()  # books a previous run of this JOBDIR exported
         self.listings_scheduled: set[int] = set()  # numbered listing pages, this run
 
     @classmethod
