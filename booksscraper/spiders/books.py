@@ -144,6 +144,14 @@ class BooksSpider(scrapy.Spider):
             self.crawler.stats.inc_value("books/listing_unrecognised")
             self.logger.warning("%s has no books and no pager: not a listing page", response.url)
         page = window["page"] if window else listing.page or 1
+        # Listing pages first: the engine sends requests as they are yielded, and
+        # a listing page sent a round late idles the connections a round later.
+        if window is None:
+            yield from self.first_listings(listing, page)
+        elif window.get("url"):
+            yield from self.next_listings(window)
+        elif listing.next_url:  # no numbered pager: 'next', one page at a time
+            yield self.listing_request(listing.next_url, {"page": page + 1}, priority=0)
         for url in listing.book_urls:
             if url in self.exported:
                 self.crawler.stats.inc_value("resume/skipped_exported")
@@ -154,12 +162,6 @@ class BooksSpider(scrapy.Spider):
                 errback=self.request_failed,
                 priority=book_priority(page),
             )
-        if window is None:
-            yield from self.first_listings(listing, page)
-        elif window.get("url"):
-            yield from self.next_listings(window)
-        elif listing.next_url:  # no numbered pager: 'next', one page at a time
-            yield self.listing_request(listing.next_url, {"page": page + 1}, priority=0)
 
     def first_listings(self, listing: ListingPage, page: int) -> Iterator[Request]:
         """From the first page: the next K pages (or the 'next' page without a numbered pager)."""
