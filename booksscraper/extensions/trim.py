@@ -3,9 +3,10 @@
 A long crawl allocates and frees a response, a selector tree and an item per
 page; glibc keeps much of the freed memory in its arenas, so the process's
 RSS creeps up with the catalogue though the live data does not. Calling
-``malloc_trim(0)`` every few seconds returns it: at 100,000 books the main
-process's peak RSS went from 215 to 204 MiB at no measurable cost in time
-per page (BENCHMARKS.md, scale). Off where the C library is not glibc.
+``malloc_trim(0)`` every few seconds returns it, at no measurable cost in
+time per page. At 100,000 books it took a few MiB off the main process's peak
+RSS (3 MiB, 11 in an earlier trial: BENCHMARKS.md, scale); it matters most
+after a spike. Off where the C library is not glibc.
 
 Settings (defaults in brackets):
 
