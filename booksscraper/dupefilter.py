@@ -53,8 +53,12 @@ class CompactDupeFilter(RFPDupeFilter):
         if path:
             self.file = Path(path, "requests.seen").open("a+b")  # noqa: SIM115 - closed in close()
             self.file.seek(0)
-            for fingerprint in _iter_seen_file(self.file):
+            whole = 0  # bytes of complete records
+            for fingerprint, whole in _iter_seen_file(self.file):  # noqa: B007 - used below
                 self.seen.add(key64(fingerprint))
+            # A record torn by a crash is cut off, or the next one appended after it
+            # would be misread on the next resume.
+            self.file.truncate(whole)
 
     def request_seen(self, request: Request) -> bool:
         fingerprint = self._fingerprint(request)
@@ -65,9 +69,12 @@ class CompactDupeFilter(RFPDupeFilter):
         return False
 
 
-def _iter_seen_file(file: IO[bytes]) -> Iterator[bytes]:
-    """The fingerprints of ``requests.seen``, a chunk at a time; a torn last record is skipped."""
-    pending = b""
+def _iter_seen_file(file: IO[bytes]) -> Iterator[tuple[bytes, int]]:
+    """Each fingerprint of ``requests.seen`` with the file offset where its record ends.
+
+    Read a chunk at a time; a torn last record is skipped.
+    """
+    pending, offset = b"", 0  # offset: where ``pending`` starts in the file
     while chunk := file.read(_READ_CHUNK):
         data = pending + chunk
         pos = 0
@@ -75,6 +82,6 @@ def _iter_seen_file(file: IO[bytes]) -> Iterator[bytes]:
             end = pos + _SIZE_BYTES + int.from_bytes(data[pos : pos + _SIZE_BYTES], "big")
             if end > len(data):
                 break  # continues in the next chunk, or was cut by a crash
-            yield data[pos + _SIZE_BYTES : end]
+            yield data[pos + _SIZE_BYTES : end], offset + end
             pos = end
-        pending = data[pos:]
+        pending, offset = data[pos:], offset + pos

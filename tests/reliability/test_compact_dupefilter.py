@@ -121,6 +121,11 @@ def test_a_torn_last_record_is_skipped(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:-5])  # a crash in the middle of the last write
     again = make_filter(CompactDupeFilter, tmp_path)
     assert [again.request_seen(r) for r in requests(3)] == [True, True, False]
+    again.close("finished")
+    # The torn bytes were cut before the record written again: the next run reads all three.
+    third = make_filter(CompactDupeFilter, tmp_path)
+    assert [third.request_seen(r) for r in requests(4)] == [True, True, True, False]
+    third.close("finished")
 
 
 def test_the_addon_turns_it_on_unless_the_project_chose_a_filter() -> None:
@@ -191,3 +196,20 @@ def test_already_exported_urls_are_kept_as_keys(tmp_path: Path) -> None:
     assert all(url in exported for url in urls[:1500])
     assert not any(url in exported for url in urls[1500:])
     assert None not in exported
+
+
+def test_records_across_read_chunks_and_a_torn_tail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours = make_filter(CompactDupeFilter, tmp_path)
+    for request in requests(50):
+        ours.request_seen(request)
+    ours.close("finished")
+    path = tmp_path / "requests.seen"
+    whole = path.read_bytes()
+    path.write_bytes(whole + whole[:9])  # a torn 51st record
+    monkeypatch.setattr("booksscraper.dupefilter._READ_CHUNK", 7)  # records span chunks
+    again = make_filter(CompactDupeFilter, tmp_path)
+    assert all(again.request_seen(r) for r in requests(50))
+    again.close("finished")
+    assert path.read_bytes() == whole
