@@ -47,7 +47,9 @@ Stats: ``cleanup/items`` (cleaned), ``cleanup/batches``, ``cleanup/batch_size_ma
 ``cleanup/pool_restarts``, ``cleanup/pool_unusable`` (1 when workers kept dying
 before finishing any batch, and the crawl fell back to cleaning inline),
 ``cleanup/workers``, ``cleanup/near_duplicates``,
-``cleanup/rejected`` and ``cleanup/rejected/cleanup_error``.
+``cleanup/near_duplicate_index_failed`` (1 when the index's temp file failed:
+flagging stops, the books go on), ``cleanup/rejected`` and
+``cleanup/rejected/cleanup_error``.
 """
 
 from __future__ import annotations
@@ -205,10 +207,17 @@ class CleanupPipeline:
         signature = fields.pop(SIGNATURE, None)
         if self.index is not None:
             key = str(adapter.get("url") or adapter.get("book_id"))
-            fields["near_duplicate_of"] = (
-                self.index.add(key, signature) if signature is not None else None
-            )
-            if fields["near_duplicate_of"] is not None:
+            try:
+                fields["near_duplicate_of"] = (
+                    self.index.add(key, signature) if signature is not None else None
+                )
+            except OSError as exc:  # its temp file (TMPDIR full, gone): the books still go on
+                logger.error("near-duplicate index failed (%s): no more near-duplicate flags", exc)
+                self.stats.set_value("cleanup/near_duplicate_index_failed", 1)
+                with contextlib.suppress(OSError):
+                    self.index.close()
+                self.index = None
+            if fields.get("near_duplicate_of") is not None:
                 self.stats.inc_value("cleanup/near_duplicates")
         for name, value in fields.items():
             # An item class without one of these fields keeps what it has.

@@ -145,3 +145,25 @@ def test_workers_that_cannot_start_fall_back_to_inline_cleanup(
     stats = pipeline.stats.get_stats()
     assert stats["cleanup/pool_unusable"] == 1
     assert stats["cleanup/items"] == 40
+
+
+@pytest.mark.timeout(120)
+def test_a_failing_near_duplicate_index_stops_flagging_but_loses_no_book(tmp_path: Path) -> None:
+    pipeline = make_pipeline(tmp_path, CLEANUP_WORKERS=0)
+    items = [spider_item(i) for i in range(1, 21)]
+
+    async def run() -> list[Any]:
+        await pipeline.open_spider()
+        try:
+            first = [await pipeline.process_item(item) for item in items[:10]]
+            assert pipeline.index is not None
+            os.close(pipeline.index._fd)  # its temp file is gone (as on a full or lost TMPDIR)
+            return first + [await pipeline.process_item(item) for item in items[10:]]
+        finally:
+            await pipeline.close_spider()
+
+    assert asyncio.run(run()) == items
+    stats = pipeline.stats.get_stats()
+    assert stats["cleanup/near_duplicate_index_failed"] == 1
+    assert stats["cleanup/items"] == 20
+    assert pipeline.index is None
