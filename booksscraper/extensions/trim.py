@@ -27,7 +27,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
-from booksscraper.errors import BadConfig
+from booksscraper.middlewares.checks import number_setting
 
 
 def glibc_malloc_trim() -> Any | None:
@@ -47,12 +47,7 @@ def glibc_malloc_trim() -> Any | None:
 
 class MemoryTrim:
     def __init__(self, crawler: Crawler) -> None:
-        try:
-            self.interval = crawler.settings.getfloat("MEMORY_TRIM_INTERVAL", 5.0)
-        except ValueError:
-            raise BadConfig("MEMORY_TRIM_INTERVAL: not a number of seconds") from None
-        if self.interval < 0:
-            raise BadConfig(f"MEMORY_TRIM_INTERVAL: must be 0 (off) or more, got {self.interval}")
+        self.interval = number_setting(crawler.settings, "MEMORY_TRIM_INTERVAL", 5.0)  # 0: off
         self.malloc_trim = glibc_malloc_trim()
         if not self.interval or self.malloc_trim is None:
             raise NotConfigured

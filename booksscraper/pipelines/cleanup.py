@@ -71,6 +71,7 @@ from booksscraper.cleanup import CleanupOptions, clean_batch
 from booksscraper.cleanup.record import INPUT_FIELDS, SIGNATURE
 from booksscraper.cleanup.signature import NearDuplicateIndex
 from booksscraper.errors import BadConfig
+from booksscraper.middlewares.checks import int_setting, number_setting
 from booksscraper.pipelines.pool import START_METHODS, BatchPool, PoolUnusable
 from booksscraper.rejects import Rejects
 
@@ -90,27 +91,27 @@ class CleanupPipeline:
         settings = crawler.settings
         self.crawler = crawler
         self.stats = crawler.stats
-        self.workers = _non_negative(settings, "CLEANUP_WORKERS", usable_cpus())
+        self.workers = int_setting(settings, "CLEANUP_WORKERS", usable_cpus())
         self.start_method = settings.get("CLEANUP_START_METHOD", "forkserver")
         if self.start_method not in START_METHODS:
             raise BadConfig(f"CLEANUP_START_METHOD: {self.start_method!r} is not one of "
                             f"{', '.join(START_METHODS)}")
-        self.batch_size = _positive(settings, "CLEANUP_BATCH_SIZE", 25)
-        self.max_wait = _float(settings, "CLEANUP_BATCH_MAX_WAIT", 0.25)
+        self.batch_size = int_setting(settings, "CLEANUP_BATCH_SIZE", 25, minimum=1)
+        self.max_wait = number_setting(settings, "CLEANUP_BATCH_MAX_WAIT", 0.25)
         if not 0 < self.max_wait <= 60:
             raise BadConfig("CLEANUP_BATCH_MAX_WAIT: must be between 0 and 60 seconds")
-        self.max_in_flight = _positive(settings, "CLEANUP_MAX_IN_FLIGHT", 1000)
+        self.max_in_flight = int_setting(settings, "CLEANUP_MAX_IN_FLIGHT", 1000, minimum=1)
         if self.max_in_flight < self.batch_size:
             raise BadConfig("CLEANUP_MAX_IN_FLIGHT: must be at least CLEANUP_BATCH_SIZE "
                             f"({self.batch_size}), or batches never fill")
-        self.max_crashes = _non_negative(settings, "CLEANUP_MAX_CRASHES", 2)
-        threshold = _float(settings, "CLEANUP_NEAR_DUPLICATE_THRESHOLD", 0.8)
+        self.max_crashes = int_setting(settings, "CLEANUP_MAX_CRASHES", 2)
+        threshold = number_setting(settings, "CLEANUP_NEAR_DUPLICATE_THRESHOLD", 0.8)
         if not 0 < threshold <= 1:
             raise BadConfig("CLEANUP_NEAR_DUPLICATE_THRESHOLD: must be in (0, 1]")
         near_duplicates = settings.getbool("CLEANUP_NEAR_DUPLICATES", True)
         self.index = NearDuplicateIndex(threshold) if near_duplicates else None
         self.options = CleanupOptions(
-            extra_work=_non_negative(settings, "CLEANUP_EXTRA_WORK", 0),
+            extra_work=int_setting(settings, "CLEANUP_EXTRA_WORK", 0),
             signatures=near_duplicates,
         )
         self.rejects = Rejects.for_crawler(crawler)
@@ -224,29 +225,3 @@ class CleanupPipeline:
             with contextlib.suppress(KeyError):
                 adapter[name] = value
 
-
-def _non_negative(settings: Any, name: str, default: int) -> int:
-    value = settings.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise BadConfig(f"{name}: {value!r} is not a whole number") from None
-    if number < 0:
-        raise BadConfig(f"{name}: must be 0 or more, got {number}")
-    return number
-
-
-def _float(settings: Any, name: str, default: float) -> float:
-    try:
-        return settings.getfloat(name, default)
-    except (TypeError, ValueError):
-        raise BadConfig(f"{name}: {settings.get(name)!r} is not a number") from None
-
-
-def _positive(settings: Any, name: str, default: int) -> int:
-    number = _non_negative(settings, name, default)
-    if number == 0:
-        raise BadConfig(f"{name}: must be 1 or more")
-    return number

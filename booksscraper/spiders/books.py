@@ -43,6 +43,7 @@ from twisted.python.failure import Failure
 
 from booksscraper.errors import BadConfig
 from booksscraper.lost import record_lost_request
+from booksscraper.middlewares.checks import int_setting
 from booksscraper.pages import ListingPage, page_url, parse_book_page, parse_listing_page
 from booksscraper.rejects import Rejects
 from booksscraper.resume import UrlSet, already_exported
@@ -95,18 +96,8 @@ class BooksSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BooksSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        try:
-            spider.refetch_limit = crawler.settings.getint("REFETCH_INVALID_PAGES", 2)
-        except ValueError:
-            raise BadConfig("REFETCH_INVALID_PAGES: must be a whole number") from None
-        if spider.refetch_limit < 0:
-            raise BadConfig(f"REFETCH_INVALID_PAGES: must be 0 or more, got {spider.refetch_limit}")
-        try:
-            spider.lookahead = crawler.settings.getint("LISTING_LOOKAHEAD", 0)
-        except ValueError:
-            raise BadConfig("LISTING_LOOKAHEAD: must be a whole number (0 = auto)") from None
-        if spider.lookahead < 0:
-            raise BadConfig(f"LISTING_LOOKAHEAD: must be 0 (auto) or more, got {spider.lookahead}")
+        spider.refetch_limit = int_setting(crawler.settings, "REFETCH_INVALID_PAGES", 2)
+        spider.lookahead = int_setting(crawler.settings, "LISTING_LOOKAHEAD", 0)  # 0: auto
         job = kwargs.get("_job")  # scrapyd's job id
         if job and crawler.settings.getpriority("OUTPUT_DIR") <= SETTINGS_PRIORITIES["project"]:
             # One output folder per scrapyd job, unless the job chose one.
