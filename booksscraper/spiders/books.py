@@ -91,7 +91,7 @@ class BooksSpider(scrapy.Spider):
         self.failure_message: str | None = None
         self.resumable = False
         self.exported: UrlSet = UrlSet()  # books a previous run of this JOBDIR exported
-        self.listings_scheduled: set[int] = set()  # numbered listing pages, this run
+        self.listings_scheduled: set[str] = set()  # listing page URLs, this run
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BooksSpider:
@@ -142,7 +142,7 @@ class BooksSpider(scrapy.Spider):
         elif window.get("url"):
             yield from self.next_listings(window)
         elif listing.next_url:  # no numbered pager: 'next', one page at a time
-            yield self.listing_request(listing.next_url, {"page": page + 1}, priority=0)
+            yield from self.listing_request(listing.next_url, {"page": page + 1}, priority=0)
         for url in listing.book_urls:
             if url in self.exported:
                 self.crawler.stats.inc_value("resume/skipped_exported")
@@ -158,7 +158,7 @@ class BooksSpider(scrapy.Spider):
         """From the first page: the next K pages (or the 'next' page without a numbered pager)."""
         if not listing.numbered:
             if listing.next_url:
-                yield self.listing_request(listing.next_url, {"page": page + 1}, priority=0)
+                yield from self.listing_request(listing.next_url, {"page": page + 1}, priority=0)
             return
         assert listing.next_url and listing.page_count  # numbered
         # Read here, not in from_crawler: settings_check names a bad value first.
@@ -179,16 +179,21 @@ class BooksSpider(scrapy.Spider):
 
     def numbered_listing(self, any_page_url: str, number: int, count: int,
                          step: int) -> Iterator[Request]:
-        if number in self.listings_scheduled:
-            return  # resuming: a page restored from JOBDIR already scheduled it
-        self.listings_scheduled.add(number)
         url = page_url(any_page_url, number)
         window = {"page": number, "count": count, "step": step, "url": url}
-        yield self.listing_request(url, window, priority=listing_priority(number, step))
+        yield from self.listing_request(url, window, priority=listing_priority(number, step))
 
-    def listing_request(self, url: str, window: dict[str, Any], priority: int) -> Request:
-        # Resuming: listings may be marked seen though their books never came.
-        return Request(
+    def listing_request(self, url: str, window: dict[str, Any], priority: int) -> Iterator[Request]:
+        """The listing page's request, once per run.
+
+        Resuming, listing pages bypass the duplicate filter (they may be marked
+        seen though their books never came), so this run's own set keeps a page
+        restored from JOBDIR, or a 'next' link pointing back, from coming twice.
+        """
+        if url in self.listings_scheduled:
+            return
+        self.listings_scheduled.add(url)
+        yield Request(
             url,
             callback=self.parse_listing,
             errback=self.listing_failed,

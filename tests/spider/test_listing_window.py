@@ -10,6 +10,7 @@ import requests
 from parsel import Selector
 from scrapy import Request, signals
 from scrapy.exceptions import DownloadFailedError
+from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
@@ -103,3 +104,21 @@ def test_a_lost_page_without_a_numbered_pager_is_reported_as_a_broken_chain(
     assert crawler.stats.get_value("books/listing_chain_broken") == 1
     crawler.signals.send_catch_log(signals.engine_stopped)  # closes the failures file
     assert [f["url"] for f in read_lines(tmp_path / "failures.jsonl")] == [failed.url]
+
+
+def test_resuming_a_next_link_that_points_back_is_followed_once(tmp_path: Path) -> None:
+    crawler = get_crawler(BooksSpider, {"ADDONS": {}, "OUTPUT_DIR": str(tmp_path)})
+    crawler._apply_settings()
+    spider = BooksSpider.from_crawler(crawler, start_url="http://127.0.0.1:9/")
+    crawler.spider = spider
+    spider.resumable = True  # listing requests bypass the duplicate filter
+
+    def page(url: str, next_href: str) -> HtmlResponse:
+        body = f'<ul class="pager"><li class="next"><a href="{next_href}">next</a></li></ul>'
+        request = Request(url, meta={"listing": {"page": 2}})  # no numbered pager
+        return HtmlResponse(url, body=body.encode(), encoding="utf-8", request=request)
+
+    a, b = "http://127.0.0.1:9/a.html", "http://127.0.0.1:9/b.html"
+    assert [r.url for r in spider.parse_listing(page(a, "b.html"))] == [b]
+    assert [r.url for r in spider.parse_listing(page(b, "a.html"))] == [a]
+    assert list(spider.parse_listing(page(a, "b.html"))) == []  # the cycle ends here
