@@ -32,25 +32,76 @@ def key64(data: bytes | str) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
-class KeySet:
-    """A set of 64-bit integer keys in one array (``add``, ``in``, ``len``, iteration)."""
+class OpenTable:
+    """Non-zero 64-bit values in one ``array("Q")``: open addressing, linear probing.
+
+    The base of ``KeySet`` and of the near-duplicate index's band tables. A value
+    is placed from the home slot of its hash (the high bits after a Fibonacci
+    multiply) and the table doubles past ``max_load``; subclasses say which hash
+    placed a stored value (``_hash_of``), so growing can place it again.
+    """
 
     def __init__(self, capacity: int = 1024, max_load: float = 0.6) -> None:
         if not 0.1 <= max_load <= 0.9:
             raise ValueError("max_load must be in 0.1..0.9")
         self.max_load = max_load
-        bits = max(4, (max(int(capacity / max_load), 1) - 1).bit_length())
-        self._allocate(bits)
-        # 0 marks an empty slot, so the key 0 is remembered apart.
-        self._has_zero = False
+        self._allocate(max(4, (max(int(capacity / max_load), 1) - 1).bit_length()))
 
     def _allocate(self, bits: int) -> None:
         self._bits = bits
         self._shift = 64 - bits
         self._mask = (1 << bits) - 1
         self._slots = array("Q", [0]) * (1 << bits)
-        self._count = 0  # non-zero keys
+        self._count = 0  # values stored
         self._limit = int((1 << bits) * self.max_load)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the table (the whole memory but a few small attributes)."""
+        return len(self._slots) * self._slots.itemsize
+
+    def _hash_of(self, value: int) -> int:
+        raise NotImplementedError
+
+    def _home(self, hash64: int) -> int:
+        return ((hash64 * _FIBONACCI) & _MASK64) >> self._shift
+
+    def _insert(self, hash64: int, value: int) -> None:
+        """Store ``value`` in the first empty slot from the home of ``hash64``."""
+        slots, mask = self._slots, self._mask
+        index = self._home(hash64)
+        while slots[index]:
+            index = (index + 1) & mask
+        self._store(index, value)
+
+    def _store(self, index: int, value: int) -> None:
+        self._slots[index] = value
+        self._count += 1
+        if self._count > self._limit:
+            old = self._slots
+            self._allocate(self._bits + 1)
+            for stored in filter(None, old):
+                self._insert(self._hash_of(stored), stored)
+
+
+class KeySet(OpenTable):
+    """A set of 64-bit integer keys in one array (``add``, ``in``, ``len``, iteration)."""
+
+    def __init__(self, capacity: int = 1024, max_load: float = 0.6) -> None:
+        super().__init__(capacity, max_load)
+        # 0 marks an empty slot, so the key 0 is remembered apart.
+        self._has_zero = False
+
+    def _hash_of(self, value: int) -> int:
+        return value
+
+    def _slot(self, key: int) -> int:
+        """The slot holding ``key``, or the empty slot where it would go."""
+        slots, mask = self._slots, self._mask
+        index = self._home(key)
+        while (value := slots[index]) and value != key:
+            index = (index + 1) & mask
+        return index
 
     def __len__(self) -> int:
         return self._count + self._has_zero
@@ -60,15 +111,7 @@ class KeySet:
             return False
         if key == 0:
             return self._has_zero
-        slots, mask = self._slots, self._mask
-        index = ((key * _FIBONACCI) & _MASK64) >> self._shift
-        while True:
-            value = slots[index]
-            if value == key:
-                return True
-            if value == 0:
-                return False
-            index = (index + 1) & mask
+        return self._slots[self._slot(key)] == key
 
     def add(self, key: int) -> bool:
         """Add ``key``; True if it was not in the set yet."""
@@ -77,19 +120,10 @@ class KeySet:
         if key == 0:
             added, self._has_zero = not self._has_zero, True
             return added
-        slots, mask = self._slots, self._mask
-        index = ((key * _FIBONACCI) & _MASK64) >> self._shift
-        while True:
-            value = slots[index]
-            if value == key:
-                return False
-            if value == 0:
-                break
-            index = (index + 1) & mask
-        slots[index] = key
-        self._count += 1
-        if self._count > self._limit:
-            self._grow()
+        index = self._slot(key)
+        if self._slots[index]:
+            return False
+        self._store(index, key)
         return True
 
     def update(self, keys: Iterable[int]) -> None:
@@ -100,14 +134,3 @@ class KeySet:
         if self._has_zero:
             yield 0
         yield from filter(None, self._slots)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of the table (the set's whole memory but a few small attributes)."""
-        return len(self._slots) * self._slots.itemsize
-
-    def _grow(self) -> None:
-        old = self._slots
-        self._allocate(self._bits + 1)
-        for key in filter(None, old):
-            self.add(key)

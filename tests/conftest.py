@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from booksscraper.cluster.redis_server import RedisServer, running_redis
 from tests.proxies import TinyProxies
 
 
@@ -36,3 +37,12 @@ def tinyproxies(tmp_path: Path) -> Iterator[TinyProxies]:
         yield proxies
     finally:
         proxies.stop_all()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server on a free loopback port for the whole run, stopped by PID."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed (apt-get install -y redis-server)")
+    with running_redis() as server:
+        yield server

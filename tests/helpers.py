@@ -23,6 +23,14 @@ def realsite_page(relative: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def crawl_command(start_url: str, out_dir: Path, *args: str) -> list[str]:
+    """The argv of `scrapy crawl books` against ``start_url``, writing into ``out_dir``."""
+    return [
+        sys.executable, "-m", "scrapy", "crawl", "books",
+        "-a", f"start_url={start_url}", "-s", f"OUTPUT_DIR={out_dir}", *args,
+    ]
+
+
 def run_crawl(
     start_url: str, out_dir: Path, *args: str, timeout: float = 240,
     env: dict[str, str] | None = None,
@@ -31,14 +39,9 @@ def run_crawl(
 
     ``env`` adds to (or overrides) this process's environment.
     """
-    command = [
-        sys.executable, "-m", "scrapy", "crawl", "books",
-        "-a", f"start_url={start_url}",
-        "-s", f"OUTPUT_DIR={out_dir}",
-        *args,
-    ]
     return subprocess.run(
-        command, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
+        crawl_command(start_url, out_dir, *args),
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
         env={**os.environ, **env} if env else None,
     )
 

@@ -18,10 +18,11 @@ import hashlib
 import os
 import re
 import tempfile
-from array import array
 from collections.abc import Iterator
 
 import numpy as np
+
+from booksscraper.compactset import OpenTable
 
 NUM_PERM = 64
 BANDS = 8
@@ -33,9 +34,7 @@ _MULT = _rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.u
 _ADD = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
 _SIGNATURE_BYTES = 4 * NUM_PERM
 _BAND_BYTES = 4 * _ROWS
-# The index's band tables: slot from a Fibonacci multiply of the band hash; at most 70 % full.
-_FIB32 = 0x9E3779B1
-_MAX_LOAD = 0.7
+_MAX_LOAD = 0.7  # of the index's band tables
 
 
 def shingles(text: str, size: int = 3) -> set[str]:
@@ -82,33 +81,20 @@ def extra_work(text: str | None, rounds: int) -> int:
     return checksum
 
 
-class _BandTable:
+class _BandTable(OpenTable):
     """One band's buckets: 32-bit band hash -> position of the first signature with that band.
 
-    Open addressing (linear probing) in one ``array("Q")`` (stdlib: indexing it gives a
-    Python int several times faster than a numpy scalar), each slot ``hash << 32 |
-    position + 1`` (0 = empty), at most ``_MAX_LOAD`` full: ~11-23 bytes a book. The
-    slot comes from the hash alone, so the table grows without the signatures. Two
-    different bands can share a 32-bit hash: the caller compares the bands themselves.
+    Each slot holds ``hash << 32 | position + 1`` (0 = empty), at most ``_MAX_LOAD``
+    full: ~11-23 bytes a book. The slot comes from the hash alone, so the table grows
+    without the signatures. Two different bands can share a 32-bit hash: the caller
+    compares the bands themselves.
     """
 
-    def __init__(self, bits: int = 10) -> None:
-        self._allocate(bits)
+    def __init__(self) -> None:
+        super().__init__(capacity=700, max_load=_MAX_LOAD)
 
-    def _allocate(self, bits: int) -> None:
-        self._shift = 32 - bits
-        self._mask = (1 << bits) - 1
-        self._slots = array("Q", [0]) * (1 << bits)
-        self._count = 0
-        self._limit = int((1 << bits) * _MAX_LOAD)
-        self._bits = bits
-
-    @property
-    def nbytes(self) -> int:
-        return len(self._slots) * self._slots.itemsize
-
-    def _home(self, band_hash: int) -> int:
-        return ((band_hash * _FIB32) & 0xFFFFFFFF) >> self._shift
+    def _hash_of(self, value: int) -> int:
+        return value >> 32
 
     def positions(self, band_hash: int) -> Iterator[int]:
         """Positions stored under ``band_hash``, in probe order."""
@@ -120,18 +106,7 @@ class _BandTable:
             index = (index + 1) & mask
 
     def insert(self, band_hash: int, position: int) -> None:
-        slots, mask = self._slots, self._mask
-        index = self._home(band_hash)
-        while slots[index]:
-            index = (index + 1) & mask
-        slots[index] = (band_hash << 32) | (position + 1)
-        self._count += 1
-        if self._count > self._limit:
-            old = self._slots
-            self._allocate(self._bits + 1)
-            for value in old:
-                if value:
-                    self.insert(value >> 32, (value & 0xFFFFFFFF) - 1)
+        self._insert(band_hash, (band_hash << 32) | (position + 1))
 
 
 class NearDuplicateIndex:

@@ -137,9 +137,9 @@ class BooksSpider(scrapy.Spider):
         page = window["page"] if window else listing.page or 1
         # Listing pages first: the engine sends requests as they are yielded, and
         # a listing page sent a round late idles the connections a round later.
-        if window is None:
+        if window is None and listing.numbered:
             yield from self.first_listings(listing, page)
-        elif window.get("url"):
+        elif window and window.get("url"):
             yield from self.next_listings(window)
         elif listing.next_url:  # no numbered pager: 'next', one page at a time
             yield from self.listing_request(listing.next_url, {"page": page + 1}, priority=0)
@@ -155,11 +155,7 @@ class BooksSpider(scrapy.Spider):
             )
 
     def first_listings(self, listing: ListingPage, page: int) -> Iterator[Request]:
-        """From the first page: the next K pages (or the 'next' page without a numbered pager)."""
-        if not listing.numbered:
-            if listing.next_url:
-                yield from self.listing_request(listing.next_url, {"page": page + 1}, priority=0)
-            return
+        """From the first page of a numbered pager: the next K pages."""
         assert listing.next_url and listing.page_count  # numbered
         # Read here, not in from_crawler: settings_check names a bad value first.
         concurrency = max(1, self.crawler.settings.getint("CONCURRENT_REQUESTS"))

@@ -1,22 +1,13 @@
-"""A real redis-server for the cluster tests, started on a free loopback port, stopped by PID."""
+"""A clean Redis database per cluster test (the server: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 import redis
 
-from booksscraper.cluster.redis_server import RedisServer, running_redis
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    with running_redis() as server:
-        yield server
+from booksscraper.cluster.redis_server import RedisServer
 
 
 @pytest.fixture

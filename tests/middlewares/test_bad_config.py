@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import run_crawl
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -18,28 +16,8 @@ pytestmark = pytest.mark.timeout(60)
 def crawl(
     tmp_path: Path, *settings: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "scrapy",
-        "crawl",
-        "books",
-        "-a",
-        "start_url=http://127.0.0.1:9/",
-        "-s",
-        f"OUTPUT_DIR={tmp_path / 'out'}",
-    ]
-    for setting in settings:
-        command += ["-s", setting]
-    return subprocess.run(
-        command,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=50,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
+    args = [arg for setting in settings for arg in ("-s", setting)]
+    return run_crawl("http://127.0.0.1:9/", tmp_path / "out", *args, timeout=50, env=env)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], setting: str) -> str:

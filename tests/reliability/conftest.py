@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.helpers import REPO
+from tests.helpers import REPO, crawl_command
 
 
 @dataclass
@@ -18,13 +17,6 @@ class Crawl:
     returncode: int
     stderr: str
     max_rss_bytes: int  # peak resident memory of the crawl process (wait4's ru_maxrss)
-
-
-def crawl_command(start_url: str, out_dir: Path, *args: str) -> list[str]:
-    return [
-        sys.executable, "-m", "scrapy", "crawl", "books",
-        "-a", f"start_url={start_url}", "-s", f"OUTPUT_DIR={out_dir}", *args,
-    ]
 
 
 def start_crawl(start_url: str, out_dir: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:

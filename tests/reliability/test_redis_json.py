@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ from scrapy import Request, Spider
 from scrapy.utils.request import request_from_dict
 
 from booksscraper import cluster_json
-from booksscraper.cluster.redis_server import RedisServer, running_redis
+from booksscraper.cluster.redis_server import RedisServer
 from booksscraper.cluster.run import start_worker, stop
 from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.tools.truth import differences
@@ -90,14 +88,6 @@ def test_a_pickle_planted_in_redis_is_refused_and_never_run(tmp_path: Path) -> N
     assert not marker.exists()
     with pytest.raises(ValueError):
         cluster_json.loads(b'["a list, not a request"]')
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed (apt-get install -y redis-server)")
-    with running_redis() as server:
-        yield server
 
 
 @pytest.mark.timeout(120)
