@@ -2,7 +2,7 @@
 
     python -m benchmarks.transfer_trace [--books 1000] [--latency-ms 100] [--set NAME=VALUE]
 
-Runs one ``scrapy crawl books`` (the bench's settings: 32 requests in the
+Runs one ``scrapy crawl books`` (the bench's command: 32 requests in the
 engine, 16 per domain) against a sandbox with added latency, records every
 transfer (benchmarks/tracing/transfers.py) and prints: responses per 100 ms
 (a 0 is a round with every connection idle), the mean transfer time against
@@ -24,9 +24,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.bench import CONCURRENCY, OURS  # noqa: E402
+from benchmarks.bench import command as bench_command  # noqa: E402
 from booksscraper.sandbox.testing import running_sandbox  # noqa: E402
-
-CONCURRENCY = 16
 
 
 def main() -> None:
@@ -38,15 +38,12 @@ def main() -> None:
     with running_sandbox(books=args.books, seed=1, latency_ms=args.latency_ms) as sandbox, \
             tempfile.TemporaryDirectory() as tmp:
         trace = Path(tmp, "transfers.json")
-        command = [
-            sys.executable, "-m", "scrapy", "crawl", "books", "-a", f"start_url={sandbox.base_url}",
-            "-s", f"OUTPUT_DIR={tmp}", "-s", "LOG_LEVEL=WARNING",
-            "-s", f"CONCURRENT_REQUESTS={2 * CONCURRENCY}",
-            "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={CONCURRENCY}",
+        extra = [
             "-s", 'EXTENSIONS={"benchmarks.tracing.transfers.TransferTrace": 0}',
             "-s", f"TRANSFER_TRACE_FILE={trace}",
             *[arg for setting in args.settings for arg in ("-s", setting)],
         ]
+        command = [sys.executable, *bench_command(OURS, sandbox.base_url, Path(tmp), extra)]
         done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise SystemExit(f"crawl failed (exit {done.returncode}):\n{done.stderr[-3000:]}")

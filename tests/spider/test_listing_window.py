@@ -90,13 +90,20 @@ def test_a_bad_lookahead_names_the_setting(tmp_path: Path) -> None:
     assert "LISTING_LOOKAHEAD" in result.stderr.strip().splitlines()[-1]
 
 
-def test_a_lost_page_without_a_numbered_pager_is_reported_as_a_broken_chain(
-    tmp_path: Path,
-) -> None:
+def unit_spider(tmp_path: Path) -> BooksSpider:
+    """The spider on a crawler that is not crawling, for calling its callbacks directly."""
     crawler = get_crawler(BooksSpider, {"ADDONS": {}, "OUTPUT_DIR": str(tmp_path)})
     crawler._apply_settings()
     spider = BooksSpider.from_crawler(crawler, start_url="http://127.0.0.1:9/")
     crawler.spider = spider
+    return spider
+
+
+def test_a_lost_page_without_a_numbered_pager_is_reported_as_a_broken_chain(
+    tmp_path: Path,
+) -> None:
+    spider = unit_spider(tmp_path)
+    crawler = spider.crawler
     failed = Request("http://127.0.0.1:9/next-please", meta={"listing": {"page": 3}})
     failure = Failure(DownloadFailedError("gone"))
     failure.request = failed  # as Scrapy sets it on download errors
@@ -107,10 +114,7 @@ def test_a_lost_page_without_a_numbered_pager_is_reported_as_a_broken_chain(
 
 
 def test_resuming_a_next_link_that_points_back_is_followed_once(tmp_path: Path) -> None:
-    crawler = get_crawler(BooksSpider, {"ADDONS": {}, "OUTPUT_DIR": str(tmp_path)})
-    crawler._apply_settings()
-    spider = BooksSpider.from_crawler(crawler, start_url="http://127.0.0.1:9/")
-    crawler.spider = spider
+    spider = unit_spider(tmp_path)
     spider.resumable = True  # listing requests bypass the duplicate filter
 
     def page(url: str, next_href: str) -> HtmlResponse:
