@@ -39,8 +39,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import sleep
 from scrapy_redis.connection import get_redis_from_settings
 
-from booksscraper.cluster.ratelimit import domain_key_setting
-from booksscraper.errors import BadConfig
+from booksscraper.cluster.ratelimit import domain_key_setting, require_redis
 from booksscraper.middlewares.checks import int_setting, number_setting
 
 SLOT_META = "cluster_concurrency_slot"
@@ -97,8 +96,7 @@ class ClusterConcurrencyMiddleware:
         limit = int_setting(s, "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN", 0)
         if not limit:
             raise NotConfigured
-        if not s.get("REDIS_URL") and not s.get("REDIS_HOST"):
-            raise BadConfig("CLUSTER_MAX_CONCURRENCY_PER_DOMAIN: needs REDIS_URL")
+        require_redis(s, "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN")
         poll = number_setting(s, "CLUSTER_CONCURRENCY_POLL", 0.05, minimum=0.001)
         key = domain_key_setting(s, "CLUSTER_CONCURRENCY_KEY", "inflight:%(domain)s")
         ttl = s.getfloat("DOWNLOAD_TIMEOUT") + EXPIRY_MARGIN

@@ -94,6 +94,12 @@ class ClusterRateLimiter:
         return int(wait_us) / 1_000_000
 
 
+def require_redis(settings: BaseSettings, name: str) -> None:
+    """BadConfig naming ``name`` unless the shared Redis is configured (REDIS_URL or REDIS_HOST)."""
+    if not settings.get("REDIS_URL") and not settings.get("REDIS_HOST"):
+        raise BadConfig(f"{name}: needs REDIS_URL (the shared Redis)")
+
+
 def domain_key_setting(settings: BaseSettings, name: str, default: str) -> str:
     """A Redis key template with ``%(domain)s`` and no other placeholder, else BadConfig."""
     key = settings.get(name, default)
@@ -116,8 +122,7 @@ class ClusterRateLimitMiddleware:
         rate = number_setting(s, "CLUSTER_MAX_RPS_PER_DOMAIN", 0.0)
         if not rate:
             raise NotConfigured
-        if not s.get("REDIS_URL") and not s.get("REDIS_HOST"):
-            raise BadConfig("CLUSTER_MAX_RPS_PER_DOMAIN: needs REDIS_URL (the shared Redis)")
+        require_redis(s, "CLUSTER_MAX_RPS_PER_DOMAIN")
         burst = number_setting(s, "CLUSTER_RPS_BURST", 1.0, minimum=1.0)
         key = domain_key_setting(s, "CLUSTER_RATE_KEY", "ratelimit:%(domain)s")
         limiter = ClusterRateLimiter(get_redis_from_settings(s), rate, burst, key)
