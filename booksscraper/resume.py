@@ -10,8 +10,9 @@ their books are lost. So the output, not the queue, says what is done:
   not stop cleanly: its request queue, seen-requests file and waiting retries
   are discarded (stat ``resume/discarded_unclean_state``).
 - With JOBDIR the spider walks the listing pages again (``dont_filter``) and
-  skips books already in ``OUTPUT_JSONL`` (``already_exported``), and export
-  drops a second copy of a UPC: every book ends up in the output exactly once.
+  skips books already in ``OUTPUT_JSONL``, and export drops a second copy of
+  a UPC: every book ends up in the output exactly once. Both learn what was
+  exported from one read of the file (``exported_before``).
   The exported URLs are held as 64-bit keys (``UrlSet``): a resumed crawl of
   100,000 books keeps ~2 MB for them, not ~15. Two URLs share a key with
   probability ~n**2 / 2**65; a book whose URL collided would be skipped.
@@ -32,6 +33,8 @@ from scrapy.settings import BaseSettings
 
 from booksscraper.compactset import KeySet, key64
 from booksscraper.output import iter_json_lines, output_path
+from booksscraper.shared import shared
+from booksscraper.validation import upc_key
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +61,28 @@ class UrlSet:
         return len(self._keys)
 
 
-def already_exported(settings: BaseSettings) -> UrlSet:
-    """URLs of the books a previous run of this JOBDIR exported (for ``url in ...``)."""
-    path = output_path(settings, "OUTPUT_JSONL")
-    return UrlSet(record["url"] for record in iter_json_lines(path) if record.get("url"))
+class ExportedBooks(UrlSet):
+    """Books earlier runs of this JOBDIR exported: their URLs (``in``, ``len``) and UPC keys."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.upc_keys = KeySet()  # ``validation.upc_key`` of each exported UPC
+
+
+def already_exported(settings: BaseSettings) -> ExportedBooks:
+    """What earlier runs of this JOBDIR exported, read from ``OUTPUT_JSONL``."""
+    books = ExportedBooks()
+    for record in iter_json_lines(output_path(settings, "OUTPUT_JSONL")):
+        if record.get("url"):
+            books.add(record["url"])
+        if "upc" in record:
+            books.upc_keys.add(upc_key(record["upc"]))
+    return books
+
+
+def exported_before(crawler: Crawler) -> ExportedBooks:
+    """``already_exported``, read once per crawl for the spider and the export pipeline."""
+    return shared(crawler, lambda c: already_exported(c.settings), "_booksscraper_exported")
 
 
 class ResumeGuard:

@@ -14,6 +14,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from booksscraper.compactset import key64
+
 REQUIRED: dict[str, type | tuple[type, ...]] = {
     "url": str,
     "book_id": int,
@@ -35,7 +37,7 @@ REQUIRED: dict[str, type | tuple[type, ...]] = {
 OPTIONAL: dict[str, type | tuple[type, ...]] = {"description": str}
 FIELDS = REQUIRED | OPTIONAL
 
-_UPC = re.compile(r"[0-9a-f]{16}")
+UPC = re.compile(r"[0-9a-f]{16}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
@@ -82,7 +84,7 @@ def item_problems(item: Mapping[str, Any], site_host: str | None = None) -> list
         problems.append(f"book_id_out_of_range: {item['book_id']}")
     if item["availability"] >= 0 and item["in_stock"] != (item["availability"] > 0):
         problems.append("in_stock_contradicts_availability")
-    if not _UPC.fullmatch(item["upc"]):
+    if not UPC.fullmatch(item["upc"]):
         problems.append(f"upc_malformed: {item['upc'][:40]}")
     if not _CURRENCY.fullmatch(item["currency"]):
         problems.append(f"currency_malformed: {item['currency'][:10]}")
@@ -91,3 +93,15 @@ def item_problems(item: Mapping[str, Any], site_host: str | None = None) -> list
         if problem:
             problems.append(problem)
     return problems
+
+
+def upc_key(upc: object) -> int:
+    """The 64-bit key of a UPC (export and resume keep UPCs as keys, not strings).
+
+    A valid UPC (16 hex digits) is its own value; anything else (None, upper
+    case, another format) a hash of its repr, so that values a set of strings
+    would tell apart stay apart ("ABC" and "abc", None and "None").
+    """
+    if isinstance(upc, str) and UPC.fullmatch(upc):
+        return int(upc, 16)
+    return key64(repr(upc))

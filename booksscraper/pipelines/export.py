@@ -20,7 +20,6 @@ usual: Scrapy's feed exports run beside this pipeline.
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -28,10 +27,10 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from booksscraper.compactset import KeySet, key64
+from booksscraper.compactset import KeySet
 from booksscraper.output import JsonLinesWriter, dumps, iter_json_lines, output_path
-
-_UPC = re.compile(r"[0-9a-f]{16}")
+from booksscraper.resume import exported_before
+from booksscraper.validation import upc_key
 
 
 class ExportPipeline:
@@ -51,9 +50,8 @@ class ExportPipeline:
 
     def open_spider(self) -> None:
         if self.resuming:
-            for record in iter_json_lines(self.jsonl_path):
-                if "upc" in record:
-                    self.seen_upcs.add(upc_key(record["upc"]))
+            # Shared with the spider (one read of the file); export goes on adding to it.
+            self.seen_upcs = exported_before(self.crawler).upc_keys
             self.stats.set_value("export/resumed_with", len(self.seen_upcs))
         self.writer = JsonLinesWriter(self.jsonl_path, append=self.resuming)
 
@@ -95,11 +93,3 @@ def write_json_array(jsonl_path: os.PathLike[str], json_path: os.PathLike[str]) 
     os.replace(tmp_path, json_path)
     return len(seen)
 
-
-def upc_key(upc: object) -> int:
-    """The 64-bit key of a UPC: its value when it is 16 hex digits (always, once validated)."""
-    if isinstance(upc, str) and _UPC.fullmatch(upc):
-        return int(upc, 16)
-    # Anything else (None, upper case, another format): a hash of its repr, so that values
-    # a set of strings would tell apart stay apart ("ABC" and "abc", None and "None").
-    return key64(repr(upc))

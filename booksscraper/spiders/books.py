@@ -46,7 +46,7 @@ from booksscraper.lost import record_lost_request
 from booksscraper.middlewares.checks import int_setting
 from booksscraper.pages import ListingPage, page_url, parse_book_page, parse_listing_page
 from booksscraper.rejects import Rejects
-from booksscraper.resume import UrlSet, already_exported
+from booksscraper.resume import UrlSet, exported_before
 from booksscraper.validation import item_problems
 
 DEFAULT_START_URL = "https://books.toscrape.com/"
@@ -105,7 +105,7 @@ class BooksSpider(scrapy.Spider):
             crawler.settings.set("OUTPUT_DIR", output_dir, priority="spider")
         if crawler.settings.get("JOBDIR"):
             spider.resumable = True
-            spider.exported = already_exported(crawler.settings)
+            spider.exported = exported_before(crawler)
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
