@@ -120,13 +120,15 @@ def test_retry_waiting_out_its_backoff_survives_kill_9(
         "-s", "RETRY_AFTER_MAX=60", "-s", "RETRY_BUDGET_MIN=1000", "-s", "RETRY_SLOWDOWN_MAX=0",
     )
     with running_sandbox(
-        books=30, seed=5, fault_503=1.0, fault_kinds=["book"], retry_after=30
+        books=30, seed=5, fault_429=1.0, fault_kinds=["book"], retry_after=30
     ) as sb:
         proc = start_worker(redis_server.url, sb.base_url, first, *FAST_CLOSE, *args)
         try:
             deadline = time.monotonic() + 60
-            # Every book page answers 503 + Retry-After 30: all 30 retries wait in memory.
-            while sb.stats()["by_status"].get("503", 0) < 30:
+            # Every book page answers 429 + Retry-After 30 (the sandbox sends Retry-After
+            # with 429 only; a bare 503 is retried after short backoffs, and a retry
+            # coming due would be in the queue at the check): all 30 wait in memory.
+            while sb.stats()["by_status"].get("429", 0) < 30:
                 assert time.monotonic() < deadline, "the book pages were never fetched"
                 time.sleep(0.1)
             time.sleep(3)  # longer than a lease: only renewal keeps the leases alive
@@ -136,7 +138,7 @@ def test_retry_waiting_out_its_backoff_survives_kill_9(
             proc.wait(10)
         finally:
             stop(proc)
-        sb.configure(fault_503=0.0)
+        sb.configure(fault_429=0.0)
         codes = run_workers(redis_server.url, sb.base_url, [second], *args)
         truth = sb.truth()
     assert codes == [0]
@@ -185,12 +187,12 @@ def test_graceful_stop_gives_waiting_retries_back_to_the_queue(
         "-s", "RETRY_AFTER_MAX=60", "-s", "RETRY_BUDGET_MIN=1000", "-s", "RETRY_SLOWDOWN_MAX=0",
     )
     with running_sandbox(
-        books=30, seed=5, fault_503=1.0, fault_kinds=["book"], retry_after=30
+        books=30, seed=5, fault_429=1.0, fault_kinds=["book"], retry_after=30
     ) as sb:
         proc = start_worker(redis_server.url, sb.base_url, tmp_path / "w", *args)
         try:
             deadline = time.monotonic() + 60
-            while sb.stats()["by_status"].get("503", 0) < 30:
+            while sb.stats()["by_status"].get("429", 0) < 30:
                 assert time.monotonic() < deadline, "the book pages were never fetched"
                 time.sleep(0.1)
             time.sleep(0.5)
