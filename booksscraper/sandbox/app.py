@@ -13,7 +13,7 @@ from . import hostile
 from .catalogue import Catalogue
 from .config import ConfigError, SandboxConfig
 from .policies import Policies
-from .replies import Reply, error_page, too_many
+from .replies import CAPTCHA_PAGE, Reply, error_page, redirect, too_many, with_bad_utf8
 from .routes import Render, resolve
 from .server import Connection, Pending, Request
 from .stats import Stats
@@ -79,7 +79,7 @@ class Sandbox:
             refusal = self.policies.check(conn.ip, ua, t0)
             if refusal is not None:
                 return self._send(conn, req, refusal, t0)
-        fault = self.policies.pick_fault(kind)
+        fault = self.policies.pick_fault(kind, req.path)
         if self.slow or fault == "drip":
             return partial(self._answer_later, conn, req, kind, render, fault, t0)
         self._answer(conn, req, kind, render, fault, t0)
@@ -142,6 +142,15 @@ class Sandbox:
             reply = too_many(cfg.retry_after, cfg.retry_after_format)
         elif fault == "empty":
             reply = Reply(200, b"")
+        elif fault == "redirect_self":
+            reply = redirect(self.base_url + req.path[1:])
+        elif fault == "redirect_offsite":
+            reply = redirect(f"http://localhost:{self.base_url.rsplit(':', 1)[1].rstrip('/')}"
+                             f"{req.path}")
+        elif fault == "captcha":
+            reply = Reply(200, CAPTCHA_PAGE)
+        elif fault == "bad_utf8":
+            reply = reply._replace(body=with_bad_utf8(body))
         elif fault == "reset":
             conn.reset()
             return self.stats.end(0, time.monotonic() - t0)

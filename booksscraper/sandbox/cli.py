@@ -34,6 +34,9 @@ HELP = {
     "robots_txt": "robots.txt body (overrides the two below)",
     "robots_disallow": "comma list of Disallow paths for robots.txt",
     "crawl_delay": "Crawl-delay for robots.txt, 0 = none",
+    "path_faults": 'JSON object: path -> faults for its next requests, e.g. '
+                   '\'{"/catalogue/page-5.html": ["redirect_self"]}\'',
+    "broken_paths": 'JSON object: path -> a fault on every request, e.g. \'{"/x.html": "503"}\'',
     "drip_chunk": "bytes per chunk for the drip fault",
     "drip_interval_ms": "pause between drip chunks",
 }

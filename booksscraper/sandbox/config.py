@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import math
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -11,7 +12,10 @@ from typing import Any
 FAULT_KEYS = (
     "fault_500", "fault_502", "fault_503", "fault_504", "fault_429", "fault_reset", "fault_hang",
     "fault_truncate", "fault_drip", "fault_no_price", "fault_bad_rating", "fault_empty",
+    "fault_redirect_self", "fault_redirect_offsite", "fault_captcha", "fault_bad_utf8",
 )
+# Every fault a rate or a path can ask for (a FAULT_KEYS name without its "fault_").
+FAULT_NAMES = tuple(key[len("fault_"):] for key in FAULT_KEYS)
 PAGE_KINDS = ("home", "listing", "category", "book")
 STARTUP_ONLY = ("books", "seed", "categories", "host", "port")
 
@@ -46,6 +50,14 @@ class SandboxConfig:
     fault_no_price: float = 0.0
     fault_bad_rating: float = 0.0
     fault_empty: float = 0.0
+    fault_redirect_self: float = 0.0  # a 302 to the page itself
+    fault_redirect_offsite: float = 0.0  # a 302 to the same page under another host name
+    fault_captcha: float = 0.0  # a 200 "verify you are human" page instead of the page
+    fault_bad_utf8: float = 0.0  # the page with invalid UTF-8 bytes in its text
+    # faults on chosen paths: the path's next requests get these faults, one each, in order
+    path_faults: dict[str, list[str]] = field(default_factory=dict)
+    # a fault on every request of the path (until the config changes)
+    broken_paths: dict[str, str] = field(default_factory=dict)
     fault_kinds: list[str] = field(default_factory=list)  # empty = all page kinds
     retry_after: int = 1
     retry_after_format: str = "seconds"  # or "date"
@@ -95,6 +107,16 @@ class SandboxConfig:
         _choice("ua_action", self.ua_action, ("429", "ban"))
         for kind in self.fault_kinds:
             _choice("fault_kinds", kind, PAGE_KINDS)
+        for path, faults in self.path_faults.items():
+            _path_key("path_faults", path)
+            if not isinstance(faults, list):
+                raise ConfigError(f"--path-faults: {path}: expected a list of faults, "
+                                  f"got {faults!r}")
+            for name in faults:
+                _choice("path_faults", name, FAULT_NAMES)
+        for path, name in self.broken_paths.items():
+            _path_key("broken_paths", path)
+            _choice("broken_paths", name, FAULT_NAMES)
         for ip in self.banned_ips:
             try:
                 ipaddress.ip_address(ip)
@@ -149,6 +171,11 @@ def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"{_flag(key)} must be one of {', '.join(allowed)}, got {value!r}")
 
 
+def _path_key(key: str, path: Any) -> None:
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ConfigError(f"{_flag(key)}: paths must start with /, got {path!r}")
+
+
 def _coerce(key: str, type_name: Any, value: Any) -> Any:
     """JSON types to field types: an int is fine for a float, "403" and 403 alike for strings."""
     type_name = str(type_name)
@@ -158,6 +185,15 @@ def _coerce(key: str, type_name: Any, value: Any) -> Any:
         return str(value)
     if type_name == "bool" and not isinstance(value, bool):
         raise ConfigError(f"{_flag(key)} must be true or false, got {value!r}")
+    if type_name.startswith("dict"):
+        if isinstance(value, str):  # from the command line
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ConfigError(f"{_flag(key)} must be a JSON object, got {value!r}") from None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{_flag(key)} must be a JSON object, got {value!r}")
+        return value
     if type_name.startswith("list"):
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]

@@ -23,7 +23,7 @@ import zlib
 from urllib.parse import urlsplit
 
 from .catalogue import Catalogue
-from .replies import Reply, error_page
+from .replies import Reply, error_page, redirect
 from .routes import TINY_JPEG
 
 PREFIX = "/__hostile/"
@@ -63,11 +63,6 @@ def _listing(cat: Catalogue, base_url: str) -> bytes:
     ).encode()
 
 
-def _redirect(location: str) -> Reply:
-    body = f'<html><body><a href="{location}">moved</a></body></html>\n'.encode()
-    return Reply(302, body, "text/html", (("Location", location),))
-
-
 @functools.lru_cache(maxsize=2)
 def gzip_bomb(mib: int) -> bytes:
     """gzip of `mib` MiB of zero bytes, built once per size."""
@@ -88,11 +83,11 @@ def reply(cat: Catalogue, path: str, base_url: str) -> Reply:
         tail = b"</p></body></html>\n"
         return Reply(200, head + b"x" * max(0, size - len(head) - len(tail)) + tail)
     if name == "loop.html":
-        return _redirect(f"{base_url}__hostile/loop.html")
+        return redirect(f"{base_url}__hostile/loop.html")
     if m := _CHAIN.fullmatch(name):
-        return _redirect(f"chain-{int(m.group(1)) + 1}.html")
+        return redirect(f"chain-{int(m.group(1)) + 1}.html")
     if name == "offsite.html":
-        return _redirect(offsite_book_url(cat, base_url))
+        return redirect(offsite_book_url(cat, base_url))
     if name == "book.pdf":
         return Reply(200, PDF, "application/pdf")
     if name == "book.jpg":

@@ -39,6 +39,11 @@ class Policies:
         self.fault_table = [(k[len("fault_"):], getattr(config, k))
                             for k in FAULT_KEYS if getattr(config, k) > 0]
         self.fault_kinds = frozenset(config.fault_kinds or PAGE_KINDS)
+        if config.path_faults != getattr(self, "_armed", None):
+            # A new plan of faults on chosen paths: each is served once more.
+            self._armed = config.path_faults
+            self.path_faults_left = {path: list(faults) for path, faults in
+                                     config.path_faults.items()}
         # Nothing to check at all: the fast path skips policies entirely.
         self.active = bool(config.banned_ips or self.banned_ips or self.banned_uas
                            or config.rate_limit or config.block_default_ua or config.ua_max_rps)
@@ -79,8 +84,12 @@ class Policies:
         wait = max(1, math.ceil((1.0 - tokens) / cfg.rate_limit))
         return too_many(wait, cfg.retry_after_format)
 
-    def pick_fault(self, kind: str) -> str | None:
+    def pick_fault(self, kind: str, path: str) -> str | None:
         """A fault name ("500", "reset", "no_price", ...) for this page, or None."""
+        if path in self.config.broken_paths:
+            return self.config.broken_paths[path]
+        if self.path_faults_left.get(path):
+            return self.path_faults_left[path].pop(0)
         if not self.fault_table or kind not in self.fault_kinds:
             return None
         u = self.fault_rng.random()

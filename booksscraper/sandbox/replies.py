@@ -30,6 +30,32 @@ class Reply(NamedTuple):
     headers: tuple[tuple[str, str], ...] = ()
 
 
+# A 200 that is not the page asked for: what a site's bot wall or login redirect serves.
+CAPTCHA_PAGE = (
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Just a moment...</title></head>\n"
+    "<body><h1>Verify you are human</h1>\n<form action=\"/login\" method=\"post\">"
+    "<input name=\"answer\"><button>Continue</button></form>\n</body></html>\n"
+).encode()
+# Bytes that are not UTF-8 (a lone continuation byte, a truncated sequence, 0xff), put into
+# a page's text by the bad_utf8 fault.
+BAD_UTF8 = b"\x80\xc3(\xff\xfe\xe2\x82"
+
+
+def redirect(location: str) -> Reply:
+    body = f'<html><body><a href="{location}">moved</a></body></html>\n'.encode()
+    return Reply(302, body, "text/html", (("Location", location),))
+
+
+def with_bad_utf8(body: bytes) -> bytes:
+    """The page with invalid UTF-8 inside its text: the description of a book page, else the title."""
+    for marker in (b'<div id="product_description"', b"<title>"):
+        at = body.find(marker)
+        if at >= 0:
+            at = body.find(b"<p>", at) + 3 if marker.startswith(b"<div") else at + len(marker)
+            return body[:at] + BAD_UTF8 + body[at:]
+    return BAD_UTF8 + body
+
+
 def error_page(status: int) -> Reply:
     reason = REASONS.get(status, "Error")
     body = (f"<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head>\n"
