@@ -16,6 +16,9 @@ from booksscraper.middlewares.masking import mask_proxy
 from booksscraper.output import JsonLinesWriter, output_path
 from booksscraper.shared import shared
 
+# Meta flag of a request whose failure is in the file: nobody writes it a second time.
+RECORDED = "failure_recorded"
+
 
 class Failures:
     def __init__(self, crawler: Crawler) -> None:

@@ -34,15 +34,20 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.spider import iterate_spider_output
 from twisted.python.failure import Failure
 
-from booksscraper.failures import Failures
+from booksscraper.failures import RECORDED, Failures
 from booksscraper.middlewares.backoff import failure_reason
+from booksscraper.middlewares.checks import int_setting
 from booksscraper.middlewares.masking import mask_credentials
 
 logger = logging.getLogger(__name__)
 
-RECORDED = "failure_recorded"
+# Default of the setting: how many more times a page that is not what it should be (a
+# malformed book page, a bot wall for a listing, a redirect that gets dropped) is fetched.
+REFETCH_INVALID_PAGES = 2
+
 # IgnoreRequest carries no type of its own: Scrapy's messages tell the cases apart.
 _IGNORED = (
     ("during decompression", "maxsize_decompressed"),
@@ -53,13 +58,19 @@ _IGNORED = (
 )
 
 
-def lost_reason(exception: BaseException) -> str:
+def lost_reason(exception: BaseException, request: Request | None = None) -> str:
+    if isinstance(exception, RequestDropped):
+        return exception.reason
     if isinstance(exception, HttpError):
         return f"http_{exception.response.status}"
     if isinstance(exception, DownloadCancelledError) and "max size" in str(exception):
         return "maxsize"
     if isinstance(exception, IgnoreRequest):
         message = str(exception)
+        if "max redirections" in message and request is not None:
+            chain = request.meta.get("redirect_urls") or []
+            if len(set(chain)) < len(chain) or request.url in chain:
+                return "redirect_loop"  # the same page again and again, not a long chain
         for text, reason in _IGNORED:
             if text in message:
                 return reason
@@ -95,14 +106,51 @@ def record_lost_request(crawler: Crawler, failure: Failure) -> None:
         logger.error("A request failed and Scrapy did not say which: %s", failure.value)
         return
     detail = failure.getErrorMessage() or failure.type.__name__
-    record_lost(crawler, request, lost_reason(failure.value), detail)
+    record_lost(crawler, request, lost_reason(failure.value, request), detail)
+
+
+class RequestDropped(IgnoreRequest):
+    """A request the engine dropped before it was downloaded; ``reason`` says why."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+def fail_request(crawler: Crawler, request: Request, exception: Exception) -> None:
+    """Hand ``request`` to its errback as failed, as Scrapy does for a download error.
+
+    For requests Scrapy drops without calling the errback: the spider's errback records
+    the request and schedules what must come after it (the listing window's next page).
+    """
+    if request.errback is None:
+        record_lost(crawler, request, lost_reason(exception), str(exception))
+        return
+    failure = Failure(exception)
+    failure.request = request  # type: ignore[attr-defined]  # as Scrapy sets it for errbacks
+    assert crawler.engine is not None
+    for output in iterate_spider_output(request.errback(failure)) or ():
+        if isinstance(output, Request):
+            crawler.engine.crawl(output)
+        else:
+            logger.error("An errback returned %r for dropped %s; ignored", output, request)
 
 
 class LostRequests:
-    """Records requests dropped before scheduling: redirect loops, off-site redirects."""
+    """Requests Scrapy drops before download: retried like a failed download, then failed.
+
+    A redirect the duplicate filter drops (a loop, or a page already seen) and a redirect
+    off the site may be one-time accidents of the site: the original URL is tried again
+    through the retry middleware (its backoff), up to ``REFETCH_INVALID_PAGES`` times, like
+    a page that came back malformed. Given up, the request goes
+    to its errback, which records it and keeps the listing window going. A plain link off
+    the site is only recorded.
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        # A page that does not come back as itself is fetched again like a malformed one.
+        self.limit = int_setting(crawler.settings, "REFETCH_INVALID_PAGES", REFETCH_INVALID_PAGES)
         crawler.signals.connect(self._request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(self._request_scheduled, signal=signals.request_scheduled)
 
@@ -115,18 +163,41 @@ class LostRequests:
         if not chain:
             return  # a plain duplicate link: the page is (or was) fetched through its first copy
         reason = "redirect_loop" if request.url in chain else "redirect_to_seen_url"
-        record_lost(self.crawler, request, reason, "dropped as a duplicate")
+        self._retry_or_fail(request, reason, "dropped as a duplicate")
 
     def _request_scheduled(self, request: Request) -> None:
-        # The same test as Scrapy's OffsiteMiddleware, which drops the request on this signal.
-        if request.dont_filter or request.meta.get("allow_offsite"):
+        # The same test as Scrapy's OffsiteMiddleware, which drops the request on this signal;
+        # but a redirect never leaves the site, even from a request that bypasses the filters
+        # (Scrapy lets a dont_filter request's redirects go anywhere).
+        redirected = bool(request.meta.get("redirect_urls"))
+        if request.meta.get("allow_offsite") or (request.dont_filter and not redirected):
             return
         allowed = getattr(self.crawler.spider, "allowed_domains", None)
         host = (urlparse_cached(request).hostname or "").lower()
         if not allowed or any(host == d or host.endswith(f".{d}") for d in map(str.lower, allowed)):
             return
-        chain = request.meta.get("redirect_urls")
-        if chain:
-            record_lost(self.crawler, request, "offsite_redirect", "off the site")
-        else:
+        if not redirected:
             record_lost(self.crawler, request, "offsite", "a link off the site")
+            return
+        self._retry_or_fail(request, "offsite_redirect", "off the site")
+        raise IgnoreRequest("a redirect off the site")
+
+    def _retry_or_fail(self, redirected: Request, reason: str, detail: str) -> None:
+        """The redirect's original request once more, or (retries spent) to its errback."""
+        original = redirected.replace(
+            url=redirected.meta["redirect_urls"][0],
+            dont_filter=True,
+            meta={k: v for k, v in redirected.meta.items() if not k.startswith("redirect_")},
+        )
+        # Imported here: the spider imports this module before Scrapy installs its reactor,
+        # and the retry middleware's holder imports twisted's reactor.
+        from booksscraper.middlewares.retry import BackoffRetryMiddleware
+
+        retry = self.crawler.get_downloader_middleware(BackoffRetryMiddleware)
+        again = retry.retry_dropped(original, reason, self.limit) if retry is not None else None
+        if again is not None:
+            assert self.crawler.engine is not None
+            self.crawler.engine.crawl(again)
+            return
+        detail = f"{detail}; redirected to {redirected.url}"
+        fail_request(self.crawler, original, RequestDropped(reason, detail))

@@ -38,6 +38,7 @@ OPTIONAL: dict[str, type | tuple[type, ...]] = {"description": str}
 FIELDS = REQUIRED | OPTIONAL
 
 UPC = re.compile(r"[0-9a-f]{16}")
+REPLACEMENT_CHARACTER = "\ufffd"
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
@@ -70,6 +71,10 @@ def item_problems(item: Mapping[str, Any], site_host: str | None = None) -> list
     if problems:
         return problems
 
+    for name, value in item.items():
+        # U+FFFD is what decoding leaves of bytes that are not text: the page was damaged.
+        if isinstance(value, str) and REPLACEMENT_CHARACTER in value:
+            problems.append(f"{name}_invalid_text")
     for name in ("price", "price_excl_tax", "price_incl_tax"):
         if not item[name] > 0:
             problems.append(f"{name}_not_positive: {item[name]}")

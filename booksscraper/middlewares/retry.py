@@ -68,7 +68,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.misc import load_object
 
 from booksscraper.errors import BadConfig
-from booksscraper.failures import Failures
+from booksscraper.failures import RECORDED, Failures
 from booksscraper.middlewares.backoff import (
     RetryBudget,
     failure_reason,
@@ -156,6 +156,15 @@ class BackoffRetryMiddleware:
             return self._retry(request, failure_reason(exception))
         return None
 
+    def retry_dropped(self, request: Request, reason: str, limit: int) -> Request | None:
+        """A retry of a request Scrapy dropped before download, with backoff and budget.
+
+        None once it was retried ``limit`` times: the caller records it (as lost).
+        """
+        if request.meta.get("retry_times", 0) >= limit:
+            return None
+        return self._retry(request, reason)
+
     def _retry(
         self, request: Request, reason: str, response: Response | None = None
     ) -> Request | None:
@@ -215,7 +224,7 @@ class BackoffRetryMiddleware:
         )
         self.failures.record(request.url, reason, attempts, proxy)
         # Recorded: the spider's errback (booksscraper.lost) must not write it again.
-        request.meta["failure_recorded"] = True
+        request.meta[RECORDED] = True
 
     def _adjust_slot(self, request: Request, response: Response) -> None:
         """Slow the whole slot on 429/503; bring it back step by step after successes."""

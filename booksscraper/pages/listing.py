@@ -23,6 +23,13 @@ class ListingPage:
     next_url: str | None = None
     page: int | None = None
     page_count: int | None = None
+    result_count: int | None = None  # "32 results"; 0 for "No products found."; None: not shown
+
+    @property
+    def recognised(self) -> bool:
+        """It looks like a listing: books, a pager or a result count (a bot wall has none)."""
+        shown = (self.book_urls, self.next_url, self.page, self.result_count)
+        return any(part is not None and part != [] for part in shown)
 
     @property
     def numbered(self) -> bool:
@@ -50,9 +57,13 @@ def parse_listing_page(sel: Selector, url: str) -> ListingPage:
     hrefs = sel.css("article.product_pod h3 a::attr(href)").getall()
     next_href = sel.css("ul.pager li.next a::attr(href)").get()
     pager = _PAGER.search(" ".join(sel.css("ul.pager li.current::text").getall()))
+    results = sel.css("form.form-horizontal")
+    count = results.css("strong::text").get()
     return ListingPage(
         book_urls=[urljoin(url, href) for href in hrefs],
         next_url=urljoin(url, next_href) if next_href else None,
         page=int(pager.group(1)) if pager else None,
         page_count=int(pager.group(2)) if pager else None,
+        result_count=int(count) if count and count.strip().isdigit() else (
+            0 if "No products found" in " ".join(results.css("::text").getall()) else None),
     )

@@ -32,10 +32,10 @@ class Reply(NamedTuple):
 
 # A 200 that is not the page asked for: what a site's bot wall or login redirect serves.
 CAPTCHA_PAGE = (
-    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Just a moment...</title></head>\n"
-    "<body><h1>Verify you are human</h1>\n<form action=\"/login\" method=\"post\">"
-    "<input name=\"answer\"><button>Continue</button></form>\n</body></html>\n"
-).encode()
+    b"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Just a moment...</title></head>\n"
+    b"<body><h1>Verify you are human</h1>\n<form action=\"/login\" method=\"post\">"
+    b"<input name=\"answer\"><button>Continue</button></form>\n</body></html>\n"
+)
 # Bytes that are not UTF-8 (a lone continuation byte, a truncated sequence, 0xff), put into
 # a page's text by the bad_utf8 fault.
 BAD_UTF8 = b"\x80\xc3(\xff\xfe\xe2\x82"
@@ -47,7 +47,7 @@ def redirect(location: str) -> Reply:
 
 
 def with_bad_utf8(body: bytes) -> bytes:
-    """The page with invalid UTF-8 inside its text: the description of a book page, else the title."""
+    """The page with invalid UTF-8 in its text: a book page's description, else the title."""
     for marker in (b'<div id="product_description"', b"<title>"):
         at = body.find(marker)
         if at >= 0:

@@ -42,7 +42,7 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 
 from booksscraper.errors import BadConfig
-from booksscraper.lost import record_lost_request
+from booksscraper.lost import REFETCH_INVALID_PAGES, record_lost, record_lost_request
 from booksscraper.middlewares.checks import int_setting
 from booksscraper.pages import ListingPage, page_url, parse_book_page, parse_listing_page
 from booksscraper.rejects import Rejects
@@ -50,6 +50,9 @@ from booksscraper.resume import UrlSet, exported_before
 from booksscraper.validation import item_problems
 
 DEFAULT_START_URL = "https://books.toscrape.com/"
+START = "start_page"  # meta flag of the start URL's request
+# What a page fetched again keeps of its request's meta: not the retries it spent.
+REFETCH_META = (START, "listing")
 
 
 def book_priority(page: int) -> int:
@@ -64,6 +67,8 @@ def listing_priority(page: int, lookahead: int) -> int:
 
 def check_start_url(url: str) -> str:
     """The start URL if it is an absolute http(s) URL, else BadConfig."""
+    if not url.strip():
+        raise BadConfig("start_url: empty (leave it out to crawl https://books.toscrape.com/)")
     try:
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -85,7 +90,7 @@ class BooksSpider(scrapy.Spider):
 
     def __init__(self, start_url: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.start_url = check_start_url(start_url or DEFAULT_START_URL)
+        self.start_url = check_start_url(DEFAULT_START_URL if start_url is None else start_url)
         self.site_host = urlsplit(self.start_url).hostname
         self.allowed_domains = [self.site_host]
         self.failure_message: str | None = None
@@ -96,7 +101,9 @@ class BooksSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BooksSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.refetch_limit = int_setting(crawler.settings, "REFETCH_INVALID_PAGES", 2)
+        spider.refetch_limit = int_setting(
+            crawler.settings, "REFETCH_INVALID_PAGES", REFETCH_INVALID_PAGES
+        )
         spider.lookahead = int_setting(crawler.settings, "LISTING_LOOKAHEAD", 0)  # 0: auto
         job = kwargs.get("_job")  # scrapyd's job id
         if job and crawler.settings.getpriority("OUTPUT_DIR") <= SETTINGS_PRIORITIES["project"]:
@@ -114,6 +121,7 @@ class BooksSpider(scrapy.Spider):
             callback=self.parse,
             errback=self.start_failed,
             dont_filter=self.resumable,
+            meta={START: True},
         )
 
     def parse(self, response: Response) -> Iterator[Any]:
@@ -125,15 +133,14 @@ class BooksSpider(scrapy.Spider):
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
         window = response.meta.get("listing")  # set on pages the window scheduled
-        if not isinstance(response, TextResponse):
-            self.crawler.stats.inc_value("books/listing_not_html")
-            self.logger.warning("listing page %s is not HTML; skipped", response.url)
-            yield from self.next_listings(window)
+        listing = (
+            parse_listing_page(response.selector, response.url)
+            if isinstance(response, TextResponse)
+            else None
+        )
+        if listing is None or not listing.recognised:
+            yield from self.not_a_listing(response, window)
             return
-        listing = parse_listing_page(response.selector, response.url)
-        if not listing.book_urls and listing.page is None:
-            self.crawler.stats.inc_value("books/listing_unrecognised")
-            self.logger.warning("%s has no books and no pager: not a listing page", response.url)
         page = window["page"] if window else listing.page or 1
         # Listing pages first: the engine sends requests as they are yielded, and
         # a listing page sent a round late idles the connections a round later.
@@ -153,6 +160,33 @@ class BooksSpider(scrapy.Spider):
                 errback=self.request_failed,
                 priority=book_priority(page),
             )
+
+    def not_a_listing(self, response: Response, window: dict[str, Any] | None) -> Iterator[Any]:
+        """A page in place of a listing (a bot wall, a login page): fetched again, then a failure.
+
+        Whatever becomes of it, the pages after it in the window are still scheduled.
+        """
+        what = "not HTML" if not isinstance(response, TextResponse) else "no books, pager or count"
+        refetch = self.refetch(response)
+        if refetch is not None:
+            self.crawler.stats.inc_value("books/listing_refetched")
+            self.logger.warning("%s is not a listing page (%s): fetching it again",
+                                response.url, what)
+            yield refetch
+            return
+        if response.meta.get(START):
+            self.fail_start(f"it is not a listing or book page ({what})")
+            return
+        record_lost(self.crawler, response.request, "not_a_listing", what)
+        yield from self.after_lost_listing(response.request)
+
+    def refetch(self, response: Response) -> Request | None:
+        """The page's request once more, with a fresh meta (no retries spent), within the limit."""
+        refetches = response.meta.get("refetches", 0)
+        if refetches >= self.refetch_limit:
+            return None
+        meta = {key: response.meta[key] for key in REFETCH_META if key in response.meta}
+        return response.request.replace(dont_filter=True, meta={**meta, "refetches": refetches + 1})
 
     def first_listings(self, listing: ListingPage, page: int) -> Iterator[Request]:
         """From the first page of a numbered pager: the next K pages."""
@@ -208,17 +242,15 @@ class BooksSpider(scrapy.Spider):
                                 content_type or "no Content-Type")
             return
         item = parse_book_page(response.selector, response.url)
-        refetches = response.meta.get("refetches", 0)
-        if refetches < self.refetch_limit:
+        refetch = self.refetch(response)
+        if refetch is not None:
             problems = item_problems(ItemAdapter(item), self.site_host)
             if problems:
                 Rejects.for_crawler(self.crawler).reject(item, problems, stage="malformed_page")
                 self.logger.warning(
                     "malformed book page %s (%s): fetching it again", response.url, problems[0]
                 )
-                yield response.request.replace(
-                    dont_filter=True, meta={**response.meta, "refetches": refetches + 1}
-                )
+                yield refetch
                 return
         yield item
 
@@ -230,7 +262,12 @@ class BooksSpider(scrapy.Spider):
         """A lost listing page goes to the failures file; the pages after it still come."""
         record_lost_request(self.crawler, failure)
         request = getattr(failure, "request", None)
-        window = request.meta.get("listing") if request is not None else None
+        if request is not None:
+            yield from self.after_lost_listing(request)
+
+    def after_lost_listing(self, request: Request) -> Iterator[Request]:
+        """The pages after a listing page that is lost for good (recorded by the caller)."""
+        window = request.meta.get("listing")
         if window and not window.get("url"):
             self.crawler.stats.inc_value("books/listing_chain_broken")
             self.logger.error("listing page %s lost and the site has no numbered pager: "
@@ -243,7 +280,10 @@ class BooksSpider(scrapy.Spider):
         response = getattr(failure.value, "response", None)
         if response is not None:
             reason = f"HTTP {response.status}"
-        self.failure_message = f"start_url {self.start_url} could not be fetched: {reason}"
+        self.fail_start(f"could not be fetched: {reason}")
+
+    def fail_start(self, why: str) -> None:
+        self.failure_message = f"start_url {self.start_url} {why}"
         self.logger.error(self.failure_message)
         # Consume the failure (no second traceback) and close with a clear reason.
         deferred_from_coro(self.crawler.engine.close_spider_async(reason="start_url_failed"))
