@@ -2,7 +2,8 @@
 
 One ``Failures`` per crawler (``FAILURES_FILE`` under ``OUTPUT_DIR``, JSON
 lines: url, reason, attempts, time, proxy with its password masked), so no
-page disappears silently. With ``JOBDIR`` set the file is appended to.
+page disappears silently. The file describes the latest run: a resumed crawl
+(``JOBDIR``) tries every request that failed before again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from booksscraper.middlewares.masking import mask_proxy
-from booksscraper.output import JsonLinesWriter, output_path
+from booksscraper.output import JsonLinesWriter, OutputError, output_path, stop_on_output_error
 from booksscraper.shared import shared
 
 # Meta flag of a request whose failure is in the file: nobody writes it a second time.
@@ -22,8 +23,9 @@ RECORDED = "failure_recorded"
 
 class Failures:
     def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
         self.path = output_path(crawler.settings, "FAILURES_FILE")
-        self._writer = JsonLinesWriter(self.path, append=bool(crawler.settings.get("JOBDIR")))
+        self._writer = JsonLinesWriter(self.path, append=False)
         # engine_stopped, not spider_closed: spider_closed handlers may still record failures.
         crawler.signals.connect(self._close, signal=signals.engine_stopped)
 
@@ -36,15 +38,20 @@ class Failures:
         return self._writer.count
 
     def record(self, url: str, reason: str, attempts: int, proxy: str | None = None) -> None:
-        self._writer.write(
-            {
-                "url": url,
-                "reason": reason,
-                "attempts": attempts,
-                "time": datetime.now(UTC).isoformat(timespec="seconds"),
-                "proxy": mask_proxy(proxy),
-            }
-        )
+        record = {
+            "url": url,
+            "reason": reason,
+            "attempts": attempts,
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
+            "proxy": mask_proxy(proxy),
+        }
+        try:
+            self._writer.write(record)
+        except OutputError as exc:
+            stop_on_output_error(self.crawler, exc)
 
     def _close(self) -> None:
-        self._writer.close()
+        try:
+            self._writer.close()
+        except OutputError as exc:
+            stop_on_output_error(self.crawler, exc)

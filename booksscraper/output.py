@@ -9,19 +9,27 @@ Settings (defaults in brackets):
   file names, relative to ``OUTPUT_DIR`` unless absolute.
 
 Every record is one JSON line, flushed as written, so a crash loses at most the
-line being written. With ``JOBDIR`` set (a resumable crawl) files are appended
-to; otherwise a new crawl starts them afresh.
+line being written. With ``JOBDIR`` set (a resumable crawl) the books file is
+appended to; every other file describes the latest run.
+
+Every file lives in ``OUTPUT_DIR``. A file that cannot be written (no space, no
+permission) stops the crawl: reason ``output_error``, stat ``output/error``,
+exit status 4 (``stop_on_output_error``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.serialize import ScrapyJSONEncoder
 
 from booksscraper.errors import BadConfig
@@ -35,13 +43,33 @@ DEFAULT_NAMES = {
     "STATS_FILE": "stats.json",
 }
 
+logger = logging.getLogger(__name__)
+
+# The stat that holds the first write error's message, and the close reason it causes.
+OUTPUT_ERROR = "output/error"
+OUTPUT_ERROR_REASON = "output_error"
+
 _encoder = ScrapyJSONEncoder(ensure_ascii=False, sort_keys=False)
 
 
 def output_path(settings: BaseSettings, name: str) -> Path:
-    """The path of output file ``name`` (a key of DEFAULT_NAMES), checked writable."""
+    """The path of output file ``name`` (a key of DEFAULT_NAMES), checked writable.
+
+    Every output file lives in ``OUTPUT_DIR``, temporary files included: a name that
+    leads out of it, or to a folder, is a BadConfig.
+    """
     folder = Path(settings.get("OUTPUT_DIR") or "output")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadConfig(f"OUTPUT_DIR: cannot create folder {folder}: {exc.strerror}") from None
+    if not os.access(folder, os.W_OK):
+        raise BadConfig(f"OUTPUT_DIR: folder {folder} is not writable")
     path = folder / (settings.get(name) or DEFAULT_NAMES[name])
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise BadConfig(f"{name}: {path} is outside OUTPUT_DIR {folder}; give a file name in it")
+    if path.is_dir():
+        raise BadConfig(f"{name}: {path} is a folder; give a file name")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -49,6 +77,47 @@ def output_path(settings: BaseSettings, name: str) -> Path:
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise BadConfig(f"{name}: output path {path} is not writable")
     return path
+
+
+class OutputError(Exception):
+    """An output file could not be written (no space, no permission...): one line naming it."""
+
+    def __init__(self, path: os.PathLike[str] | str, exc: OSError) -> None:
+        super().__init__(f"cannot write {os.fspath(path)}: {exc.strerror or exc}")
+
+
+def stop_on_output_error(crawler: Crawler, error: OutputError) -> None:
+    """A write failed: the crawl stops (reason ``output_error``, exit 4), logged once.
+
+    What was not written is not marked exported, so the same JOBDIR exports it later.
+    """
+    assert crawler.stats is not None
+    crawler.stats.inc_value("output/write_errors")
+    if crawler.stats.get_value(OUTPUT_ERROR) is not None:
+        return
+    crawler.stats.set_value(OUTPUT_ERROR, str(error))
+    logger.error("%s: stopping the crawl", error)
+    engine = crawler.engine
+    if engine is not None and engine.running and engine.spider is not None:
+        closing = deferred_from_coro(engine.close_spider_async(reason=OUTPUT_ERROR_REASON))
+        closing.addErrback(lambda _failure: None)  # closing already, for another reason
+
+
+def replace_atomically(path: os.PathLike[str] | str, write: Callable[[IO[str]], None]) -> None:
+    """Write ``path`` through a temporary file beside it and a rename; OutputError on failure.
+
+    A failed write leaves neither a half-written file nor the temporary one.
+    """
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(path, exc) from exc
 
 
 def dumps(record: Any) -> str:
@@ -67,17 +136,34 @@ class JsonLinesWriter:
         self._file: IO[str] | None = path.open("a" if append else "w", encoding="utf-8")
 
     def write(self, record: Any) -> None:
+        """Append ``record``; OutputError if it cannot be (and then nothing more is written)."""
         if self._file is None:
-            raise ValueError(f"{self.path} is closed")
-        self._file.write(dumps(record) + "\n")
-        self._file.flush()
+            raise OutputError(self.path, OSError(f"{self.path} is closed"))
+        try:
+            self._file.write(dumps(record) + "\n")
+            self._file.flush()
+        except OSError as exc:
+            self._abandon()
+            raise OutputError(self.path, exc) from exc
         self.count += 1
 
     def close(self) -> None:
+        """Flush to disk and close; OutputError if the last bytes cannot be written."""
         if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
+            try:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+            except OSError as exc:
+                self._abandon()
+                raise OutputError(self.path, exc) from exc
+            self._file = None
+
+    def _abandon(self) -> None:
+        """After a failed write: close (its flush fails again; the file is closed anyway)."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
             self._file = None
 
 

@@ -2,7 +2,8 @@
 
 One ``Rejects`` per crawler, shared by every pipeline that may reject an item
 (validation, cleanup), so all rejects land in one file (``REJECTS_FILE``) and
-are counted under ``<stage>/rejected`` and ``<stage>/rejected/<reason>``.
+are counted under ``<stage>/rejected`` and ``<stage>/rejected/<reason>``. The file
+describes the latest run (a resumed crawl fetches every book not yet exported again).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
 
-from booksscraper.output import JsonLinesWriter, output_path
+from booksscraper.output import JsonLinesWriter, OutputError, output_path, stop_on_output_error
 from booksscraper.shared import shared
 
 
@@ -23,8 +24,7 @@ class Rejects:
         self.crawler = crawler
         self.stats = crawler.stats
         self.path = output_path(crawler.settings, "REJECTS_FILE")
-        append = bool(crawler.settings.get("JOBDIR"))
-        self._writer = JsonLinesWriter(self.path, append=append)
+        self._writer = JsonLinesWriter(self.path, append=False)
         crawler.signals.connect(self._close, signal=signals.spider_closed)
 
     @classmethod
@@ -38,18 +38,23 @@ class Rejects:
     def reject(self, item: Any, reasons: list[str], stage: str) -> None:
         """Write ``item`` with its ``reasons`` and count it; never raises on odd items."""
         data = ItemAdapter(item).asdict() if ItemAdapter.is_item(item) else {"value": repr(item)}
-        self._writer.write(
-            {
-                "url": data.get("url"),
-                "stage": stage,
-                "reasons": reasons,
-                "item": data,
-                "rejected_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
-        )
+        record = {
+            "url": data.get("url"),
+            "stage": stage,
+            "reasons": reasons,
+            "item": data,
+            "rejected_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        try:
+            self._writer.write(record)
+        except OutputError as exc:
+            stop_on_output_error(self.crawler, exc)
         self.stats.inc_value(f"{stage}/rejected")
         for reason in reasons:
             self.stats.inc_value(f"{stage}/rejected/{reason.split(':', 1)[0]}")
 
     def _close(self) -> None:
-        self._writer.close()
+        try:
+            self._writer.close()
+        except OutputError as exc:
+            stop_on_output_error(self.crawler, exc)

@@ -1,18 +1,21 @@
-"""Resume-safe crawls with JOBDIR, even after ``kill -9``.
+"""Resume-safe crawls with JOBDIR, even after ``kill -9`` or a full disk.
 
-Scrapy's JOBDIR keeps the request queue and the seen-requests file across a
-graceful stop, but a killed crawl leaves them inconsistent: requests marked
-seen whose queue entries never reached the disk are never fetched again, and
-their books are lost. So the output, not the queue, says what is done:
+The output, not Scrapy's request queue, says what is done. Scrapy's JOBDIR
+keeps the queue and the seen-requests file across a stop, but they can lie: a
+killed crawl leaves requests marked seen whose queue entries never reached the
+disk, a request that failed for good stays seen, and a book scraped when the
+disk was full was never written. So every resumed run starts from the output:
 
-- ``ResumeGuard`` (an extension, on with ``JOBDIR``) keeps a marker file in
-  JOBDIR while a crawl runs. Finding it at start means the previous crawl did
-  not stop cleanly: its request queue, seen-requests file and waiting retries
-  are discarded (stat ``resume/discarded_unclean_state``).
-- With JOBDIR the spider walks the listing pages again (``dont_filter``) and
-  skips books already in ``OUTPUT_JSONL``, and export drops a second copy of
-  a UPC: every book ends up in the output exactly once. Both learn what was
-  exported from one read of the file (``exported_before``).
+- ``ResumeGuard`` (an extension, on with ``JOBDIR``) discards the previous
+  run's request queue, seen-requests file and spider state (stat
+  ``resume/discarded_state``). Its marker file in JOBDIR, present while a
+  crawl runs, tells a killed crawl apart in the log.
+- The spider walks the listing pages again and skips books already in
+  ``OUTPUT_JSONL``; everything else, failed requests included, is fetched
+  again, and export drops a second copy of a UPC: every book ends up in the
+  output exactly once. Both learn what was exported from one read of the
+  file (``exported_before``). The failures and rejects files describe the
+  latest run.
   The exported URLs are held as 64-bit keys (``UrlSet``): a resumed crawl of
   100,000 books keeps ~2 MB for them, not ~15. Two URLs share a key with
   probability ~n**2 / 2**65; a book whose URL collided would be skipped.
@@ -32,6 +35,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 
 from booksscraper.compactset import KeySet, key64
+from booksscraper.errors import BadConfig
 from booksscraper.output import iter_json_lines, output_path
 from booksscraper.shared import shared
 from booksscraper.validation import upc_key
@@ -39,8 +43,8 @@ from booksscraper.validation import upc_key
 logger = logging.getLogger(__name__)
 
 MARKER = "booksscraper.running"
-# What a killed crawl leaves behind that cannot be trusted.
-UNCLEAN_STATE = ("requests.queue", "requests.seen", "backoff_waiting.pickle", "spider.state")
+# Scrapy's crawl state in JOBDIR: replaced by what the output says on every resume.
+CRAWL_STATE = ("requests.queue", "requests.seen", "spider.state")
 
 
 class UrlSet:
@@ -89,20 +93,25 @@ class ResumeGuard:
     def __init__(self, crawler: Crawler, jobdir: Path) -> None:
         self.marker = jobdir / MARKER
         if self.marker.exists():
-            logger.warning(
-                "JOBDIR %s: the previous crawl did not stop cleanly (killed?); discarding its "
-                "request queue and walking the listings again, skipping exported books",
-                jobdir,
+            logger.warning("JOBDIR %s: the previous crawl did not stop cleanly (killed?)", jobdir)
+            crawler.stats.set_value("resume/discarded_unclean_state", 1)
+        found = [jobdir / name for name in CRAWL_STATE if (jobdir / name).exists()]
+        if found:
+            logger.info(
+                "JOBDIR %s: resuming from the output: walking the listings again, "
+                "skipping exported books, fetching everything else again", jobdir,
             )
-            for name in UNCLEAN_STATE:
-                path = jobdir / name
+            for path in found:
                 if path.is_dir():
                     shutil.rmtree(path)
-                elif path.exists():
+                else:
                     path.unlink()
-            crawler.stats.set_value("resume/discarded_unclean_state", 1)
-        jobdir.mkdir(parents=True, exist_ok=True)
-        self.marker.write_text(str(os.getpid()))
+            crawler.stats.set_value("resume/discarded_state", 1)
+        try:
+            jobdir.mkdir(parents=True, exist_ok=True)
+            self.marker.write_text(str(os.getpid()))
+        except OSError as exc:
+            raise BadConfig(f"JOBDIR: cannot use {jobdir}: {exc.strerror}") from None
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod

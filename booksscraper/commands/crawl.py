@@ -5,12 +5,16 @@ crawl stops early. This one (the project's ``COMMANDS_MODULE`` overrides the
 built-in) prints ``error: <message>`` on stderr (and logs it, so it is in the
 job log under scrapyd) and exits:
 
-- 2 when the crawl cannot start because of its input (``BadConfig``: a bad
-  setting, spider argument or input file);
-- 1 when it could not start for another reason (a traceback is logged: a
-  bug, not bad input), or started but did not finish (its close reason is not
-  ``finished``: the start URL failed, Ctrl-C, a memory cap...);
-- 0 otherwise.
+- 0 when the crawl finished, or stopped where the user asked it to (a
+  ``CLOSESPIDER_*`` limit, Ctrl-C, scrapyd's cancel);
+- 1 when it started but did not finish (the start URL failed, a memory cap...)
+  or finished without a single book;
+  It also exits 1 when it could not start for a reason other than its input (a
+  traceback is logged: a bug, not bad input);
+- 2 when it cannot start because of its input (``BadConfig``: a bad setting,
+  spider argument or input file, ``LOG_LEVEL``, ``LOG_FILE``, ``JOBDIR``...);
+- 4 when an output file could not be written (no space, no permission):
+  nothing unwritten is marked exported, so the same JOBDIR completes it.
 """
 
 from __future__ import annotations
@@ -18,18 +22,77 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
+from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
+from scrapy.settings import BaseSettings
 from twisted.internet.defer import Deferred
 
 from booksscraper.errors import BadConfig
+from booksscraper.output import OUTPUT_ERROR
 
 logger = logging.getLogger(__name__)
 
+EXIT_NOT_FINISHED = 1
+EXIT_BAD_INPUT = 2
+EXIT_OUTPUT_ERROR = 4
+# Close reasons of a crawl that stopped where the user asked it to.
+REQUESTED = ("finished", "shutdown", "cancelled")
+
+
+def check_process_settings(settings: BaseSettings) -> None:
+    """Settings read before any crawler exists (logging, JOBDIR, REDIS_URL): BadConfig."""
+    level = settings.get("LOG_LEVEL")
+    if isinstance(level, str) and not isinstance(logging.getLevelName(level.upper()), int):
+        raise BadConfig(f"LOG_LEVEL: unknown level {level!r} "
+                        "(use DEBUG, INFO, WARNING, ERROR or CRITICAL)")
+    log_file = settings.get("LOG_FILE")
+    if log_file:
+        try:
+            with open(log_file, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise BadConfig(f"LOG_FILE: cannot write {log_file}: {exc.strerror}") from None
+    jobdir = settings.get("JOBDIR")
+    if jobdir and os.path.exists(jobdir) and not os.path.isdir(jobdir):
+        raise BadConfig(f"JOBDIR: {jobdir} is a file; give a folder")
+    redis_url = settings.get("REDIS_URL")
+    if redis_url and urlsplit(str(redis_url)).scheme not in ("redis", "rediss", "unix"):
+        raise BadConfig(f"REDIS_URL: not a Redis URL: {redis_url!r} "
+                        "(e.g. redis://127.0.0.1:6379/0)")
+
+
+def outcome(stats: dict[str, Any], detail: str | None) -> tuple[str, int] | None:
+    """(error message, exit status) of a crawl that ran, or None when it did its job."""
+    if stats.get(OUTPUT_ERROR):
+        message = (f"{stats[OUTPUT_ERROR]} (the crawl stopped; nothing unwritten is marked "
+                   "exported: run it again with the same JOBDIR once there is room)")
+        return message, EXIT_OUTPUT_ERROR
+    reason = stats.get("finish_reason") or "shutdown"  # none when stopped while starting
+    if reason not in REQUESTED and not reason.startswith("closespider_"):
+        return f"crawl did not finish ({reason}){': ' + detail if detail else ''}", \
+            EXIT_NOT_FINISHED
+    books = stats.get("export/json_items", stats.get("item_scraped_count", 0))
+    if reason == "finished" and not books:
+        pages = stats.get("response_received_count", 0)
+        return f"the crawl finished without a single book ({pages} pages; see the " \
+            "failures and rejects files)", EXIT_NOT_FINISHED
+    return None
+
 
 class Command(ScrapyCrawlCommand):
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        try:
+            check_process_settings(self.settings)
+        except BadConfig as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(EXIT_BAD_INPUT)
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("give exactly one spider name")
@@ -51,18 +114,19 @@ class Command(ScrapyCrawlCommand):
         if start_errors:
             exc = start_errors[0]
             if isinstance(exc, BadConfig):
-                self._fail(str(exc), 2)
+                self._fail(str(exc), EXIT_BAD_INPUT)
             else:
                 logger.error("the crawl could not start", exc_info=exc)
-                self._fail(f"the crawl could not start: {type(exc).__name__}: {exc}", 1)
+                self._fail(f"the crawl could not start: {type(exc).__name__}: {exc}",
+                           EXIT_NOT_FINISHED)
             return
         if self.crawler_process.bootstrap_failed:
-            self._fail("the crawl could not start (see the log above)", 1)
+            self._fail("the crawl could not start (see the log above)", EXIT_NOT_FINISHED)
             return
-        reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
-        if reason != "finished":
-            detail = getattr(crawler.spider, "failure_message", None)
-            self._fail(f"crawl did not finish ({reason}){': ' + detail if detail else ''}", 1)
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        failed = outcome(stats, getattr(crawler.spider, "failure_message", None))
+        if failed is not None:
+            self._fail(*failed)
 
     def _fail(self, message: str, status: int) -> None:
         if self.settings and self.settings.get("LOG_FILE"):

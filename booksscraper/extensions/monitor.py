@@ -55,7 +55,7 @@ from scrapy.utils.defer import _schedule_coro
 
 from booksscraper.errors import BadConfig
 from booksscraper.extensions.counters import crawl_counters
-from booksscraper.output import JsonLinesWriter, output_path
+from booksscraper.output import JsonLinesWriter, OutputError, output_path, stop_on_output_error
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +156,11 @@ class ResourceMonitor:
             self._task.stop()
         if self._writer is not None:
             self.tick()  # the final counters, so the series ends where the crawl did
-            self._writer.close()
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except OutputError as exc:
+                stop_on_output_error(self.crawler, exc)
             self._writer = None
 
     def tick(self) -> None:
@@ -173,7 +177,11 @@ class ResourceMonitor:
             **crawl_counters(self.stats),
         }
         if self._writer is not None:
-            self._writer.write(record)
+            try:
+                self._writer.write(record)
+            except OutputError as exc:
+                self._writer = None
+                stop_on_output_error(self.crawler, exc)
         self._record_stats(sample)
         self._check_thresholds(sample)
 

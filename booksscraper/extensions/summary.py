@@ -31,7 +31,13 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 
-from booksscraper.output import dumps, output_path
+from booksscraper.output import (
+    OutputError,
+    dumps,
+    output_path,
+    replace_atomically,
+    stop_on_output_error,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +82,7 @@ def format_summary(numbers: dict[str, Any]) -> str:
 def write_stats(stats: dict[str, Any], path: os.PathLike[str] | str) -> None:
     """``stats`` as indented JSON (datetimes ISO 8601), replacing ``path`` atomically."""
     text = json.dumps(json.loads(dumps(stats)), indent=2, sort_keys=True, ensure_ascii=False)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    replace_atomically(path, lambda f: f.write(text + "\n"))
 
 
 class CrawlSummary:
@@ -101,8 +102,8 @@ class CrawlSummary:
         # while the engine was starting, scrapy/scrapy#6916).
         try:
             write_stats(self.crawler.stats.get_stats(), self.stats_path)
-        except OSError as exc:
-            logger.error("Could not write %s: %s", self.stats_path, exc)
+        except OutputError as exc:
+            stop_on_output_error(self.crawler, exc)
 
     def engine_stopped(self) -> None:
         stats = self.crawler.stats.get_stats()
@@ -110,8 +111,8 @@ class CrawlSummary:
         logger.info(format_summary(summary_numbers(stats, failures and failures.count)))
         try:
             write_stats(stats, self.stats_path)
-        except OSError as exc:
-            logger.error("Could not write %s: %s", self.stats_path, exc)
+        except OutputError as exc:
+            stop_on_output_error(self.crawler, exc)
             return
         if self.report_on_close:
             from booksscraper.report import build_report

@@ -14,24 +14,21 @@ silently, without any errback), and a reactor timer gives it back to
 DontCloseSpider so the crawl does not end under them. This works with any
 scheduler (Scrapy's, scrapy-redis).
 
-On close, requests still waiting are not lost: with ``JOBDIR`` they are saved
-to ``JOBDIR/backoff_waiting.pickle`` and re-held on resume (their due times
-kept); without it they are written to the failures file
-(reason ``closed_while_waiting``), counted under ``retry/backoff/closed_while_waiting``.
+On close, requests still waiting are written to the failures file (reason
+``closed_while_waiting``), counted under ``retry/backoff/closed_while_waiting``;
+a resumed crawl (``JOBDIR``) fetches them again, as it does every page whose
+book was not exported (``booksscraper.resume``).
 """
 
 from __future__ import annotations
 
 import logging
-import pickle
 import time
-from pathlib import Path
 from typing import Any
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest
-from scrapy.utils.request import request_from_dict
 from twisted.internet import reactor
 from twisted.internet.base import DelayedCall
 
@@ -41,18 +38,14 @@ from booksscraper.shared import shared
 logger = logging.getLogger(__name__)
 
 NOT_BEFORE = "backoff_not_before"
-JOBDIR_FILE = "backoff_waiting.pickle"
 
 
 class DelayedRequests:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.waiting: dict[Request, DelayedCall] = {}
-        jobdir = crawler.settings.get("JOBDIR")
-        self.jobdir_file = Path(jobdir) / JOBDIR_FILE if jobdir else None
         crawler.signals.connect(self._request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(self._spider_idle, signal=signals.spider_idle)
-        crawler.signals.connect(self._spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -70,10 +63,8 @@ class DelayedRequests:
         engine = self.crawler.engine
         slot = getattr(engine, "_slot", None)
         if slot is not None and slot.closing:
-            return  # the crawl is closing: _spider_closed saves or records it
+            return  # the crawl is closing: _spider_closed records it
         if engine is None or not engine.running:
-            # Resumed requests already due fire before the engine runs: try again shortly.
-            self.waiting[request] = reactor.callLater(0.1, self._release, request)  # type: ignore[attr-defined]
             return
         del self.waiting[request]
         engine.crawl(request)
@@ -88,18 +79,6 @@ class DelayedRequests:
         if self.waiting:
             raise DontCloseSpider
 
-    def _spider_opened(self) -> None:
-        if self.jobdir_file is None or not self.jobdir_file.exists():
-            return
-        with self.jobdir_file.open("rb") as f:
-            saved: list[dict[str, Any]] = pickle.load(f)
-        self.jobdir_file.unlink()
-        spider = self.crawler.spider
-        for data in saved:
-            request = request_from_dict(data, spider=spider)
-            self._hold(request, max(0.0, request.meta.get(NOT_BEFORE, 0) - time.time()))
-        logger.info("Resumed %d requests that were waiting out a retry backoff", len(saved))
-
     def _spider_closed(self, reason: str) -> None:
         if not self.waiting:
             return
@@ -108,16 +87,6 @@ class DelayedRequests:
             if call.active():
                 call.cancel()
         self.waiting.clear()
-        if self.jobdir_file is not None:
-            spider = self.crawler.spider
-            with self.jobdir_file.open("wb") as f:
-                pickle.dump([r.to_dict(spider=spider) for r in requests], f, protocol=4)
-            logger.info(
-                "Saved %d requests waiting out a retry backoff to %s",
-                len(requests),
-                self.jobdir_file,
-            )
-            return
         failures = Failures.for_crawler(self.crawler)
         for request in requests:
             failures.record(

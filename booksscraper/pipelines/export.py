@@ -5,6 +5,9 @@ crash loses nothing already scraped. When the spider closes, the JSON lines
 are streamed into ``OUTPUT_JSON`` (a JSON array) through a temporary file and
 an atomic rename: readers never see a half-written array.
 
+A file that cannot be written stops the crawl (``booksscraper.output``); the
+item is not marked exported, and books.json keeps its last complete array.
+
 Books are unique by UPC: an item whose UPC was already exported (a book
 reached by two paths, or again after a resumed crawl, whose earlier lines are
 read back when ``JOBDIR`` is set) is not written twice and is counted under
@@ -20,7 +23,7 @@ usual: Scrapy's feed exports run beside this pipeline.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import IO, Any
 
 from itemadapter import ItemAdapter
 from scrapy import signals
@@ -28,7 +31,16 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from booksscraper.compactset import KeySet
-from booksscraper.output import JsonLinesWriter, dumps, iter_json_lines, output_path
+from booksscraper.output import (
+    OUTPUT_ERROR,
+    JsonLinesWriter,
+    OutputError,
+    dumps,
+    iter_json_lines,
+    output_path,
+    replace_atomically,
+    stop_on_output_error,
+)
 from booksscraper.resume import exported_before
 from booksscraper.validation import upc_key
 
@@ -62,25 +74,38 @@ class ExportPipeline:
         if key in self.seen_upcs:
             self.stats.inc_value("export/duplicates")
             raise DropItem(f"duplicate book (UPC {upc}) {adapter.get('url')}", log_level="DEBUG")
-        assert self.writer is not None
-        self.writer.write(adapter.asdict())
+        if self.writer is None:  # a write failed: the crawl is stopping
+            self.stats.inc_value("export/not_written")
+            raise DropItem(f"not written: {adapter.get('url')}", log_level="DEBUG")
+        try:
+            self.writer.write(adapter.asdict())
+        except OutputError as exc:
+            self.writer = None
+            stop_on_output_error(self.crawler, exc)
+            self.stats.inc_value("export/not_written")
+            raise DropItem(f"not written: {adapter.get('url')}", log_level="DEBUG") from None
         self.seen_upcs.add(key)
         self.stats.inc_value("export/items")
         return item
 
     def spider_closed(self) -> None:
-        if self.writer is None:
+        try:
+            if self.writer is not None:
+                self.writer.close()
+            elif self.crawler.stats.get_value(OUTPUT_ERROR) is not None:
+                return  # books.json keeps the last complete array; resume completes it
+            count = write_json_array(self.jsonl_path, self.json_path)
+        except OutputError as exc:
+            stop_on_output_error(self.crawler, exc)
             return
-        self.writer.close()
-        count = write_json_array(self.jsonl_path, self.json_path)
         self.stats.set_value("export/json_items", count)
 
 
 def write_json_array(jsonl_path: os.PathLike[str], json_path: os.PathLike[str]) -> int:
     """Stream unique records (by UPC) of a JSON lines file into a JSON array, atomically."""
-    tmp_path = f"{os.fspath(json_path)}.tmp"
     seen = KeySet()
-    with open(tmp_path, "w", encoding="utf-8") as out:
+
+    def write(out: IO[str]) -> None:
         separator = "[\n"
         for record in iter_json_lines(jsonl_path):
             if not seen.add(upc_key(record.get("upc"))):
@@ -88,8 +113,7 @@ def write_json_array(jsonl_path: os.PathLike[str], json_path: os.PathLike[str]) 
             out.write(separator + dumps(record))
             separator = ",\n"
         out.write("[]\n" if not seen else "\n]\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp_path, json_path)
+
+    replace_atomically(json_path, write)
     return len(seen)
 
