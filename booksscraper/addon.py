@@ -51,6 +51,8 @@ EXTENSIONS: dict[str, int] = {
     "booksscraper.extensions.quietlogs.QuietRobotsErrors": 905,
     # Redirects the duplicate filter drops (loops) go to the failures file.
     "booksscraper.lost.LostRequests": 910,
+    # Ctrl-C and SIGTERM end within seconds, whatever downloads hang.
+    "booksscraper.extensions.shutdown.FastShutdown": 920,
 }
 
 # Stock components that ours replace.
