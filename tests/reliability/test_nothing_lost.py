@@ -125,3 +125,23 @@ def test_invalid_utf8_for_good_is_rejected_not_exported(site: RunningSandbox, tm
     rejects = read_lines(tmp_path / "rejects.jsonl")
     assert {r["stage"] for r in rejects if r["url"] == book} == {"malformed_page", "validation"}
     assert all(r["reasons"] == ["description_invalid_text"] for r in rejects)
+
+
+def test_a_page_fetched_again_starts_with_its_retries_unspent(
+    site: RunningSandbox, tmp_path: Path
+) -> None:
+    truth = site.truth_cache  # type: ignore[attr-defined]
+    book = truth[3]["url"]
+    # A 503 (retried once), a malformed copy (fetched again), a 503 again (retried again).
+    site.configure(path_faults={"/" + book.split("/", 3)[3]: ["500", "no_price", "500"]})
+    result = run_crawl(site.base_url, tmp_path, *WINDOW, "-s", "RETRY_TIMES=1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert differences(read_books(tmp_path), truth) == []
+    assert read_lines(tmp_path / "failures.jsonl") == []
+
+
+def test_a_limit_the_user_set_is_a_success(site: RunningSandbox, tmp_path: Path) -> None:
+    result = run_crawl(site.base_url, tmp_path, *WINDOW, "-s", "CLOSESPIDER_ITEMCOUNT=5")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "error:" not in result.stderr
+    assert 5 <= len(read_books(tmp_path)) < BOOKS

@@ -44,14 +44,16 @@ def read_stats(out: Path) -> dict:
     return json.loads((out / "stats.json").read_text())
 
 
-def stop_after_start(sb: RunningSandbox, out: Path, *args: str) -> tuple[float, int, str]:
+def stop_after_start(
+    sb: RunningSandbox, out: Path, *args: str, in_flight: int = 8
+) -> tuple[float, int, str]:
     """SIGINT once book requests hang at the server; (seconds to exit, exit status, log)."""
     log = out.parent / f"{out.name}.log"
     with log.open("wb") as f:
         proc = subprocess.Popen(crawl_command(sb.base_url, out, *args), cwd=REPO, stdout=f,
                                 stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
-    while sb.stats()["in_flight"] < 8:
+    while sb.stats()["in_flight"] < in_flight:
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.1)
     began = time.monotonic()
@@ -77,3 +79,11 @@ def test_ctrl_c_with_hung_downloads_ends_within_seconds(tmp_path: Path, fast: bo
         assert len(failures) >= 8
     else:
         assert seconds >= 8  # Scrapy waits out DOWNLOAD_TIMEOUT
+
+
+def test_ctrl_c_right_after_the_spider_opens_is_a_clean_stop(tmp_path: Path) -> None:
+    with running_sandbox(books=20, seed=2, fault_hang=1.0) as sb:
+        seconds, status, log = stop_after_start(sb, tmp_path / "out", in_flight=1)
+    assert status == 0, log[-3000:]
+    assert "error:" not in log and "(None)" not in log
+    assert seconds < 6
