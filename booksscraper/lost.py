@@ -9,20 +9,25 @@ filter drops it). Each of these becomes a line of the failures file
 
 - ``record_lost_request`` is the errback of the spider's requests. Requests
   the retry middleware gave up on are in the failures file already (it marks
-  them with ``meta["failure_recorded"]``) and are not written twice.
-- ``LostRequests`` (an extension, enabled by the BooksStack add-on) records
-  what is dropped before it is scheduled, where no errback runs: a redirected
+  them with ``failures.RECORDED``) and are not written twice.
+- ``LostRequests`` (an extension, enabled by the BooksStack add-on) handles
+  what Scrapy drops before download, where no errback runs: a redirected
   request the scheduler drops as a duplicate (``redirect_loop`` when it points
   back into its own redirect chain, else ``redirect_to_seen_url``), and a
-  request off the spider's ``allowed_domains``, which Scrapy's
-  OffsiteMiddleware drops (``offsite_redirect``, or ``offsite`` for a link).
-  It does not drop anything itself.
+  redirect off the spider's ``allowed_domains`` (``offsite_redirect``; it
+  also drops one that Scrapy's OffsiteMiddleware would let through because
+  the request bypasses filters). Both are retried from the original URL, then
+  handed to the request's errback (``fail_request``), so the spider's own
+  bookkeeping (the listing window) runs as for any failure. A link off the
+  site is recorded (``offsite``).
 
 Reasons: ``maxsize`` (the body is over DOWNLOAD_MAXSIZE), ``maxsize_decompressed``
 (over it once decompressed), ``redirect_max``, ``offsite_redirect``, ``offsite``, ``robots_txt``,
 ``all_proxies_dead``, ``http_<status>``, ``redirect_loop``, ``redirect_to_seen_url``,
-else the download error's short name (``booksscraper.middlewares.backoff.failure_reason``).
-No settings.
+``not_a_listing`` (the spider), else the download error's short name
+(``booksscraper.middlewares.backoff.failure_reason``).
+
+Setting: ``REFETCH_INVALID_PAGES`` [2], shared with the spider.
 """
 
 from __future__ import annotations
@@ -142,9 +147,8 @@ class LostRequests:
     A redirect the duplicate filter drops (a loop, or a page already seen) and a redirect
     off the site may be one-time accidents of the site: the original URL is tried again
     through the retry middleware (its backoff), up to ``REFETCH_INVALID_PAGES`` times, like
-    a page that came back malformed. Given up, the request goes
-    to its errback, which records it and keeps the listing window going. A plain link off
-    the site is only recorded.
+    a page that came back malformed. Given up, the request goes to its errback, which
+    records it and keeps the listing window going. A plain link off the site is recorded.
     """
 
     def __init__(self, crawler: Crawler) -> None:

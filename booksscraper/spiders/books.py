@@ -186,7 +186,10 @@ class BooksSpider(scrapy.Spider):
         if refetches >= self.refetch_limit:
             return None
         meta = {key: response.meta[key] for key in REFETCH_META if key in response.meta}
-        return response.request.replace(dont_filter=True, meta={**meta, "refetches": refetches + 1})
+        url = (response.meta.get("redirect_urls") or [response.url])[0]  # before any redirect
+        return response.request.replace(
+            url=url, dont_filter=True, meta={**meta, "refetches": refetches + 1}
+        )
 
     def first_listings(self, listing: ListingPage, page: int) -> Iterator[Request]:
         """From the first page of a numbered pager: the next K pages."""
