@@ -39,7 +39,10 @@ def test_malformed_pages_are_fetched_again_and_every_book_arrives(tmp_path: Path
 def test_pages_that_stay_malformed_are_rejected_with_reasons_and_counted(tmp_path: Path) -> None:
     with running_sandbox(books=40, seed=5, fault_kinds="book", fault_no_price=1.0) as sandbox:
         result = run_crawl(sandbox.base_url, tmp_path, "-s", "REFETCH_INVALID_PAGES=1")
-    assert result.returncode == 0, result.stderr[-3000:]
+    # Not a silent success: a crawl that exports no book exits 1 and says why.
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "error: the crawl finished without a single book (")
     assert read_books(tmp_path) == []
     rejects = read_lines(tmp_path / "rejects.jsonl")
     final = [r for r in rejects if r["stage"] == "validation"]
