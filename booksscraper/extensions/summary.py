@@ -16,7 +16,8 @@ Settings (defaults in brackets):
   (``python -m booksscraper.report OUTPUT_DIR``) when the crawl ends; off by
   default because matplotlib adds a few seconds to every crawl.
 
-Summary terms: rejects = sum of ``<stage>/rejected``; failures =
+Summary terms: pages = responses for pages, robots.txt not counted (see
+``counters.py``); rejects = sum of ``<stage>/rejected``; failures =
 ``failures/count`` (or the failures file's count for this run); bans = sum of
 the ``bans/...`` counters (scrapy-rotating-proxies' ban detection).
 """
@@ -31,6 +32,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 
+from booksscraper.extensions.counters import pages_received
 from booksscraper.output import dumps, output_path
 
 logger = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ def summary_numbers(stats: dict[str, Any], failures: int | None = None) -> dict[
     return {
         "reason": stats.get("finish_reason", "unknown"),
         "items": stats.get("item_scraped_count", 0),
-        "pages": stats.get("response_received_count", 0),
+        "pages": pages_received(stats),
         "rejects": rejects,
         "failures": stats.get("failures/count", failures or 0),
         "retries": stats.get("retry/count", 0),

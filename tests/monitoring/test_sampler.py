@@ -86,7 +86,8 @@ def test_summary_counts_rejects_and_bans_from_stats() -> None:
     stats = {
         "finish_reason": "finished",
         "item_scraped_count": 990,
-        "response_received_count": 1050,
+        "downloader/response_count": 1051,
+        "robotstxt/response_count": 1,
         "validation/rejected": 4,
         "validation/rejected/price_missing": 4,
         "malformed_page/rejected": 6,
