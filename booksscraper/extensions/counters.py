@@ -31,6 +31,8 @@ from typing import Any
 
 from scrapy.statscollectors import StatsCollector
 
+from booksscraper.middlewares.delayed import WAITING
+
 ROBOTS_RESPONSES = "robotstxt/response_count"
 _COUNTERS = {
     "discovered": "scheduler/enqueued",
@@ -41,7 +43,7 @@ _COUNTERS = {
 }
 # Stats that only exist when the component that sets them is in use.
 _OPTIONAL = {
-    "backoff_waiting": "retry/backoff/waiting",
+    "backoff_waiting": WAITING,
     "proxies_good": "proxies/good",
     "proxies_dead": "proxies/dead",
     "proxies_unchecked": "proxies/unchecked",

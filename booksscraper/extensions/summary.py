@@ -18,8 +18,9 @@ Settings (defaults in brackets):
 
 Summary terms: pages = responses for pages, robots.txt not counted (see
 ``counters.py``); rejects = sum of ``<stage>/rejected``; failures =
-``failures/count`` (or the failures file's count for this run); bans = sum of
-the ``bans/...`` counters (scrapy-rotating-proxies' ban detection).
+``failures/count``, the records this run wrote to the failures file (set here
+at close from ``Failures.count``, so stats.json and the report have it too);
+bans = sum of the ``bans/...`` counters (scrapy-rotating-proxies' ban detection).
 """
 
 from __future__ import annotations
@@ -33,12 +34,16 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from booksscraper.extensions.counters import pages_received
+from booksscraper.failures import Failures
 from booksscraper.output import dumps, output_path
 
 logger = logging.getLogger(__name__)
 
 
-def summary_numbers(stats: dict[str, Any], failures: int | None = None) -> dict[str, Any]:
+FAILURES_COUNT = "failures/count"
+
+
+def summary_numbers(stats: dict[str, Any]) -> dict[str, Any]:
     """The figures of the close summary, from a stats dict."""
     rejects = sum(
         value
@@ -53,7 +58,7 @@ def summary_numbers(stats: dict[str, Any], failures: int | None = None) -> dict[
         "items": stats.get("item_scraped_count", 0),
         "pages": pages_received(stats),
         "rejects": rejects,
-        "failures": stats.get("failures/count", failures or 0),
+        "failures": stats.get(FAILURES_COUNT, 0),
         "retries": stats.get("retry/count", 0),
         "bans": bans,
         "dropped": stats.get("item_dropped_count", 0),
@@ -91,6 +96,7 @@ class CrawlSummary:
         self.crawler = crawler
         self.stats_path = output_path(crawler.settings, "STATS_FILE")
         self.report_on_close = crawler.settings.getbool("REPORT_ON_CLOSE", False)
+        self.failures = Failures.for_crawler(crawler)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
@@ -101,15 +107,17 @@ class CrawlSummary:
     def spider_closed(self) -> None:
         # A first copy, in case engine_stopped never comes (a spider closed
         # while the engine was starting, scrapy/scrapy#6916).
+        self.crawler.stats.set_value(FAILURES_COUNT, self.failures.count)
         try:
             write_stats(self.crawler.stats.get_stats(), self.stats_path)
         except OSError as exc:
             logger.error("Could not write %s: %s", self.stats_path, exc)
 
     def engine_stopped(self) -> None:
+        # spider_closed handlers may have recorded more (retries still waiting).
+        self.crawler.stats.set_value(FAILURES_COUNT, self.failures.count)
         stats = self.crawler.stats.get_stats()
-        failures = getattr(self.crawler, "_booksscraper_failures", None)
-        logger.info(format_summary(summary_numbers(stats, failures and failures.count)))
+        logger.info(format_summary(summary_numbers(stats)))
         try:
             write_stats(stats, self.stats_path)
         except OSError as exc:

@@ -18,6 +18,9 @@ On close, requests still waiting are not lost: with ``JOBDIR`` they are saved
 to ``JOBDIR/backoff_waiting.pickle`` and re-held on resume (their due times
 kept); without it they are written to the failures file
 (reason ``closed_while_waiting``), counted under ``retry/backoff/closed_while_waiting``.
+
+Stats: ``retry/backoff/waiting`` (requests held now; the progress bar's "in
+backoff") and ``retry/backoff/max_waiting``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from booksscraper.shared import shared
 logger = logging.getLogger(__name__)
 
 NOT_BEFORE = "backoff_not_before"
+WAITING = "retry/backoff/waiting"
 JOBDIR_FILE = "backoff_waiting.pickle"
 
 
@@ -65,6 +69,7 @@ class DelayedRequests:
     def _hold(self, request: Request, delay: float) -> None:
         self.waiting[request] = reactor.callLater(delay, self._release, request)  # type: ignore[attr-defined]
         self.crawler.stats.max_value("retry/backoff/max_waiting", len(self.waiting))
+        self.crawler.stats.set_value(WAITING, len(self.waiting))
 
     def _release(self, request: Request) -> None:
         engine = self.crawler.engine
@@ -76,6 +81,7 @@ class DelayedRequests:
             self.waiting[request] = reactor.callLater(0.1, self._release, request)  # type: ignore[attr-defined]
             return
         del self.waiting[request]
+        self.crawler.stats.set_value(WAITING, len(self.waiting))
         engine.crawl(request)
 
     def _request_scheduled(self, request: Request, spider: Any) -> None:
@@ -108,6 +114,7 @@ class DelayedRequests:
             if call.active():
                 call.cancel()
         self.waiting.clear()
+        self.crawler.stats.set_value(WAITING, 0)
         if self.jobdir_file is not None:
             spider = self.crawler.spider
             with self.jobdir_file.open("wb") as f:
