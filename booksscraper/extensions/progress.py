@@ -10,8 +10,9 @@ Settings (defaults in brackets):
 
 - ``PROGRESS`` [``"auto"``]: ``"bar"`` (rich, redrawn in place on stderr),
   ``"log"`` (an INFO line every ``PROGRESS_INTERVAL`` s), ``"auto"`` (bar when
-  stderr is a terminal, log otherwise: scrapyd, CI, ``2>file``) or ``"off"``.
-  Never both: in bar mode no progress lines are logged.
+  stderr is a terminal, log otherwise: scrapyd, CI, ``2>file``, and ``-O -``
+  with stdout on the same terminal) or ``"off"``. Never both: in bar mode no
+  progress lines are logged.
 - ``PROGRESS_INTERVAL`` [``10``]: seconds between log lines (Scrapy's own
   LogStats line comes every 60 s; a crawl of the site takes about a minute).
 - ``PROGRESS_REFRESH`` [``0.5``]: seconds between bar redraws.
@@ -27,6 +28,7 @@ alone. When stderr is not a terminal there is no bar and nothing is touched, so
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections import deque
@@ -51,6 +53,17 @@ def format_eta(seconds: float | None) -> str:
         return "?"
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def bar_fits(feeds: dict[Any, Any]) -> bool:
+    """Whether ``PROGRESS=auto`` draws the bar: stderr is a terminal, and not the
+    terminal a feed writes to (``-O -`` with both on one screen: the redraws
+    would tear the data lines there)."""
+    if not sys.stderr.isatty():
+        return False
+    if not any(str(uri).startswith("stdout:") for uri in feeds) or not sys.stdout.isatty():
+        return True
+    return os.fstat(sys.stdout.fileno()).st_rdev != os.fstat(sys.stderr.fileno()).st_rdev
 
 
 class ProgressTracker:
@@ -123,7 +136,7 @@ class Progress:
         if mode not in MODES:
             raise BadConfig(f"PROGRESS: must be one of {', '.join(MODES)}, got {mode!r}")
         if mode == "auto":
-            mode = "bar" if sys.stderr.isatty() else "log"
+            mode = "bar" if bar_fits(settings.getdict("FEEDS")) else "log"
         if mode == "off":
             raise NotConfigured
         intervals = {}

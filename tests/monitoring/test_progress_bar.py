@@ -53,17 +53,19 @@ class Terminal:
 
 
 def run_on_terminals(
-    command: list[str], stderr: Path | None, timeout: float
+    command: list[str], stderr: Path | str, timeout: float
 ) -> tuple[int, str, str]:
-    """Run ``command`` with stdin and stdout on one pty and stderr on another, or in ``stderr``.
+    """Run ``command`` with stdin and stdout on a pty; stderr on another pty (``"tty"``),
+    on the same one (``"same"``) or in a file.
 
     Returns (exit code, what stdout's terminal showed, what stderr's showed or "")."""
     out = Terminal()
-    err = Terminal() if stderr is None else None
-    with open(stderr or os.devnull, "wb") as err_file:
+    err = Terminal() if stderr == "tty" else None
+    with open(stderr if isinstance(stderr, Path) else os.devnull, "wb") as err_file:
+        err_target: Any = err.child_fd if err else out.child_fd if stderr == "same" else err_file
         proc = subprocess.Popen(
-            command, cwd=REPO, stdin=out.child_fd, stdout=out.child_fd,
-            stderr=err.child_fd if err else err_file, close_fds=True,
+            command, cwd=REPO, stdin=out.child_fd, stdout=out.child_fd, stderr=err_target,
+            close_fds=True,
         )  # fmt: skip
     out.start()
     if err:
@@ -87,7 +89,7 @@ def test_bar_on_stderr_and_pure_json_lines_on_stdout(slow_sandbox: Any, tmp_path
     command = crawl_command(
         slow_sandbox.base_url, tmp_path, "-O", "-:jsonlines", "-s", "PROGRESS_REFRESH=0.2"
     )
-    code, stdout, stderr = run_on_terminals(command, None, timeout=150)
+    code, stdout, stderr = run_on_terminals(command, "tty", timeout=150)
     assert code == 0, stderr[-3000:]
     # stdout: what was asked for and nothing else.
     lines = stdout.splitlines()
@@ -126,6 +128,20 @@ def test_stderr_to_a_file_gets_every_log_line(slow_sandbox: Any, tmp_path: Path)
     assert len(records) >= logged > 0
     assert "INFO: Progress: " in text
     assert "INFO: Crawl summary (finished)" in text
+
+
+@pytest.mark.timeout(180)
+def test_no_bar_over_json_lines_on_one_screen(slow_sandbox: Any, tmp_path: Path) -> None:
+    """`scrapy crawl books -O -:jsonlines` with stdout and stderr on one terminal."""
+    command = crawl_command(
+        slow_sandbox.base_url, tmp_path, "-O", "-:jsonlines", "-s", "PROGRESS_INTERVAL=0.5"
+    )
+    code, screen, _ = run_on_terminals(command, "same", timeout=150)
+    assert code == 0, screen[-3000:]
+    assert "━" not in screen and "\x1b[" not in screen
+    books = [json.loads(line) for line in screen.splitlines() if line.startswith('{"')]
+    assert len(books) == BOOKS
+    assert "INFO: Progress: " in screen  # the figures still come, as log lines
 
 
 def test_tracker_rate_over_the_window_and_eta() -> None:
