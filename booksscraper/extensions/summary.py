@@ -96,7 +96,6 @@ class CrawlSummary:
         self.crawler = crawler
         self.stats_path = output_path(crawler.settings, "STATS_FILE")
         self.report_on_close = crawler.settings.getbool("REPORT_ON_CLOSE", False)
-        self.failures = Failures.for_crawler(crawler)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
@@ -107,15 +106,20 @@ class CrawlSummary:
     def spider_closed(self) -> None:
         # A first copy, in case engine_stopped never comes (a spider closed
         # while the engine was starting, scrapy/scrapy#6916).
-        self.crawler.stats.set_value(FAILURES_COUNT, self.failures.count)
+        self._count_failures()
         try:
             write_stats(self.crawler.stats.get_stats(), self.stats_path)
         except OSError as exc:
             logger.error("Could not write %s: %s", self.stats_path, exc)
 
+    def _count_failures(self) -> None:
+        # Asked for at close, not in __init__: opening the failures file is the
+        # engine's business (a crawl refused for a bad setting must not truncate it).
+        count = Failures.for_crawler(self.crawler).count
+        self.crawler.stats.set_value(FAILURES_COUNT, count)
+
     def engine_stopped(self) -> None:
-        # spider_closed handlers may have recorded more (retries still waiting).
-        self.crawler.stats.set_value(FAILURES_COUNT, self.failures.count)
+        self._count_failures()  # spider_closed handlers may have recorded more
         stats = self.crawler.stats.get_stats()
         logger.info(format_summary(summary_numbers(stats)))
         try:
