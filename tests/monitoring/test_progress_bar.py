@@ -1,4 +1,5 @@
-"""The rich progress bar, with stdout a real pseudo-terminal (as a person at a shell)."""
+"""The progress display and the streams, with real pseudo-terminals (as a person at a shell):
+the bar on stderr, data alone on stdout, every log line in `2>file`."""
 
 from __future__ import annotations
 
