@@ -19,6 +19,8 @@ from booksscraper.shared import shared
 
 # Meta flag of a request whose failure is in the file: nobody writes it a second time.
 RECORDED = "failure_recorded"
+# The stat of the failures this run recorded (the summary's and the report's figure).
+FAILURES_COUNT = "failures/count"
 
 
 class Failures:
@@ -45,6 +47,7 @@ class Failures:
             "time": datetime.now(UTC).isoformat(timespec="seconds"),
             "proxy": mask_proxy(proxy),
         }
+        self.crawler.stats.inc_value(FAILURES_COUNT)
         try:
             self._writer.write(record)
         except OutputError as exc:

@@ -4,16 +4,21 @@ The resource monitor writes them into every sample (so the report can plot
 throughput over time) and the progress display shows them; both must agree on
 what "errors" or "retries" mean, hence one function.
 
-- ``pages``: responses received (``response_received_count``).
-- ``discovered``: requests ever enqueued (``scheduler/enqueued``; retries
-  count again, as they are pages to fetch again).
+- ``pages``: responses downloaded for pages (``downloader/response_count``, a
+  503 that is retried included) less robots.txt (``robotstxt/response_count``),
+  which is fetched outside the scheduler. A request that got no response (a
+  connection reset, a page robots.txt forbids) is not counted: a crawl without
+  such errors ends at ``N/N``, one with them short of it by their number.
+- ``discovered``: requests ever enqueued (``scheduler/enqueued``; retries and
+  redirects count again, as they are pages to fetch again).
 - ``items``: items exported (``item_scraped_count``).
 - ``errors``: log records at ERROR (``log_count/ERROR``): requests given up
   after retries, spider and pipeline exceptions, i.e. what someone must look at.
 - ``retries``: ``retry/count``.
 - ``response_bytes``: ``downloader/response_bytes`` (the crawl's own traffic).
-- ``backoff_waiting``: ``retry/backoff/waiting`` when the retry middleware
-  exposes it (requests sleeping out a backoff), else ``None``.
+- ``backoff_waiting``: ``retry/backoff/waiting`` (retries held out of the
+  downloader until their backoff is over, written by ``middlewares/delayed.py``)
+  once a retry has been held, else ``None``.
 - ``proxies_good`` / ``proxies_dead`` / ``proxies_unchecked``: ``proxies/good``,
   ``proxies/dead``, ``proxies/unchecked`` from the proxy rotation middleware
   (scrapy-rotating-proxies) when proxies are used, else ``None``.
@@ -21,12 +26,15 @@ what "errors" or "retries" mean, hence one function.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from scrapy.statscollectors import StatsCollector
 
+from booksscraper.middlewares.delayed import WAITING
+
+ROBOTS_RESPONSES = "robotstxt/response_count"
 _COUNTERS = {
-    "pages": "response_received_count",
     "discovered": "scheduler/enqueued",
     "items": "item_scraped_count",
     "errors": "log_count/ERROR",
@@ -35,15 +43,22 @@ _COUNTERS = {
 }
 # Stats that only exist when the component that sets them is in use.
 _OPTIONAL = {
-    "backoff_waiting": "retry/backoff/waiting",
+    "backoff_waiting": WAITING,
     "proxies_good": "proxies/good",
     "proxies_dead": "proxies/dead",
     "proxies_unchecked": "proxies/unchecked",
 }
 
 
+def pages_received(stats: Mapping[str, Any]) -> int:
+    """Responses downloaded for pages, robots.txt not counted."""
+    return int(stats.get("downloader/response_count", 0)) - int(stats.get(ROBOTS_RESPONSES, 0))
+
+
 def crawl_counters(stats: StatsCollector) -> dict[str, Any]:
     """The counters above, as of now."""
-    counters: dict[str, Any] = {name: stats.get_value(key, 0) for name, key in _COUNTERS.items()}
-    counters.update({name: stats.get_value(key) for name, key in _OPTIONAL.items()})
+    values = stats.get_stats()
+    counters: dict[str, Any] = {"pages": pages_received(values)}
+    counters.update({name: values.get(key, 0) for name, key in _COUNTERS.items()})
+    counters.update({name: values.get(key) for name, key in _OPTIONAL.items()})
     return counters

@@ -8,21 +8,27 @@ pages keep discovering more, so it grows while they are crawled).
 
 Settings (defaults in brackets):
 
-- ``PROGRESS`` [``"auto"``]: ``"bar"`` (rich, redrawn in place on stdout),
+- ``PROGRESS`` [``"auto"``]: ``"bar"`` (rich, redrawn in place on stderr),
   ``"log"`` (an INFO line every ``PROGRESS_INTERVAL`` s), ``"auto"`` (bar when
-  stdout is a terminal, log otherwise: scrapyd, CI, pipes) or ``"off"``. Never
-  both: in bar mode no progress lines are logged.
+  stderr is a terminal, log otherwise: scrapyd, CI, ``2>file``, and ``-O -``
+  with stdout on the same terminal) or ``"off"``. Never both: in bar mode no
+  progress lines are logged.
 - ``PROGRESS_INTERVAL`` [``10``]: seconds between log lines (Scrapy's own
   LogStats line comes every 60 s; a crawl of the site takes about a minute).
 - ``PROGRESS_REFRESH`` [``0.5``]: seconds between bar redraws.
 
-While the bar is shown, log records written to the terminal are printed above
-it (rich redirects stderr) instead of tearing it.
+Streams: stdout is left to what the user asked for (``-O -:jsonlines`` stays
+pure JSON lines). The bar is drawn on stderr, and while it is shown the log
+handler that writes to stderr writes through rich's stderr proxy, which prints
+each record above the bar, on the same stderr; a ``LOG_FILE`` handler is left
+alone. When stderr is not a terminal there is no bar and nothing is touched, so
+``2>crawl.log`` gets every log line.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections import deque
@@ -47,6 +53,17 @@ def format_eta(seconds: float | None) -> str:
         return "?"
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def bar_fits(feeds: dict[Any, Any]) -> bool:
+    """Whether ``PROGRESS=auto`` draws the bar: stderr is a terminal, and not the
+    terminal a feed writes to (``-O -`` with both on one screen: the redraws
+    would tear the data lines there)."""
+    if not sys.stderr.isatty():
+        return False
+    if not any(str(uri).startswith("stdout:") for uri in feeds) or not sys.stdout.isatty():
+        return True
+    return os.fstat(sys.stdout.fileno()).st_rdev != os.fstat(sys.stderr.fileno()).st_rdev
 
 
 class ProgressTracker:
@@ -119,7 +136,7 @@ class Progress:
         if mode not in MODES:
             raise BadConfig(f"PROGRESS: must be one of {', '.join(MODES)}, got {mode!r}")
         if mode == "auto":
-            mode = "bar" if sys.stdout.isatty() else "log"
+            mode = "bar" if bar_fits(settings.getdict("FEEDS")) else "log"
         if mode == "off":
             raise NotConfigured
         intervals = {}
@@ -184,17 +201,17 @@ class Progress:
                 "{task.fields[detail]}",
                 table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis"),
             ),
-            console=Console(file=sys.stdout, force_terminal=True),
+            console=Console(file=sys.stderr, force_terminal=True),
             expand=True,
             auto_refresh=False,
-            redirect_stdout=True,
+            redirect_stdout=False,  # stdout carries data (-O -), never the bar
             redirect_stderr=True,
         )
         self._bar_task = self._bar.add_task("crawl", total=None, detail="starting")
         original_stderr = sys.stderr
         self._bar.start()
-        # Scrapy's log handler holds the real stderr: point it at rich's proxy
-        # so log lines go above the bar. Log files are left alone.
+        # Scrapy's log handler holds the real stderr: point it at rich's proxy,
+        # which writes to the same stderr, above the bar. Log files are left alone.
         for handler in logging.getLogger().handlers:
             if type(handler) is logging.StreamHandler and handler.stream is original_stderr:
                 self._restore_streams.append((handler, original_stderr))

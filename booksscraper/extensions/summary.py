@@ -16,9 +16,11 @@ Settings (defaults in brackets):
   (``python -m booksscraper.report OUTPUT_DIR``) when the crawl ends; off by
   default because matplotlib adds a few seconds to every crawl.
 
-Summary terms: rejects = sum of ``<stage>/rejected``; failures =
-``failures/count`` (or the failures file's count for this run); bans = sum of
-the ``bans/...`` counters (scrapy-rotating-proxies' ban detection).
+Summary terms: pages = responses for pages, robots.txt not counted (see
+``counters.py``); rejects = sum of ``<stage>/rejected``; failures =
+``failures/count``, the records this run wrote to the failures file (set here
+at close from ``Failures.count``, so stats.json and the report have it too);
+bans = sum of the ``bans/...`` counters (scrapy-rotating-proxies' ban detection).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 
+from booksscraper.extensions.counters import pages_received
+from booksscraper.failures import FAILURES_COUNT
 from booksscraper.output import (
     OutputError,
     dumps,
@@ -42,7 +46,9 @@ from booksscraper.output import (
 logger = logging.getLogger(__name__)
 
 
-def summary_numbers(stats: dict[str, Any], failures: int | None = None) -> dict[str, Any]:
+
+
+def summary_numbers(stats: dict[str, Any]) -> dict[str, Any]:
     """The figures of the close summary, from a stats dict."""
     rejects = sum(
         value
@@ -55,9 +61,9 @@ def summary_numbers(stats: dict[str, Any], failures: int | None = None) -> dict[
     return {
         "reason": stats.get("finish_reason", "unknown"),
         "items": stats.get("item_scraped_count", 0),
-        "pages": stats.get("response_received_count", 0),
+        "pages": pages_received(stats),
         "rejects": rejects,
-        "failures": stats.get("failures/count", failures or 0),
+        "failures": stats.get(FAILURES_COUNT, 0),
         "retries": stats.get("retry/count", 0),
         "bans": bans,
         "dropped": stats.get("item_dropped_count", 0),
@@ -107,8 +113,7 @@ class CrawlSummary:
 
     def engine_stopped(self) -> None:
         stats = self.crawler.stats.get_stats()
-        failures = getattr(self.crawler, "_booksscraper_failures", None)
-        logger.info(format_summary(summary_numbers(stats, failures and failures.count)))
+        logger.info(format_summary(summary_numbers(stats)))
         try:
             write_stats(stats, self.stats_path)
         except OutputError as exc:

@@ -18,6 +18,9 @@ On close, requests still waiting are written to the failures file (reason
 ``closed_while_waiting``), counted under ``retry/backoff/closed_while_waiting``;
 a resumed crawl (``JOBDIR``) fetches them again, as it does every page whose
 book was not exported (``booksscraper.resume``).
+
+Stats: ``retry/backoff/waiting`` (requests held now; the progress bar's "in
+backoff") and ``retry/backoff/max_waiting``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from booksscraper.shared import shared
 logger = logging.getLogger(__name__)
 
 NOT_BEFORE = "backoff_not_before"
+WAITING = "retry/backoff/waiting"
 
 
 class DelayedRequests:
@@ -58,6 +62,7 @@ class DelayedRequests:
     def _hold(self, request: Request, delay: float) -> None:
         self.waiting[request] = reactor.callLater(delay, self._release, request)  # type: ignore[attr-defined]
         self.crawler.stats.max_value("retry/backoff/max_waiting", len(self.waiting))
+        self.crawler.stats.set_value(WAITING, len(self.waiting))
 
     def _release(self, request: Request) -> None:
         engine = self.crawler.engine
@@ -67,6 +72,7 @@ class DelayedRequests:
         if engine is None or not engine.running:
             return
         del self.waiting[request]
+        self.crawler.stats.set_value(WAITING, len(self.waiting))
         engine.crawl(request)
 
     def _request_scheduled(self, request: Request, spider: Any) -> None:
@@ -87,6 +93,7 @@ class DelayedRequests:
             if call.active():
                 call.cancel()
         self.waiting.clear()
+        self.crawler.stats.set_value(WAITING, 0)
         failures = Failures.for_crawler(self.crawler)
         for request in requests:
             failures.record(

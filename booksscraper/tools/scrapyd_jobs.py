@@ -17,6 +17,21 @@ Environment:
   environment only (never from the command line, which ``ps`` shows) and
   never printed. Without them, scrapyd-client falls back to ``~/.netrc``.
 
+``jobs`` prints a header row and one line per job with its outcome:
+``pending``, ``running``, or for a finished job what its log says (the last
+``LOG_TAIL_BYTES`` of it, fetched like ``log``):
+
+- ``cancelled``: the spider closed with reason ``shutdown`` (scrapyd 1.6's
+  cancel sends SIGINT; under scrapyd nothing else does);
+- ``failed`` with the reason: the crawl command logged an ``error:`` message
+  (``booksscraper.commands.crawl`` at ERROR: bad configuration, could not
+  start, did not finish), else the spider closed with a reason other than
+  ``finished`` (e.g. ``memory_cap``), else the log has no closing line (the
+  process was killed);
+- ``finished``: the spider closed with reason ``finished`` and the crawl
+  command logged no error;
+- ``unknown``, with why: the log is gone (scrapyd's ``jobs_to_keep``) or unreadable.
+
 ``schedule`` gives each job its own ``OUTPUT_DIR``, ``output/<job>``, relative
 to scrapyd's working directory (``SCRAPYD_HOME``), unless ``--setting
 OUTPUT_DIR=...`` is given: jobs never overwrite each other's books.json,
@@ -39,6 +54,11 @@ from scrapyd_client.exceptions import ErrorResponse, MalformedResponse
 from scrapyd_client.pyclient import ScrapydClient
 
 DEFAULT_URL = "http://127.0.0.1:6800"
+LOG_TAIL_BYTES = 32768
+# The crawl command's logger (booksscraper.commands.crawl): its ERROR lines are
+# the "error: ..." messages it prints, written to the job log under scrapyd.
+_CRAWL_ERROR = re.compile(r"\[booksscraper\.commands\.crawl\] ERROR: (.+)$", re.MULTILINE)
+_CLOSED = re.compile(r"\] INFO: Spider closed \((\w+)\)$", re.MULTILINE)
 PROJECT = "booksscraper"
 SPIDER = "books"
 
@@ -100,6 +120,74 @@ def fetch(client: ScrapydClient, relative_url: str) -> bytes:
     return response.content
 
 
+def log_tail(client: ScrapydClient, relative_url: str | None) -> str:
+    """The last LOG_TAIL_BYTES of a job log; ToolError when it cannot be had.
+
+    The size first (HEAD), then a Range from there: twisted's static files
+    answer a suffix range longer than the file ("bytes=-N") with a 500."""
+    if not relative_url:
+        raise ToolError("no log (scrapyd's logs_dir is off)")
+    url = client.url + relative_url
+    try:
+        head = requests.head(url, auth=client.auth, timeout=60)
+        if head.status_code != 200:
+            raise ToolError(f"log unreadable: HTTP {head.status_code} (removed by scrapyd?)")
+        size = int(head.headers.get("Content-Length") or 0)
+        if size == 0:
+            raise ToolError("empty log")
+        start = max(size - LOG_TAIL_BYTES, 0)
+        response = requests.get(url, auth=client.auth, headers={"Range": f"bytes={start}-"},
+                                timeout=60)
+    except requests.RequestException as exc:
+        raise ToolError(f"log unreadable: {type(exc).__name__}") from None
+    if response.status_code not in (200, 206):
+        raise ToolError(f"log unreadable: HTTP {response.status_code}")
+    return response.content[-LOG_TAIL_BYTES:].decode("utf-8", errors="replace")
+
+
+def job_outcome(log: str) -> tuple[str, str]:
+    """(outcome, reason) of a finished job from the end of its log; see the module docstring."""
+    closed = _CLOSED.findall(log)
+    reason = closed[-1] if closed else None
+    if reason == "shutdown":
+        return "cancelled", ""
+    errors = _CRAWL_ERROR.findall(log)
+    if errors:
+        return "failed", errors[-1].strip()
+    if reason == "finished":
+        return "finished", ""
+    if reason is not None:
+        return "failed", f"spider closed ({reason})"
+    return "failed", "the log has no closing line (killed?)"
+
+
+def job_rows(client: ScrapydClient, listing: dict[str, Any]) -> list[tuple[str, ...]]:
+    """One row per job: outcome, id, start, end, reason; newest listing order kept."""
+    rows = []
+    for state in ("pending", "running", "finished"):
+        for job in listing.get(state, []):
+            outcome, reason = state, ""
+            if state == "finished":
+                try:
+                    outcome, reason = job_outcome(log_tail(client, job.get("log_url")))
+                except ToolError as exc:
+                    outcome, reason = "unknown", str(exc)
+            rows.append((outcome, job["id"], job.get("start_time") or "-",
+                         job.get("end_time") or "-", reason))
+    return rows
+
+
+def format_rows(rows: list[tuple[str, ...]]) -> str:
+    header = ("OUTCOME", "JOB", "STARTED", "ENDED", "REASON")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    lines = [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)),
+                   row[-1]]).rstrip()
+        for row in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
 def write_output(data: bytes, path: str | None) -> None:
     if path:
         with open(path, "wb") as out:
@@ -117,11 +205,7 @@ def run(options: argparse.Namespace) -> None:
         params = schedule_params(options.setting, options.arg, job_id)
         print(client.schedule(PROJECT, options.spider, params))
     elif options.command == "jobs":
-        listing = client.jobs(PROJECT)
-        for state in ("pending", "running", "finished"):
-            for job in listing.get(state, []):
-                print(f"{state:9} {job['id']:40} {job.get('start_time') or '-':27} "
-                      f"{job.get('end_time') or '-'}")
+        print(format_rows(job_rows(client, client.jobs(PROJECT))))
     elif options.command == "items":
         job = find_job(client, options.job)
         if not job.get("items_url"):
@@ -149,7 +233,9 @@ def parser() -> argparse.ArgumentParser:
     schedule.add_argument("--arg", "-a", type=name_value, action="append", default=[],
                           metavar="NAME=VALUE", help="a spider argument, e.g. start_url=URL")
     schedule.add_argument("--jobid", help="job id (default: books-<UTC time>-<random>)")
-    commands.add_parser("jobs", help="pending, running and finished jobs")
+    commands.add_parser(
+        "jobs", help="jobs with their outcome: pending, running, finished, failed, cancelled"
+    )
     for name, what in (("items", "items feed (JSON lines)"), ("log", "log")):
         command = commands.add_parser(name, help=f"a job's {what}")
         command.add_argument("job")

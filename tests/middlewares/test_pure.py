@@ -23,12 +23,13 @@ from booksscraper.middlewares.bans import BanPolicy
 from booksscraper.middlewares.masking import mask_credentials, mask_proxy, proxy_key
 from booksscraper.middlewares.proxies import configured_proxies, parse_proxy_url
 from booksscraper.middlewares.useragent import (
-    CLIENT_HINTS,
     DEFAULT_PROFILES_FILE,
     decodable_encodings,
     load_profiles,
+    profile_problems,
 )
 from booksscraper.sandbox import BLOCKED_PAGE
+from booksscraper.tools.browser_profiles import chromium_brands
 
 
 def upper_bound(attempt: int, base: float, cap: float) -> float:
@@ -147,21 +148,64 @@ def test_shipped_profiles_never_contradict_their_user_agent() -> None:
     assert {p.family for p in profiles} >= {"chrome", "edge", "firefox", "safari"}
     assert any("Mobile" in p.headers["User-Agent"] for p in profiles)
     for p in profiles:
-        ua = p.headers["User-Agent"]
+        assert profile_problems(p.family, p.headers) == [], p.name
         assert {"Accept", "Accept-Language", "Accept-Encoding"} <= set(p.headers), p.name
-        chromium = p.family in ("chrome", "edge")
-        assert all((h in p.headers) == chromium for h in CLIENT_HINTS), p.name
-        if chromium:
-            version = ua.split("Chrome/")[1].split(".")[0]
-            assert f'v="{version}"' in p.headers["Sec-CH-UA"], p.name
-            assert (p.headers["Sec-CH-UA-Mobile"] == "?1") == ("Mobile" in ua), p.name
-            assert ("Microsoft Edge" in p.headers["Sec-CH-UA"]) == ("Edg/" in ua), p.name
-        if p.family == "firefox":
-            assert "Firefox/" in ua and "Chrome" not in ua, p.name
-        if p.family == "safari":
-            assert "Version/" in ua and "Chrome" not in ua, p.name
+        assert p.headers["Sec-Fetch-Site"] == "none", p.name  # a typed-in address
         codings = {c.strip() for c in p.headers["Accept-Encoding"].split(",")}
         assert codings <= decodable_encodings(), p.name
+        if p.family in ("chrome", "edge"):  # the brand list Chromium derives from its version
+            major = int(p.headers["User-Agent"].split("Chrome/")[1].split(".")[0])
+            brand = "Microsoft Edge" if p.family == "edge" else "Google Chrome"
+            assert p.headers["Sec-CH-UA"] == chromium_brands(brand, major), p.name
+    # Current for 2026: Chromium 142+, Firefox 145+, Safari 26+.
+    versions = {p.family: p.name.split("-")[1] for p in profiles}
+    assert int(versions["chrome"]) >= 142 and int(versions["edge"]) >= 142
+    assert int(versions["firefox"]) >= 145 and int(versions["safari"]) >= 26
+
+
+def test_chromium_brands_match_what_real_browsers_sent() -> None:
+    # Chrome 131 as captured for the first profiles file; Chrome 147 as in
+    # browserforge 1.2.4's header model (apify_fingerprint_datapoints 0.15.0).
+    assert chromium_brands("Google Chrome", 131) == (
+        '"Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"'
+    )
+    assert chromium_brands("Microsoft Edge", 147) == (
+        '"Microsoft Edge";v="147", "Not.A/Brand";v="8", "Chromium";v="147"'
+    )
+
+
+CHROME_WINDOWS = {
+    "User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/146.0.0.0 Safari/537.36",
+    "Sec-CH-UA": chromium_brands("Google Chrome", 146),
+    "Sec-CH-UA-Mobile": "?0",
+    "Sec-CH-UA-Platform": '"Windows"',
+}
+FIREFOX_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:149.0) Gecko/20100101 Firefox/149.0"
+
+
+@pytest.mark.parametrize(
+    ("family", "changes", "problem"),
+    [
+        ("chrome", {}, None),
+        ("chrome", {"Sec-CH-UA": chromium_brands("Google Chrome", 131)}, "lacks"),
+        ("chrome", {"Sec-CH-UA-Platform": '"macOS"'}, 'should be "Windows"'),
+        ("chrome", {"Sec-CH-UA-Mobile": "?1"}, "Sec-CH-UA-Mobile should be ?0"),
+        ("chrome", {"Sec-CH-UA-Mobile": None}, "without all of"),
+        ("edge", {}, "family 'edge' but the User-Agent is chrome's"),
+        ("firefox", {"User-Agent": FIREFOX_UA}, "which only Chromium browsers send"),
+        ("chrome", {"User-Agent": "curl/8.0"}, "no browser and version recognised"),
+    ],
+)
+def test_profile_problems_catch_a_contradiction(
+    family: str, changes: dict[str, str | None], problem: str | None
+) -> None:
+    headers = {**CHROME_WINDOWS, **changes}
+    problems = profile_problems(family, {k: v for k, v in headers.items() if v is not None})
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(problem in p for p in problems), problems
 
 
 def test_profiles_file_checks(tmp_path: Path) -> None:
@@ -172,10 +216,18 @@ def test_profiles_file_checks(tmp_path: Path) -> None:
     firefox_with_hints = tmp_path / "ff.json"
     firefox_with_hints.write_text(
         json.dumps(
-            {"profiles": [{"family": "firefox", "headers": {"User-Agent": "F", "Sec-CH-UA": "x"}}]}
+            {
+                "profiles": [
+                    {
+                        "name": "ff",
+                        "family": "firefox",
+                        "headers": {"User-Agent": FIREFOX_UA, "Sec-CH-UA": "x"},
+                    }
+                ]
+            }
         )
     )
-    with pytest.raises(BadConfig, match="only Chromium"):
+    with pytest.raises(BadConfig, match=r"profile 0 \(ff\) in .*only Chromium"):
         load_profiles(firefox_with_hints)
     with pytest.raises(BadConfig, match=r"^USER_AGENT_PROFILES_FILE: cannot read"):
         load_profiles(tmp_path / "missing.json")

@@ -37,7 +37,7 @@ def test_time_series_has_resources_and_crawl_counters(plain_crawl: Crawl) -> Non
     assert pages == sorted(pages) and pages[0] < pages[-1]
     # The last sample is taken at close: it ends where the crawl's stats do.
     last = samples[-1]
-    assert last["pages"] == stats["response_received_count"]
+    assert last["pages"] == stats["downloader/response_count"] - stats["robotstxt/response_count"]
     assert last["items"] == stats["item_scraped_count"] == BOOKS
     assert last["retries"] == stats["retry/count"] > 0
     assert last["discovered"] == stats["scheduler/enqueued"]
@@ -72,8 +72,12 @@ def test_plain_log_has_progress_lines_and_no_rich_output(plain_crawl: Crawl) -> 
     # The line at close has the final counts.
     pages, discovered, items = map(int, lines[-1])
     stats = plain_crawl.stats
-    assert (pages, items) == (stats["response_received_count"], BOOKS)
-    assert discovered == stats["scheduler/enqueued"]
+    # Every request enqueued (retries of 503s too) got a response: N/N,
+    # robots.txt not counted as a page.
+    assert stats["robotstxt/response_count"] == 1
+    assert pages == discovered == stats["scheduler/enqueued"]
+    assert pages == stats["downloader/response_count"] - 1
+    assert items == BOOKS
     # No progress bar: not a terminal.
     for output in (plain_crawl.stdout, plain_crawl.stderr):
         assert "\x1b[" not in output
@@ -92,7 +96,7 @@ def test_close_summary_line(plain_crawl: Crawl) -> None:
     assert match, plain_crawl.stderr[-2000:]
     items, pages, _, _, retries, bans, _, rss_mib = map(int, match.groups())
     assert items == BOOKS
-    assert pages == stats["response_received_count"]
+    assert pages == stats["scheduler/enqueued"]  # robots.txt is not a page
     assert retries == stats["retry/count"]
     assert bans == 0
     assert rss_mib == round(stats["monitor/rss_peak_bytes"] / 2**20)

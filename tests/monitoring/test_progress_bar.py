@@ -1,4 +1,5 @@
-"""The rich progress bar, with stdout a real pseudo-terminal (as a person at a shell)."""
+"""The progress display and the streams, with real pseudo-terminals (as a person at a shell):
+the bar on stderr, data alone on stdout, every log line in `2>file`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import pty
 import re
 import struct
 import subprocess
-import sys
 import termios
 import threading
 from pathlib import Path
@@ -18,72 +18,131 @@ from typing import Any
 import pytest
 
 from booksscraper.extensions.progress import ProgressTracker, describe, format_eta
-from tests.helpers import REPO
+from tests.helpers import REPO, crawl_command
 from tests.monitoring.conftest import BOOKS
 
 
-def run_in_pty(command: list[str], timeout: float) -> tuple[int, str]:
-    """Run ``command`` with stdin/stdout/stderr on a pty; returns (exit code, all it printed)."""
-    main_fd, child_fd = pty.openpty()
-    # A common terminal size: an unsized pty makes rich assume 80 columns.
-    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    proc = subprocess.Popen(
-        command, cwd=REPO, stdin=child_fd, stdout=child_fd, stderr=child_fd, close_fds=True
-    )
-    os.close(child_fd)
-    chunks: list[bytes] = []
+class Terminal:
+    """A pseudo-terminal whose output is read in the background (a full buffer would block)."""
 
-    def drain() -> None:  # a full pty buffer would block the crawl
+    def __init__(self) -> None:
+        self.main_fd, self.child_fd = pty.openpty()
+        # A common terminal size: an unsized pty makes rich assume 80 columns.
+        fcntl.ioctl(self.child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        self._chunks: list[bytes] = []
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+
+    def _drain(self) -> None:
         while True:
             try:
-                data = os.read(main_fd, 65536)
+                data = os.read(self.main_fd, 65536)
             except OSError:  # EIO: the child closed its end
                 return
             if not data:
                 return
-            chunks.append(data)
+            self._chunks.append(data)
 
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
+    def start(self) -> None:
+        os.close(self.child_fd)  # the child holds its own copy
+        self._reader.start()
+
+    def close(self) -> str:
+        """All the terminal showed, with the pty's CR-LF back to LF."""
+        self._reader.join(10)
+        os.close(self.main_fd)
+        return b"".join(self._chunks).decode("utf-8", errors="replace").replace("\r\n", "\n")
+
+
+def run_on_terminals(
+    command: list[str], stderr: Path | str, timeout: float
+) -> tuple[int, str, str]:
+    """Run ``command`` with stdin and stdout on a pty; stderr on another pty (``"tty"``),
+    on the same one (``"same"``) or in a file.
+
+    Returns (exit code, what stdout's terminal showed, what stderr's showed or "")."""
+    out = Terminal()
+    err = Terminal() if stderr == "tty" else None
+    with open(stderr if isinstance(stderr, Path) else os.devnull, "wb") as err_file:
+        err_target: Any = err.child_fd if err else out.child_fd if stderr == "same" else err_file
+        proc = subprocess.Popen(
+            command, cwd=REPO, stdin=out.child_fd, stdout=out.child_fd, stderr=err_target,
+            close_fds=True,
+        )  # fmt: skip
+    out.start()
+    if err:
+        err.start()
     try:
         code = proc.wait(timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        reader.join(10)
-        os.close(main_fd)
-    return code, b"".join(chunks).decode("utf-8", errors="replace")
+    return code, out.close(), err.close() if err else ""
+
+
+def without_escapes(screen: str) -> str:
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)  # colours and cursor moves
 
 
 @pytest.mark.timeout(180)
-def test_bar_on_a_terminal_and_no_progress_log_lines(slow_sandbox: Any, tmp_path: Path) -> None:
-    code, screen = run_in_pty(
-        [
-            sys.executable, "-m", "scrapy", "crawl", "books",
-            "-a", f"start_url={slow_sandbox.base_url}",
-            "-s", f"OUTPUT_DIR={tmp_path}",
-            "-s", "PROGRESS_REFRESH=0.2",
-        ],
-        timeout=150,
-    )  # fmt: skip
-    assert code == 0, screen[-3000:]
-    # rich redraws the bar in place: cursor movement and the bar glyphs.
-    assert "\x1b[" in screen
-    assert "━" in screen
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)  # colours and cursor moves
-    frames = re.findall(r"(\d+)/(\d+) pages", text)
-    assert len(frames) >= 3, screen[-3000:]
-    # The last frame is drawn at close: pages received of pages discovered.
-    stats = json.loads((tmp_path / "stats.json").read_text(encoding="utf-8"))
-    assert tuple(map(int, frames[-1])) == (
-        stats["response_received_count"],
-        stats["scheduler/enqueued"],
+def test_bar_on_stderr_and_pure_json_lines_on_stdout(slow_sandbox: Any, tmp_path: Path) -> None:
+    """A person at a shell running `scrapy crawl books -O -:jsonlines`."""
+    command = crawl_command(
+        slow_sandbox.base_url, tmp_path, "-O", "-:jsonlines", "-s", "PROGRESS_REFRESH=0.2"
     )
+    code, stdout, stderr = run_on_terminals(command, "tty", timeout=150)
+    assert code == 0, stderr[-3000:]
+    # stdout: what was asked for and nothing else.
+    lines = stdout.splitlines()
+    assert "\x1b" not in stdout
+    assert len(lines) == BOOKS
+    assert all(json.loads(line)["upc"] for line in lines)
+    # stderr: rich redraws the bar in place (cursor moves, bar glyphs), log lines above it.
+    assert "\x1b[" in stderr
+    assert "━" in stderr
+    text = without_escapes(stderr)
+    frames = re.findall(r"(\d+)/(\d+) pages", text)
+    assert len(frames) >= 3, stderr[-3000:]
+    # The last frame is drawn at close: every page discovered received, robots.txt not a page.
+    stats = json.loads((tmp_path / "stats.json").read_text(encoding="utf-8"))
+    assert tuple(map(int, frames[-1])) == (stats["scheduler/enqueued"],) * 2
     assert f"{BOOKS} items" in text
     # Never both: no plain progress log lines, but other log lines still show.
     assert "Progress:" not in text
     assert "Crawl summary (finished)" in text
+
+
+@pytest.mark.timeout(180)
+def test_stderr_to_a_file_gets_every_log_line(slow_sandbox: Any, tmp_path: Path) -> None:
+    """`scrapy crawl books 2>crawl.log` on a terminal: no bar, the log in the file."""
+    log = tmp_path / "crawl.log"
+    command = crawl_command(slow_sandbox.base_url, tmp_path / "out", "-s", "PROGRESS_INTERVAL=0.5")
+    code, stdout, _ = run_on_terminals(command, log, timeout=150)
+    text = log.read_text(encoding="utf-8")
+    assert code == 0, text[-3000:]
+    assert stdout.strip() == ""
+    assert "\x1b" not in text and "━" not in text
+    records = re.findall(r"^\S+ \S+ \[[\w.]+\] (DEBUG|INFO|WARNING|ERROR|CRITICAL): ", text, re.M)
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text(encoding="utf-8"))
+    logged = sum(v for k, v in stats.items() if k.startswith("log_count/"))
+    # Every record counted until stats.json was written is in the file (a few come after).
+    assert len(records) >= logged > 0
+    assert "INFO: Progress: " in text
+    assert "INFO: Crawl summary (finished)" in text
+
+
+@pytest.mark.timeout(180)
+def test_no_bar_over_json_lines_on_one_screen(slow_sandbox: Any, tmp_path: Path) -> None:
+    """`scrapy crawl books -O -:jsonlines` with stdout and stderr on one terminal."""
+    command = crawl_command(
+        slow_sandbox.base_url, tmp_path, "-O", "-:jsonlines", "-s", "PROGRESS_INTERVAL=0.5"
+    )
+    code, screen, _ = run_on_terminals(command, "same", timeout=150)
+    assert code == 0, screen[-3000:]
+    assert "━" not in screen and "\x1b[" not in screen
+    books = [json.loads(line) for line in screen.splitlines() if line.startswith('{"')]
+    assert len(books) == BOOKS
+    assert "INFO: Progress: " in screen  # the figures still come, as log lines
 
 
 def test_tracker_rate_over_the_window_and_eta() -> None:
@@ -107,9 +166,9 @@ def test_describe_shows_optional_counters_only_when_present() -> None:
     }  # fmt: skip
     plain = describe(counters, 3.25, 65.0, None)
     assert plain == "7 items, 3.2 pages/s, ETA 0:01:05, 1 errors, 2 retries"
-    counters.update(backoff_waiting=3, proxies_good=4, proxies_dead=1)
+    # "in backoff" is checked on a real crawl's progress lines (test_stats_read_written.py).
+    counters.update(proxies_good=4, proxies_dead=1)
     full = describe(counters, 3.25, None, 100 * 2**20)
-    assert "3 in backoff" in full
     assert "proxies 4 good/1 dead" in full
     assert "RSS 100 MiB" in full
     assert "ETA ?" in full

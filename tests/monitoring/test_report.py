@@ -63,7 +63,7 @@ def test_report_links_every_chart_it_draws(plain_crawl: Crawl, tmp_path: Path) -
     stats = plain_crawl.stats
     assert f"| Items exported | {stats['item_scraped_count']} |" in text
     assert f"| Retries | {stats['retry/count']} |" in text
-    assert f"| Pages (responses) | {stats['response_received_count']} |" in text
+    assert f"| Pages (responses) | {stats['scheduler/enqueued']} |" in text  # not robots.txt
 
 
 def test_report_without_a_crawl_is_a_one_line_error(tmp_path: Path) -> None:

@@ -86,7 +86,9 @@ def test_summary_counts_rejects_and_bans_from_stats() -> None:
     stats = {
         "finish_reason": "finished",
         "item_scraped_count": 990,
-        "response_received_count": 1050,
+        "downloader/response_count": 1051,
+        "robotstxt/response_count": 1,
+        "failures/count": 3,
         "validation/rejected": 4,
         "validation/rejected/price_missing": 4,
         "malformed_page/rejected": 6,
@@ -97,7 +99,7 @@ def test_summary_counts_rejects_and_bans_from_stats() -> None:
         "monitor/rss_peak_bytes": 96 * 2**20,
         "elapsed_time_seconds": 41.23,
     }
-    line = format_summary(summary_numbers(stats, failures=3))
+    line = format_summary(summary_numbers(stats))
     assert line == (
         "Crawl summary (finished): 990 items, 1050 pages, 10 rejects, 3 failures, "
         "12 retries, 3 bans, 4 dropped, peak RSS 96 MiB, 41.2 s"

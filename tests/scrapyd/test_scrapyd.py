@@ -36,6 +36,19 @@ def schedule(scrapyd: Scrapyd, *options: str) -> str:
     return result.stdout.strip()
 
 
+def job_listing(scrapyd: Scrapyd, job_id: str) -> tuple[str, str]:
+    """(outcome, reason) of ``job_id`` as `make jobs` shows it, after checking the header row."""
+    listed = scrapyd.tool("jobs")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["OUTCOME", "JOB", "STARTED", "ENDED", "REASON"]
+    for line in lines[1:]:
+        cells = re.split(r"\s{2,}", line, maxsplit=4)
+        if cells[1] == job_id:
+            return cells[0], cells[4] if len(cells) > 4 else ""
+    raise AssertionError(f"{job_id} not in:\n{listed.stdout}")
+
+
 def assert_no_password(scrapyd: Scrapyd, *texts: str) -> None:
     for text in (scrapyd.console_text(), *texts):
         assert scrapyd.password not in text
@@ -108,8 +121,19 @@ def test_scheduled_job_crawls_every_book_with_its_setting_override(
     assert log.returncode == 0, log.stderr
     assert "'CONCURRENT_REQUESTS': '4'" in overridden_settings(log.stdout)
     assert "Spider closed (finished)" in log.stdout
+    listed = job_listing(scrapyd, job_id)
+    assert listed == ("finished", ""), listed[1]
     assert (scrapyd.home / "logs" / "booksscraper" / "books" / f"{job_id}.log").exists()
     assert_no_password(scrapyd, log.stdout, fetched.stdout, fetched.stderr)
+
+
+def test_jobs_shows_a_failed_job_with_its_reason(scrapyd: Scrapyd, deployed: Any) -> None:
+    job_id = schedule(scrapyd, "--setting", "PROGRESS=sideways",
+                      "--arg", "start_url=http://127.0.0.1:9/")
+    scrapyd.wait_for(job_id, "finished", timeout=60)
+    outcome, reason = job_listing(scrapyd, job_id)
+    assert outcome == "failed"
+    assert reason.startswith("PROGRESS: must be one of"), reason
 
 
 def job_process_tree(scrapyd: Scrapyd, job_id: str, timeout: float) -> list[psutil.Process]:
@@ -161,6 +185,7 @@ def test_cancel_stops_a_running_job_and_every_process_it_started(
 
     log = scrapyd.tool("log", job_id).stdout
     assert "Spider closed (shutdown)" in log
+    assert job_listing(scrapyd, job_id) == ("cancelled", "")
     exported = read_lines(scrapyd.home / "output" / job_id / "books.jsonl")
     assert 0 < len(exported) < 1000
 
