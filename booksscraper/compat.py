@@ -7,6 +7,7 @@ test instead of a crawl.
 
 from __future__ import annotations
 
+from scrapy.exceptions import DownloadCancelledError
 from twisted.internet import tcp
 from twisted.internet.interfaces import IReactorFDSet
 
@@ -27,3 +28,17 @@ def abort_client_connections(reactor: IReactorFDSet) -> int:
     for client in clients:
         client.abortConnection()
     return len(clients)
+
+
+def over_maxsize(exception: BaseException) -> bool:
+    """Whether a download failed for being over DOWNLOAD_MAXSIZE.
+
+    Scrapy says so in the message when Content-Length announces the size, but a body
+    without it (chunked) that grows past the limit is cancelled with no message at
+    all (the size is only in a WARNING). Nothing else of ours or Scrapy's cancels a
+    download. tests/reliability/test_hostile_pages.py fetches both kinds of page.
+    """
+    if not isinstance(exception, DownloadCancelledError):
+        return False
+    message = str(exception)
+    return not message or "max size" in message

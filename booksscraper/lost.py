@@ -36,12 +36,13 @@ import logging
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
+from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.spider import iterate_spider_output
 from twisted.python.failure import Failure
 
+from booksscraper.compat import over_maxsize
 from booksscraper.failures import RECORDED, Failures
 from booksscraper.middlewares.backoff import failure_reason
 from booksscraper.middlewares.checks import int_setting
@@ -68,7 +69,7 @@ def lost_reason(exception: BaseException, request: Request | None = None) -> str
         return exception.reason
     if isinstance(exception, HttpError):
         return f"http_{exception.response.status}"
-    if isinstance(exception, DownloadCancelledError) and "max size" in str(exception):
+    if over_maxsize(exception):
         return "maxsize"
     if isinstance(exception, IgnoreRequest):
         message = str(exception)

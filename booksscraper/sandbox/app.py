@@ -194,6 +194,8 @@ class Sandbox:
             self.stats.reset()
             self.policies.reset()
             reply = _json({"ok": True})
+        elif (m := hostile.HUGE_CHUNKED.fullmatch(path[len(hostile.PREFIX):])) and method == "GET":
+            return partial(self._stream_chunked, conn, req, int(m.group(1)))
         elif path.startswith(hostile.PREFIX) and method in ("GET", "HEAD"):
             reply = hostile.reply(self.catalogue, path, self.base_url)
         elif path == "/__health" and method == "GET":
@@ -216,6 +218,21 @@ class Sandbox:
             return Reply(400, f"{exc}\n".encode(), "text/plain")
         self.apply(config)
         return _json(config.to_dict())
+
+    async def _stream_chunked(self, conn: Connection, req: Request, size: int) -> None:
+        """A 200 of ``size`` bytes in 64 KiB chunks, no Content-Length (a hostile page)."""
+        assert conn.transport is not None
+        head = Reply(200, b"", "text/html", (("Transfer-Encoding", "chunked"),))
+        conn.transport.write(conn.head(head, None, False))
+        chunk = b"x" * 65536
+        for _ in range(0, size, len(chunk)):
+            if conn.done:
+                return
+            conn.transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            await conn.drain()
+        if not conn.done:
+            conn.transport.write(b"0\r\n\r\n")
+            conn.close()
 
     async def _stream_truth(self, conn: Connection, req: Request) -> None:
         """Ground truth, one JSON object per line, id ascending; streamed, so 1M books is fine."""

@@ -5,6 +5,8 @@ other page here (and at two real books), so a crawl started there meets them
 all as book pages:
 
 - ``huge-<N>.html``: a 200 HTML page of N bytes (over DOWNLOAD_MAXSIZE).
+- ``huge-chunked-<N>.html``: the same without Content-Length (chunked), so the
+  size is only known once the limit is passed.
 - ``loop.html``: a redirect to itself; ``chain-<n>.html``: an endless chain of redirects.
 - ``offsite.html``: a redirect to a real book under another host name (localhost);
   the listing also links to that book directly.
@@ -31,6 +33,7 @@ HUGE_DEFAULT = 12 * 1024 * 1024  # over Scrapy's and the project's DOWNLOAD_MAXS
 BOMB_MIB_DEFAULT = 512
 BOMB_MIB_MAX = 4096
 _HUGE = re.compile(r"huge-([0-9]{1,10})\.html")
+HUGE_CHUNKED = re.compile(r"huge-chunked-([0-9]{1,10})\.html")
 _CHAIN = re.compile(r"chain-([0-9]{1,6})\.html")
 _BOMB = re.compile(r"gzip-bomb-([0-9]{1,4})\.html")
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -45,7 +48,8 @@ def hostile_links(cat: Catalogue, base_url: str) -> list[str]:
     """What the hostile listing links to, relative to /__hostile/; two real books last."""
     real = [f"../catalogue/{cat.book(i).slug}_{i}/index.html" for i in (1, 2)]
     return [
-        f"huge-{HUGE_DEFAULT}.html", "loop.html", "chain-0.html", "offsite.html",
+        f"huge-{HUGE_DEFAULT}.html", f"huge-chunked-{HUGE_DEFAULT}.html",
+        "loop.html", "chain-0.html", "offsite.html",
         offsite_book_url(cat, base_url), "book.pdf", "book.jpg",
         f"gzip-bomb-{BOMB_MIB_DEFAULT}.html", *real,
     ]
