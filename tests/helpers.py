@@ -9,18 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
-# Real pages of the site, beside the repository (absent on users' machines).
-REALSITE = REPO.parent / "shared" / "realsite-sample"
+# Real pages of the site, saved byte for byte (tests/fixtures/realsite/README.md).
+REALSITE = REPO / "tests" / "fixtures" / "realsite"
 
 
 def realsite_page(relative: str) -> str:
-    path = REALSITE / relative
-    if not path.exists():
-        pytest.skip(f"real site sample {path} is absent (it ships beside the repo, not in it)")
-    return path.read_text(encoding="utf-8")
+    """A saved real page, by its path on the site (``index.html``, ``catalogue/...``)."""
+    return (REALSITE / relative).read_text(encoding="utf-8")
 
 
 def crawl_command(start_url: str, out_dir: Path, *args: str) -> list[str]:
