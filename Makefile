@@ -69,8 +69,18 @@ bench-scale: venv
 report: venv-reports
 	$(PY) -m booksscraper.report $(or $(OUTPUT_DIR),output)
 
-test: venv system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+# Every test, on PYTEST_WORKERS processes (pytest-xdist; a test file stays on one worker, so its
+# module fixtures start once). scrapyd's venv first: tests deploy to a real scrapyd.
+PYTEST_WORKERS ?= 2
+# pytest exits 5 when it collected no test: a broken selection or suite, said in one line.
+PYTEST = run() { "$$@"; status=$$?; [ $$status != 5 ] || echo "error: pytest collected no test" >&2; \
+	return $$status; }; run $(PY) -m pytest
+test: venv scrapyd-venv system-deps
+	@$(PYTEST) -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The edit-test loop: tests that start no process (no crawl, server or proxy; marker e2e).
+test-fast: venv
+	@$(PYTEST) -m "not e2e" $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check booksscraper tests benchmarks
