@@ -5,7 +5,8 @@
 Starts the sandbox once, then times, alternately, ``scrapy crawl books -a
 start_url=<one book page>`` (the whole stack, as a user runs it) and the same
 page with a plain Scrapy spider (``benchmarks/baselines/one_page.py``), each a
-fresh process, wall time from start to exit. Prints the median of each and
+fresh process, wall time from start to exit; also ours with cleanup inline
+(``CLEANUP_WORKERS=0``), to show what the worker pool's start costs. Prints the median of each and
 their ratio; also the modules the crawl imported that it should not need
 (numpy, matplotlib, rich, ftfy), and the import of the stack alone.
 """
@@ -58,6 +59,7 @@ def main() -> None:
     parser.add_argument("--write", type=Path, help="update this Markdown file's section")
     args = parser.parse_args()
     ours: list[float] = []
+    inline: list[float] = []
     plain: list[float] = []
     imports: list[float] = []
     with running_sandbox(books=20, seed=7) as sandbox, tempfile.TemporaryDirectory() as tmp:
@@ -66,8 +68,11 @@ def main() -> None:
         ours_argv = [sys.executable, *command(OURS, url, out / "ours", [])]
         plain_argv = [sys.executable, "-m", "benchmarks.baselines.one_page", url,
                       str(out / "plain.json")]
+        # Cleanup inline: how much of the difference is the worker pool's start.
+        inline_argv = [*ours_argv, "-s", "CLEANUP_WORKERS=0"]
         for _ in range(args.runs):
             ours.append(timed(ours_argv))
+            inline.append(timed(inline_argv))
             plain.append(timed(plain_argv))
             imports.append(timed([sys.executable, "-c", IMPORT_STACK]))
         books = json.loads((out / "ours" / "books.json").read_text(encoding="utf-8"))
@@ -76,18 +81,20 @@ def main() -> None:
     python = timed([sys.executable, "-c", "pass"])
     rows = [
         ("booksscraper, one-page crawl (`scrapy crawl books`)", statistics.median(ours)),
+        ("booksscraper with `CLEANUP_WORKERS=0` (no worker pool)", statistics.median(inline)),
         ("plain Scrapy, one-page crawl", statistics.median(plain)),
         ("importing the stack alone (settings, add-on, components)", statistics.median(imports)),
         ("`python -c pass`", python),
     ]
-    ratio = rows[0][1] / rows[1][1]
+    ratio, inline_ratio = rows[0][1] / rows[2][1], rows[1][1] / rows[2][1]
     body = "\n".join([
         "| what | median wall time |",
         "| --- | ---: |",
         *(f"| {name} | {seconds:.2f} s |" for name, seconds in rows),
         "",
-        f"Ratio booksscraper / plain Scrapy: **{ratio:.2f}x** ({args.runs} runs each, "
-        f"alternated). Heavy modules loaded once the stack is set up: {heavy_imports()}.",
+        f"Ratio booksscraper / plain Scrapy: **{ratio:.2f}x** ({inline_ratio:.2f}x without the "
+        f"worker pool; {args.runs} runs each, alternated). Heavy modules loaded once the stack "
+        f"is imported: {heavy_imports()}.",
     ])
     print(body)
     if args.write:
