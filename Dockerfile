@@ -9,11 +9,14 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+# The runtime set only (requirements/runtime.in), hash-checked: no tests, lint, or charts.
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN pip install --no-cache-dir --require-hashes -r requirements/runtime.txt
 
 COPY scrapy.cfg pyproject.toml ./
 COPY booksscraper ./booksscraper
+# What a worker never runs (the same list as the scrapyd egg's, setup.py).
+RUN rm -r booksscraper/sandbox booksscraper/tools booksscraper/report
 
 # Unprivileged; /data is where the worker output goes (mount a volume there).
 RUN useradd --create-home --uid 1000 scraper && mkdir /data && chown scraper /data

@@ -3,18 +3,44 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# Dependency sets (requirements/*.in), each locked with hashes (requirements/*.txt, `make lock`):
+# runtime (a crawl), reports (+ charts), dev (+ tests, lint, benchmarks), scrapyd (runtime + scrapyd).
+# `make crawl` installs reports, `make test` dev; uv installs them (pip installs uv, hash-checked).
+REQ := requirements
+UV_INSTALL = $(1)/bin/uv pip install --quiet --require-hashes --python $(1)/bin/python
 # System packages the tests start for real (proxies, Redis).
 APT_PACKAGES := tinyproxy redis-server
 
-.PHONY: venv system-deps crawl report bench bench-scale test lint clean
+.PHONY: venv venv-reports system-deps crawl report bench bench-scale test test-fast lint lock clean
 
-$(STAMP): requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+# A venv with the pinned uv in it.
+%/.uv: $(REQ)/uv.txt
+	$(PYTHON) -m venv $*
+	$*/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $<
 	touch $@
 
-venv: $(STAMP)
+$(VENV)/.installed-reports: $(REQ)/reports.txt $(VENV)/.uv
+	$(call UV_INSTALL,$(VENV)) -r $<
+	touch $@
+
+$(VENV)/.installed-dev: $(REQ)/dev.txt $(VENV)/.uv
+	$(call UV_INSTALL,$(VENV)) -r $<
+	touch $@
+
+# Everything (runtime, reports, dev): what `make test` uses.
+venv: $(VENV)/.installed-dev
+# Runtime and reports only: what `make crawl` uses.
+venv-reports: $(VENV)/.installed-reports
+
+# Re-lock every set after editing a requirements/*.in (uv: see docs/dependencies.md).
+LOCK = $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11.7 \
+	--custom-compile-command "make lock"
+lock: $(VENV)/.uv
+	$(LOCK) $(REQ)/uv.in -o $(REQ)/uv.txt
+	$(LOCK) $(REQ)/runtime.in -o $(REQ)/runtime.txt
+	$(LOCK) -c $(REQ)/runtime.txt $(REQ)/reports.in -o $(REQ)/reports.txt
+	$(LOCK) -c $(REQ)/reports.txt $(REQ)/dev.in -o $(REQ)/dev.txt
+	$(LOCK) -c $(REQ)/runtime.txt $(REQ)/scrapyd.in -o $(REQ)/scrapyd.txt
 
 # Installs the Debian packages the tests need when they are missing (as root).
 system-deps:
@@ -27,7 +53,7 @@ system-deps:
 	fi
 
 # The main job on the embedded default: the offline sandbox; then the report.
-crawl: venv
+crawl: venv-reports
 	$(PY) -m booksscraper.tools.sandbox_crawl $(if $(BOOKS),--books $(BOOKS))
 	$(PY) -m booksscraper.report output
 
@@ -40,11 +66,21 @@ bench-scale: venv
 	$(PY) -m benchmarks.bench --scale --write BENCHMARKS.md
 
 # output/report.md with charts, from a crawl's stats.json and monitor.jsonl.
-report: venv
+report: venv-reports
 	$(PY) -m booksscraper.report $(or $(OUTPUT_DIR),output)
 
-test: venv system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+# Every test, on PYTEST_WORKERS processes (pytest-xdist; a test file stays on one worker, so its
+# module fixtures start once). scrapyd's venv first: tests deploy to a real scrapyd.
+PYTEST_WORKERS ?= 2
+# pytest exits 5 when it collected no test: a broken selection or suite, said in one line.
+PYTEST = run() { "$$@"; status=$$?; [ $$status != 5 ] || echo "error: pytest collected no test" >&2; \
+	return $$status; }; run $(PY) -m pytest
+test: venv scrapyd-venv system-deps
+	@$(PYTEST) -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The edit-test loop: tests that start no process (no crawl, server or proxy; marker e2e).
+test-fast: venv
+	@$(PYTEST) -m "not e2e" $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check booksscraper tests benchmarks
@@ -53,8 +89,8 @@ clean:
 	rm -rf output .pytest_cache .ruff_cache
 
 # --- scrapyd ---
-# scrapyd 1.6 and scrapyd-client 2.0 in their own venv (requirements-scrapyd.txt:
-# scrapyd runs jobs with its own python, so it also gets the project's pins).
+# scrapyd 1.6 and scrapyd-client 2.0 in their own venv (requirements/scrapyd.txt: the
+# runtime set plus scrapyd, since scrapyd runs jobs with its own python).
 # Credentials: SCRAPYD_USERNAME and SCRAPYD_PASSWORD in the environment, for
 # scrapyd, scrapyd-deploy and the job tool alike; never on a command line.
 #   make scrapyd                      scrapyd in the foreground (Ctrl-C stops it)
@@ -62,7 +98,7 @@ clean:
 #   make schedule SETTINGS="CONCURRENT_REQUESTS=8" ARGS="start_url=http://..."
 #   make jobs | make items JOB=ID [OUT=FILE] | make log JOB=ID | make cancel JOB=ID
 SCRAPYD_VENV ?= .venv-scrapyd
-SCRAPYD_STAMP := $(SCRAPYD_VENV)/.installed
+SCRAPYD_STAMP := $(SCRAPYD_VENV)/.installed-scrapyd
 # scrapyd's working directory (logs/, items/, output/<job>/, eggs/, dbs/), kept
 # outside the repository so that jobs run the deployed egg, not the working tree.
 SCRAPYD_HOME ?= $(HOME)/.local/share/booksscraper/scrapyd
@@ -72,9 +108,8 @@ SCRAPYD_JOBS = SCRAPYD_URL=$(SCRAPYD_URL) $(SCRAPYD_VENV)/bin/python -m booksscr
 
 .PHONY: scrapyd-venv scrapyd deploy schedule jobs items log cancel
 
-$(SCRAPYD_STAMP): requirements-scrapyd.txt requirements.txt
-	$(PYTHON) -m venv $(SCRAPYD_VENV)
-	$(SCRAPYD_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scrapyd.txt
+$(SCRAPYD_STAMP): $(REQ)/scrapyd.txt $(SCRAPYD_VENV)/.uv
+	$(call UV_INSTALL,$(SCRAPYD_VENV)) -r $<
 	touch $@
 
 scrapyd-venv: $(SCRAPYD_STAMP)
@@ -110,10 +145,10 @@ cancel: scrapyd-venv
 WORKERS ?= 3
 .PHONY: cluster merge
 
-cluster: venv system-deps
+cluster: venv-reports system-deps
 	$(PY) -m booksscraper.cluster.run --workers $(WORKERS) $(if $(BOOKS),--books $(BOOKS)) $(if $(MAX_RPS),--max-rps $(MAX_RPS))
 
-merge: venv
+merge: venv-reports
 	@test -n "$(OUT)" -a -n "$(DIRS)" || { echo "error: give OUT=<file.json> DIRS=\"<worker dirs>\"" >&2; exit 2; }
 	$(PY) -m booksscraper.cluster.merge "$(OUT)" $(DIRS)
 # --- end cluster ---

@@ -285,8 +285,10 @@ def scale(args: argparse.Namespace) -> str:
     rss_main = big["rss_main_mib"] / small["rss_main_mib"]
     rss_tree = big["rss_tree_mib"] / small["rss_tree_mib"]
     per_page = big["seconds_per_1000"] / small["seconds_per_1000"]
+    # A run with --set gets its own heading: its section sits beside the default run's.
+    variant = f", with {', '.join(args.settings)}" if args.settings else ""
     text = (
-        f"### Scale: 1,000 vs {args.scale_books:,} books (JOBDIR, streaming export)\n\n"
+        f"### Scale: 1,000 vs {args.scale_books:,} books (JOBDIR, streaming export){variant}\n\n"
         f"{markdown(columns, rows)}\n\n"
         f"Peak RSS of the main process: {rss_main:.2f}x the 1,000-book run (tree: {rss_tree:.2f}x);"
         f" time per page: {per_page:.2f}x."

@@ -5,7 +5,7 @@ below. Each is added only where the project has not placed it already, so a
 project can still move one (another priority) or switch it off (``None``) in
 its own ``DOWNLOADER_MIDDLEWARES`` / ``ITEM_PIPELINES`` / ``EXTENSIONS``.
 Each component reads its own settings in ``from_crawler``; defaults are
-documented in its module and in the README.
+documented in its module and in docs/settings.md.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every Scrapy setting changed from its default is here with the reason. The
 project's own components (middlewares, pipelines, extensions) are switched on
 by one add-on line, ``ADDONS``; their settings and defaults are documented in
-their modules and in the README's settings table.
+their modules and in docs/settings.md.
 """
 
 BOT_NAME = "booksscraper"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,34 @@ import pytest
 
 from booksscraper.cluster.redis_server import RedisServer, running_redis
 from tests.proxies import TinyProxies
+
+# A test that starts a process (a crawl, the sandbox, Redis, tinyproxy, scrapyd, a worker pool)
+# is end-to-end: marker `e2e`, set here at collection, which `make test-fast` leaves out. It is
+# one when it uses a fixture that starts one, or its own code calls what starts one.
+PROCESS_FIXTURES = {
+    "sandbox", "server", "sb", "make_sandbox", "slow_sandbox", "plain_crawl", "redis_server",
+    "redis_client", "tinyproxies", "scrapyd_venv", "scrapyd", "deployed", "hostile",
+}
+STARTS_A_PROCESS = re.compile(
+    r"\b(run_crawl|run_measured_crawl|start_crawl|crawl|Crawl|running_sandbox|BatchPool"
+    r"|make_scrapyd_venv)\(|subprocess\.|multiprocessing\."
+)
+
+
+def starts_a_process(item: pytest.Item) -> bool:
+    if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    function = getattr(item, "function", None)
+    try:
+        return function is not None and bool(STARTS_A_PROCESS.search(inspect.getsource(function)))
+    except (OSError, TypeError):
+        return False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if starts_a_process(item):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")

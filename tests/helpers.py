@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -9,18 +10,28 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
-# Real pages of the site, beside the repository (absent on users' machines).
-REALSITE = REPO.parent / "shared" / "realsite-sample"
+# Real pages of the site, saved byte for byte (tests/fixtures/realsite/README.md).
+REALSITE = REPO / "tests" / "fixtures" / "realsite"
+
+
+# scrapyd's own venv, as `make scrapyd-venv` installs it for users.
+SCRAPYD_VENV = REPO / ".venv-scrapyd"
+
+
+def make_scrapyd_venv() -> Path:
+    """`make scrapyd-venv` (a no-op when up to date), one test process at a time (xdist)."""
+    with (REPO / ".scrapyd-venv.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = subprocess.run(["make", "-s", "scrapyd-venv"], cwd=REPO, capture_output=True,
+                                text=True, timeout=900, check=False)
+    assert result.returncode == 0, f"make scrapyd-venv failed:\n{result.stdout}\n{result.stderr}"
+    return SCRAPYD_VENV
 
 
 def realsite_page(relative: str) -> str:
-    path = REALSITE / relative
-    if not path.exists():
-        pytest.skip(f"real site sample {path} is absent (it ships beside the repo, not in it)")
-    return path.read_text(encoding="utf-8")
+    """A saved real page, by its path on the site (``index.html``, ``catalogue/...``)."""
+    return (REALSITE / relative).read_text(encoding="utf-8")
 
 
 def crawl_command(start_url: str, out_dir: Path, *args: str) -> list[str]:

@@ -2,8 +2,10 @@
 
 A signature is the MinHash of a description's word 3-gram shingles: NUM_PERM
 minimums of a multiply-shift hash family over 64-bit blake2b shingle hashes,
-vectorized with numpy. blake2b, not ``hash()``, because signatures made in
-different worker processes must agree (``hash`` is salted per process).
+vectorized with numpy (imported by the first signature: in the workers, not in
+the crawl's process, whose index needs only the stdlib). blake2b, not ``hash()``,
+because signatures made in different worker processes must agree (``hash`` is
+salted per process).
 datasketch does the same, but pulls in scipy for what is ~30 lines here.
 
 The index splits each signature into BANDS bands of NUM_PERM/BANDS rows: two
@@ -18,9 +20,10 @@ import hashlib
 import os
 import re
 import tempfile
+from array import array
 from collections.abc import Iterator
-
-import numpy as np
+from functools import cache
+from typing import Any
 
 from booksscraper.compactset import OpenTable
 
@@ -28,10 +31,6 @@ NUM_PERM = 64
 BANDS = 8
 _ROWS = NUM_PERM // BANDS
 _WORD = re.compile(r"\w+")
-# A fixed seed: every worker and every crawl must draw the same hash family.
-_rng = np.random.default_rng(0x5EED_B00C)
-_MULT = _rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)  # odd
-_ADD = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
 _SIGNATURE_BYTES = 4 * NUM_PERM
 _BAND_BYTES = 4 * _ROWS
 _MAX_LOAD = 0.7  # of the index's band tables
@@ -50,21 +49,41 @@ def _hash64(shingle: str, salt: bytes = b"") -> int:
     return int.from_bytes(digest, "little")
 
 
+@cache
+def _hash_family() -> tuple[Any, Any, Any]:
+    """numpy, and the NUM_PERM (multiplier, addend) pairs of the hash family."""
+    import numpy as np
+
+    # A fixed seed: every worker and every crawl must draw the same hash family.
+    rng = np.random.default_rng(0x5EED_B00C)
+    mult = rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)  # odd
+    return np, mult, rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
+
+
 def minhash(text: str | None) -> bytes | None:
     """The MinHash signature (NUM_PERM uint32, as bytes) of ``text``; None without words."""
     grams = shingles(text) if text else set()
     if not grams:
         return None
+    np, mult, add = _hash_family()
     hashes = np.fromiter((_hash64(g) for g in grams), dtype=np.uint64, count=len(grams))
     # (a*x + b) mod 2^64, top 32 bits: Dietzfelbinger's multiply-shift family.
     with np.errstate(over="ignore"):
-        permuted = (hashes[:, None] * _MULT[None, :] + _ADD[None, :]) >> np.uint64(32)
+        permuted = (hashes[:, None] * mult[None, :] + add[None, :]) >> np.uint64(32)
     return permuted.min(axis=0).astype(np.uint32).tobytes()
 
 
 def similarity(a: bytes, b: bytes) -> float:
     """Estimated Jaccard similarity of two signatures: the share of equal minimums."""
-    return float(np.mean(np.frombuffer(a, np.uint32) == np.frombuffer(b, np.uint32)))
+    return _share_equal(_uint32s(a), _uint32s(b))
+
+
+def _uint32s(signature: bytes) -> array:
+    return array("I", signature)  # "I" is 32 bits on every platform CPython runs on
+
+
+def _share_equal(a: array, b: array) -> float:
+    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
 
 
 def extra_work(text: str | None, rounds: int) -> int:
@@ -124,7 +143,7 @@ class NearDuplicateIndex:
         self.threshold = threshold
         self._tables = [_BandTable() for _ in range(BANDS)]
         # Record i (signature, then key as UTF-8) is at _offsets[i].._offsets[i + 1] in _file.
-        self._offsets = np.zeros(1024, dtype=np.int64)
+        self._offsets = array("q", [0])
         self._count = 0
         self._file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 - closed in close()
         self._fd = self._file.fileno()
@@ -135,7 +154,8 @@ class NearDuplicateIndex:
     @property
     def nbytes(self) -> int:
         """Bytes held in memory: the band tables and the offsets."""
-        return sum(t.nbytes for t in self._tables) + self._offsets.nbytes
+        offsets = self._offsets.itemsize * len(self._offsets)
+        return sum(t.nbytes for t in self._tables) + offsets
 
     def close(self) -> None:
         self._file.close()
@@ -148,16 +168,16 @@ class NearDuplicateIndex:
         """Index ``signature`` under ``key``; return the key of an earlier near-duplicate."""
         if len(signature) != _SIGNATURE_BYTES:
             raise ValueError(f"a signature is {_SIGNATURE_BYTES} bytes, not {len(signature)}")
-        values = np.frombuffer(signature, np.uint32)
+        values = _uint32s(signature)
         hashes = [_band_hash(signature, band) for band in range(BANDS)]
         best, best_score = None, self.threshold
         missing = []
         for band, (table, band_hash) in enumerate(zip(self._tables, hashes, strict=True)):
             rows = slice(band * _ROWS, (band + 1) * _ROWS)
             for candidate in table.positions(band_hash):
-                other = np.frombuffer(self._record(candidate)[:_SIGNATURE_BYTES], np.uint32)
-                if np.array_equal(other[rows], values[rows]):  # not just the same 32-bit hash
-                    score = float(np.mean(values == other))
+                other = _uint32s(self._record(candidate)[:_SIGNATURE_BYTES])
+                if other[rows] == values[rows]:  # not just the same 32-bit hash
+                    score = _share_equal(values, other)
                     if score >= best_score:
                         best, best_score = candidate, score
                     break
@@ -166,9 +186,7 @@ class NearDuplicateIndex:
         position = self._count
         record = signature + key.encode("utf-8")
         os.write(self._fd, record)
-        if position + 2 > len(self._offsets):
-            self._offsets = np.resize(self._offsets, 2 * len(self._offsets))
-        self._offsets[position + 1] = self._offsets[position] + len(record)
+        self._offsets.append(self._offsets[position] + len(record))
         self._count += 1
         for band in missing:
             self._tables[band].insert(hashes[band], position)

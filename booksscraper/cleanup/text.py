@@ -16,17 +16,9 @@ from __future__ import annotations
 
 import html
 import re
+from functools import cache
+from typing import Any
 
-import ftfy
-
-_FIXER = ftfy.TextFixerConfig(
-    unescape_html=False,
-    uncurl_quotes=False,
-    fix_latin_ligatures=False,
-    fix_character_width=False,
-    normalization="NFC",
-    explain=False,
-)
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -34,7 +26,8 @@ def clean_text(text: str, *, unescape_entities: bool = False) -> str:
     """``text`` with mojibake repaired, NFC-normalized, whitespace runs collapsed, trimmed."""
     if unescape_entities:
         text = html.unescape(text)
-    text = ftfy.fix_text(text, _FIXER)
+    fix_text, config = _fixer()
+    text = fix_text(text, config)
     return _WHITESPACE.sub(" ", text).strip()
 
 
@@ -43,3 +36,19 @@ def clean_optional_text(text: str | None) -> str | None:
     if text is None:
         return None
     return clean_text(text) or None
+
+
+@cache
+def _fixer() -> tuple[Any, Any]:
+    """ftfy's fix_text and our config, imported by the first text (in a cleanup worker)."""
+    import ftfy
+
+    config = ftfy.TextFixerConfig(
+        unescape_html=False,
+        uncurl_quotes=False,
+        fix_latin_ligatures=False,
+        fix_character_width=False,
+        normalization="NFC",
+        explain=False,
+    )
+    return ftfy.fix_text, config

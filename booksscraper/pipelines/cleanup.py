@@ -138,7 +138,9 @@ class CleanupPipeline:
             max_wait=self.max_wait,
             max_in_flight=self.max_in_flight,
             max_crashes=self.max_crashes,
-            preload=("booksscraper.cleanup",),
+            # numpy and ftfy too: the cleanup code imports them on first use only (a crawl's
+            # own process never needs them), and every worker forks with them loaded.
+            preload=("booksscraper.cleanup", "numpy", "ftfy"),
             on_restart=lambda: self.stats.inc_value("cleanup/pool_restarts"),
             on_batch=self._count_batch,
         )

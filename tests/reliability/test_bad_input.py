@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, run_crawl
-from tests.scrapyd.conftest import SCRAPYD_VENV
+from tests.helpers import REPO, SCRAPYD_VENV, make_scrapyd_venv, run_crawl
 
 pytestmark = pytest.mark.timeout(120)
 # Nothing listens there: a crawl that got as far as a request would fail, not hang.
@@ -68,9 +67,7 @@ def test_proxy_list_path_that_is_a_directory(tmp_path: Path) -> None:
 
 
 def test_scrapyd_down_at_deploy_time_is_one_clear_line(tmp_path: Path) -> None:
-    made = subprocess.run(["make", "-s", "scrapyd-venv"], cwd=REPO, capture_output=True,
-                          text=True, timeout=900, check=False)
-    assert made.returncode == 0, made.stdout + made.stderr
+    make_scrapyd_venv()
     password = "deploy-Secret-42"
     port = closed_port()
     url = f"http://127.0.0.1:{port}"

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-import pytest
 from parsel import Selector
 
-REALSITE = Path(__file__).resolve().parents[2] / ".." / "shared" / "realsite-sample"
 RATINGS = {"One": 1, "Two": 2, "Three": 3, "Four": 4, "Five": 5}
-
-
-def real_page(relative: str) -> str:
-    path = REALSITE / relative
-    if not path.exists():
-        pytest.skip(f"real site sample {path.resolve()} is absent (it ships beside the repo)")
-    return path.read_text(encoding="utf-8")
 
 
 def norm(text: str | None) -> str:

@@ -9,8 +9,9 @@ from parsel import Selector
 
 from booksscraper.sandbox import Catalogue, render_book, render_category, render_home, route
 from booksscraper.sandbox.text import truncate_words
+from tests.helpers import realsite_page
 
-from .extract import book_fields, listing_fields, pager, real_page, sidebar
+from .extract import book_fields, listing_fields, pager, sidebar
 
 BASE = "http://127.0.0.1/"
 CAT = Catalogue(1000, seed=7)
@@ -33,7 +34,7 @@ def book_without_description() -> int:
 
 # -- structure parity with the saved real pages -------------------------------------------------
 def test_home_parity() -> None:
-    real, ours = real_page(HOME), page("index.html")
+    real, ours = realsite_page(HOME), page("index.html")
     assert sidebar(ours) == sidebar(real)  # the same 50 categories, slugs, ids and link depth
     for html in (real, ours):
         pods = listing_fields(html)
@@ -56,7 +57,7 @@ def test_home_parity() -> None:
 
 
 def test_category_parity() -> None:
-    real = real_page(MYSTERY)
+    real = realsite_page(MYSTERY)
     ours = page(MYSTERY)
     assert sidebar(ours) == sidebar(real)
     assert len(CAT.category_ids(1)) > 20  # paginated like the real Mystery page
@@ -78,7 +79,7 @@ def test_category_parity() -> None:
 
 
 def test_book_parity_with_description() -> None:
-    real = Selector(real_page(ATTIC))
+    real = Selector(realsite_page(ATTIC))
     book = next(b for b in map(CAT.book, range(1000, 0, -1)) if b.description_raw
                 and b.description_raw.endswith(" ...more"))
     ours = Selector(render_book(CAT, book.id).decode())
@@ -108,7 +109,7 @@ def test_book_parity_with_description() -> None:
 
 
 def test_book_parity_without_description() -> None:
-    real = Selector(real_page(NO_DESC))
+    real = Selector(realsite_page(NO_DESC))
     ours = Selector(render_book(CAT, book_without_description()).decode())
     for sel in (real, ours):
         assert sel.css("#product_description").get() is None
@@ -118,7 +119,7 @@ def test_book_parity_without_description() -> None:
 
 
 def test_escaping_follows_the_real_site() -> None:
-    real = real_page(MYSTERY)
+    real = realsite_page(MYSTERY)
     assert 'title="The Bachelor Girl&#39;s Guide' in real
     book = next(b for b in map(CAT.book, range(1, 1001)) if "'" in b.title)
     html = render_book(CAT, book.id).decode()
@@ -206,7 +207,7 @@ def test_escaped_markup_round_trips() -> None:
 
 
 def test_listing_cuts_titles_like_the_real_site() -> None:
-    real = listing_fields(real_page(MYSTERY))
+    real = listing_fields(realsite_page(MYSTERY))
     texts = {p["title"]: p["text"] for p in real}
     assert texts["In a Dark, Dark Wood"] == "In a Dark, Dark ..."
     assert texts["The Past Never Ends"] == "The Past Never Ends"

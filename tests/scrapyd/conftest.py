@@ -23,9 +23,8 @@ import psutil
 import pytest
 import requests
 
-from tests.helpers import REPO
+from tests.helpers import REPO, SCRAPYD_VENV, make_scrapyd_venv
 
-SCRAPYD_VENV = REPO / ".venv-scrapyd"
 USERNAME = "booksscraper"
 
 
@@ -95,10 +94,7 @@ class Scrapyd:
 @pytest.fixture(scope="session")
 def scrapyd_venv() -> Path:
     """scrapyd's venv, installed by the Makefile target users run (a no-op when up to date)."""
-    result = subprocess.run(["make", "-s", "scrapyd-venv"], cwd=REPO, capture_output=True,
-                            text=True, timeout=900, check=False)
-    assert result.returncode == 0, f"make scrapyd-venv failed:\n{result.stdout}\n{result.stderr}"
-    return SCRAPYD_VENV
+    return make_scrapyd_venv()
 
 
 def scrapyd_conf(port: int) -> str:

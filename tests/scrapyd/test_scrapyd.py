@@ -90,6 +90,9 @@ def test_scrapyd_deploy_uploads_an_egg_with_code_and_data(
     assert {"booksscraper/settings.py", "booksscraper/spiders/books.py",
             "booksscraper/commands/crawl.py", "booksscraper/data/browser_profiles.json"} <= names
     assert not any(name.startswith("tests/") for name in names)
+    # Only what a job runs: no sandbox, command-line tools or report (setup.py).
+    assert not any(name.startswith(("booksscraper/sandbox/", "booksscraper/tools/",
+                                    "booksscraper/report/")) for name in names)
     assert_no_password(scrapyd, deployed.stdout, deployed.stderr)
 
 

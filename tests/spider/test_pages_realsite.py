@@ -1,4 +1,4 @@
-"""Extraction on the real site's saved pages (skipped where they are absent)."""
+"""Extraction on the real site's saved pages (tests/fixtures/realsite)."""
 
 from decimal import Decimal
 

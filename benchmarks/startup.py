@@ -1,0 +1,106 @@
+"""Start-up: a one-page crawl with booksscraper against plain Scrapy, and the ratio.
+
+    python -m benchmarks.startup [--runs 7] [--write BENCHMARKS.md]
+
+Starts the sandbox once, then times, alternately, ``scrapy crawl books -a
+start_url=<one book page>`` (the whole stack, as a user runs it) and the same
+page with a plain Scrapy spider (``benchmarks/baselines/one_page.py``), each a
+fresh process, wall time from start to exit; also ours with cleanup inline
+(``CLEANUP_WORKERS=0``), to show what the worker pool's start costs. Prints the median of each and
+their ratio; also the modules the crawl imported that it should not need
+(numpy, matplotlib, rich, ftfy), and the import of the stack alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.bench import OURS, REPO, command, write_section
+from booksscraper.sandbox.testing import running_sandbox
+
+HEAVY = ("numpy", "matplotlib", "rich", "ftfy")
+# What a crawl process loads: the settings, the spider, every component the add-on switches on.
+IMPORT_STACK = (
+    "from scrapy.utils.project import get_project_settings; "
+    "from booksscraper.addon import BooksStack; "
+    "import booksscraper.spiders.books; "
+    "BooksStack().update_settings(get_project_settings())"
+)
+REPORT_HEAVY = f"import sys; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+
+
+def timed(argv: list[str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"error: {' '.join(argv)} exited {result.returncode}:\n"
+                         f"{result.stderr[-2000:]}")
+    return elapsed
+
+
+def heavy_imports() -> str:
+    """The heavy modules loaded once the stack is imported (every component the add-on adds)."""
+    result = subprocess.run([sys.executable, "-c", f"{IMPORT_STACK}; {REPORT_HEAVY}"],
+                            cwd=REPO, capture_output=True, text=True, check=True)
+    return result.stdout.strip() or "none"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="runs of each (median taken)")
+    parser.add_argument("--write", type=Path, help="update this Markdown file's section")
+    args = parser.parse_args()
+    ours: list[float] = []
+    inline: list[float] = []
+    plain: list[float] = []
+    imports: list[float] = []
+    with running_sandbox(books=20, seed=7) as sandbox, tempfile.TemporaryDirectory() as tmp:
+        url = sandbox.truth()[0]["url"]
+        out = Path(tmp)
+        ours_argv = [sys.executable, *command(OURS, url, out / "ours", [])]
+        plain_argv = [sys.executable, "-m", "benchmarks.baselines.one_page", url,
+                      str(out / "plain.json")]
+        # Cleanup inline: how much of the difference is the worker pool's start.
+        inline_argv = [*ours_argv, "-s", "CLEANUP_WORKERS=0"]
+        for _ in range(args.runs):
+            ours.append(timed(ours_argv))
+            inline.append(timed(inline_argv))
+            plain.append(timed(plain_argv))
+            imports.append(timed([sys.executable, "-c", IMPORT_STACK]))
+        books = json.loads((out / "ours" / "books.json").read_text(encoding="utf-8"))
+        if len(books) != 1 or len(json.loads((out / "plain.json").read_text())) != 1:
+            raise SystemExit("error: a one-page crawl did not export exactly one book")
+    python = timed([sys.executable, "-c", "pass"])
+    rows = [
+        ("booksscraper, one-page crawl (`scrapy crawl books`)", statistics.median(ours)),
+        ("booksscraper with `CLEANUP_WORKERS=0` (no worker pool)", statistics.median(inline)),
+        ("plain Scrapy, one-page crawl", statistics.median(plain)),
+        ("importing the stack alone (settings, add-on, components)", statistics.median(imports)),
+        ("`python -c pass`", python),
+    ]
+    ratio, inline_ratio = rows[0][1] / rows[2][1], rows[1][1] / rows[2][1]
+    body = "\n".join([
+        "| what | median wall time |",
+        "| --- | ---: |",
+        *(f"| {name} | {seconds:.2f} s |" for name, seconds in rows),
+        "",
+        f"Ratio booksscraper / plain Scrapy: **{ratio:.2f}x** ({inline_ratio:.2f}x without the "
+        f"worker pool; {args.runs} runs each, alternated). Heavy modules loaded once the stack "
+        f"is imported: {heavy_imports()}.",
+    ])
+    print(body)
+    if args.write:
+        write_section(args.write, "startup", body, "python -m benchmarks.startup "
+                      + " ".join(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

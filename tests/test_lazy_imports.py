@@ -1,0 +1,27 @@
+"""The crawl's process imports no heavy library until it is used (start-up near plain Scrapy)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from benchmarks.startup import HEAVY, IMPORT_STACK, REPORT_HEAVY
+from tests.helpers import REPO
+
+
+def test_the_stack_imports_no_heavy_library() -> None:
+    # Every component the add-on switches on, imported in a fresh interpreter.
+    result = subprocess.run([sys.executable, "-c", f"{IMPORT_STACK}; {REPORT_HEAVY}"],
+                            cwd=REPO, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"imported at start-up: {result.stdout.strip()}"
+    assert set(HEAVY) == {"numpy", "matplotlib", "rich", "ftfy"}
+
+
+def test_the_near_duplicate_index_needs_no_numpy() -> None:
+    code = ("from booksscraper.cleanup.signature import NearDuplicateIndex; import sys; "
+            "i = NearDuplicateIndex(); i.add('a', bytes(256)); i.add('b', bytes(256)); "
+            "print('numpy' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == "False"
