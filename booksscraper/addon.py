@@ -15,6 +15,9 @@ from scrapy.utils.misc import load_object
 
 # Downloader middlewares: User-Agent, proxies, retries with backoff.
 DOWNLOADER_MIDDLEWARES: dict[str, int] = {
+    # First: the site pacer holds a request that may not leave yet before anything else
+    # spends work on it (booksscraper/pacing.py).
+    "booksscraper.pacing.SitePacer": 50,
     # Backoff retries where Scrapy's RetryMiddleware was; proxies and ban detection where
     # scrapy-rotating-proxies puts them; User-Agent after the proxy (per_proxy mode needs it).
     "booksscraper.middlewares.retry.BackoffRetryMiddleware": 550,
@@ -44,7 +47,7 @@ EXTENSIONS: dict[str, int] = {
     # Freed heap back to the OS every few seconds: flat RSS over long crawls.
     "booksscraper.extensions.trim.MemoryTrim": 115,
     "booksscraper.extensions.progress.Progress": 120,
-    # Crawl-delay and POLITENESS_MAX_RPS as slot floors; the adaptive controller (opt-in).
+    # The adaptive controller (opt-in): per-site concurrency and pace, applied by the pacer.
     "booksscraper.extensions.adaptive.AdaptiveConcurrency": 130,
     "booksscraper.extensions.summary.CrawlSummary": 900,
     # robots.txt download errors in one line, not a traceback.

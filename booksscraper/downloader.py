@@ -7,6 +7,11 @@ loop turn. A burst therefore drains the whole slot queue at once: with
 ``CONCURRENT_REQUESTS=64`` and ``CONCURRENT_REQUESTS_PER_DOMAIN=4`` the server
 saw 60 requests in flight. This subclass counts a request as transferring
 when it is popped. The add-on sets ``DOWNLOADER`` to it.
+
+It also counts the requests the site pacer holds outside the downloader
+(``booksscraper/pacing.py``) against CONCURRENT_REQUESTS when the engine asks
+whether to take more from the scheduler: they wait outside, yet a paced crawl
+must not drain its queue (or a cluster's) into memory.
 """
 
 from __future__ import annotations
@@ -17,8 +22,15 @@ from scrapy.core.downloader import Downloader, Slot
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import _schedule_coro
 
+from booksscraper.middlewares.delayed import DelayedRequests
+from booksscraper.pacing import OWNER as PACER
+
 
 class PerSlotLimitDownloader(Downloader):
+    def needs_backout(self) -> bool:
+        held = DelayedRequests.for_crawler(self.crawler).count(PACER)
+        return 0 < self.total_concurrency <= len(self.active) + held
+
     def _process_queue(self, slot: Slot) -> None:
         # Scrapy 2.19's method, but for the marked line.
         if slot.latercall:

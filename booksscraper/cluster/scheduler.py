@@ -66,6 +66,7 @@ from scrapy_redis.scheduler import Scheduler
 from booksscraper.cluster.leases import LeasedPriorityQueue
 from booksscraper.errors import BadConfig
 from booksscraper.middlewares.checks import number_setting
+from booksscraper.middlewares.delayed import DelayedRequests
 
 logger = logging.getLogger(__name__)
 
@@ -199,16 +200,13 @@ class ClusterScheduler(Scheduler):
     # --- leases ---------------------------------------------------------
 
     def _delayed_requests(self) -> list[Request]:
-        delayed = getattr(self.crawler, "_booksscraper_delayed", None)
-        return list(delayed.waiting) if delayed is not None else []
+        return list(DelayedRequests.for_crawler(self.crawler).waiting)
 
     def _forget_delayed(self, lease_ids: set[str]) -> None:
         """Take re-queued retries out of the backoff holder: not failures, not lost."""
-        delayed = getattr(self.crawler, "_booksscraper_delayed", None)
+        delayed = DelayedRequests.for_crawler(self.crawler)
         for request in [r for r in self._delayed_requests() if lease_of(r) in lease_ids]:
-            call = delayed.waiting.pop(request)
-            if call.active():
-                call.cancel()
+            delayed.forget(request)
 
     @staticmethod
     def _leases_of(requests: list[Request]) -> set[str]:

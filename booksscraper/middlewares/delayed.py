@@ -14,6 +14,10 @@ silently, without any errback), and a reactor timer gives it back to
 DontCloseSpider so the crawl does not end under them. This works with any
 scheduler (Scrapy's, scrapy-redis).
 
+The site pacer (``booksscraper/pacing.py``) holds requests here too, marked
+``request.meta["held_by"] = "pacer"``; ``count(owner)`` says how many of each
+owner wait now (the downloader counts the pacer's against CONCURRENT_REQUESTS).
+
 On close, requests still waiting are not lost: with ``JOBDIR`` they are saved
 to ``JOBDIR/backoff_waiting.pickle`` and re-held on resume (their due times
 kept); without it they are written to the failures file
@@ -25,6 +29,7 @@ from __future__ import annotations
 import logging
 import pickle
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,7 @@ from booksscraper.shared import shared
 logger = logging.getLogger(__name__)
 
 NOT_BEFORE = "backoff_not_before"
+HELD_BY = "held_by"  # who holds a request: "retry" unless the meta says otherwise
 JOBDIR_FILE = "backoff_waiting.pickle"
 
 
@@ -48,6 +54,7 @@ class DelayedRequests:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.waiting: dict[Request, DelayedCall] = {}
+        self.counts: Counter[str] = Counter()
         jobdir = crawler.settings.get("JOBDIR")
         self.jobdir_file = Path(jobdir) / JOBDIR_FILE if jobdir else None
         crawler.signals.connect(self._request_scheduled, signal=signals.request_scheduled)
@@ -62,9 +69,31 @@ class DelayedRequests:
     def __len__(self) -> int:
         return len(self.waiting)
 
+    def count(self, owner: str) -> int:
+        """Requests of ``owner`` ("retry", "pacer") waiting now."""
+        return self.counts[owner]
+
     def _hold(self, request: Request, delay: float) -> None:
+        if request not in self.waiting:
+            self.counts[request.meta.get(HELD_BY, "retry")] += 1
         self.waiting[request] = reactor.callLater(delay, self._release, request)  # type: ignore[attr-defined]
         self.crawler.stats.max_value("retry/backoff/max_waiting", len(self.waiting))
+
+    def forget(self, request: Request) -> None:
+        """Stop holding ``request`` (it went elsewhere, e.g. back to the cluster queue)."""
+        call = self.waiting.pop(request, None)
+        if call is None:
+            return
+        self.counts[request.meta.get(HELD_BY, "retry")] -= 1
+        if call.active():
+            call.cancel()
+
+    def release_now(self, request: Request) -> None:
+        """Give a waiting request back to the engine before its time (the pacer: a slot freed)."""
+        call = self.waiting.get(request)
+        if call is not None and call.active():
+            call.cancel()
+            self._release(request)
 
     def _release(self, request: Request) -> None:
         engine = self.crawler.engine
@@ -75,7 +104,7 @@ class DelayedRequests:
             # Resumed requests already due fire before the engine runs: try again shortly.
             self.waiting[request] = reactor.callLater(0.1, self._release, request)  # type: ignore[attr-defined]
             return
-        del self.waiting[request]
+        self.forget(request)
         engine.crawl(request)
 
     def _request_scheduled(self, request: Request, spider: Any) -> None:
@@ -104,10 +133,8 @@ class DelayedRequests:
         if not self.waiting:
             return
         requests = list(self.waiting)
-        for call in self.waiting.values():
-            if call.active():
-                call.cancel()
-        self.waiting.clear()
+        for request in requests:
+            self.forget(request)
         if self.jobdir_file is not None:
             spider = self.crawler.spider
             with self.jobdir_file.open("wb") as f:

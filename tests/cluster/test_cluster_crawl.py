@@ -174,7 +174,7 @@ def test_three_workers_together_stay_under_the_shared_rate_limit(
     assert client["last"] - client["first"] >= (client["count"] - 1) / limit
     # The workers did push against the limit (without it they reach hundreds per second).
     assert peak >= limit * 0.8
-    assert all(stat(d, "cluster/ratelimit/waited") > 0 for d in dirs)
+    assert all(stat(d, "pacing/held") > 0 for d in dirs)  # waited outside the downloader
 
 
 @pytest.mark.timeout(120)
@@ -223,5 +223,5 @@ def test_three_workers_together_stay_under_the_shared_concurrency_cap(
     assert differences(merged_books(tmp_path, dirs), truth) == []
     # Each worker alone would keep 8 requests in flight (CONCURRENT_REQUESTS_PER_DOMAIN).
     assert stats["peak_in_flight"] == cap
-    assert sum(stat(d, "cluster/concurrency/waited") for d in dirs) > 0
+    assert sum(stat(d, "pacing/held_for_concurrency") for d in dirs) > 0
     assert redis_client.zcard("inflight:127.0.0.1") == 0  # every slot was given back
