@@ -9,6 +9,7 @@ import pytest
 
 from booksscraper.sandbox.testing import running_sandbox
 from tests.helpers import read_books, run_crawl
+from tests.middlewares.conftest import crawl_stats
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -48,3 +49,18 @@ def test_crawl_delay_holds_through_proxies(tinyproxies, tmp_path: Path) -> None:
     assert count >= 12 and len(clients) >= 2
     # robots.txt itself goes first, before the delay is known.
     assert span >= 0.9 * spacing * (count - 2), (count, span)
+
+
+def test_no_request_waits_inside_the_downloader(tmp_path: Path) -> None:
+    # 16 requests at a time against a 5 requests/s site: the pace, not the connections,
+    # holds the crawl back. Scrapy's slot delay would queue them in the downloader (each
+    # holding one of CONCURRENT_REQUESTS for seconds); the pacer holds them outside.
+    with running_sandbox(books=20, seed=7) as sb:
+        result = run_crawl(sb.base_url, tmp_path, *WIDE_OPEN, "-s", "POLITENESS_MAX_RPS=5")
+        server = sb.stats()
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = crawl_stats(result.stderr)
+    assert stats["pacing/held"] > 10
+    # Measured by the downloader: from reaching it to being sent.
+    assert stats["downloader/slot_wait_max"] < 0.1
+    assert server["peak_rps"] <= 5 + 1
