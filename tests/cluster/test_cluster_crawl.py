@@ -77,13 +77,10 @@ def test_three_workers_crawl_every_book_exactly_once(
 def test_worker_killed_mid_crawl_loses_nothing(
     redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
+    """kill -9 of a worker: its leased requests are back within seconds (its heartbeat
+    stops), not after the 60 s lease; measured as the server's longest pause."""
     dirs = [tmp_path / f"w{i}" for i in range(3)]
-    args = (
-        *FAST_CLOSE,
-        "-s", "CONCURRENT_REQUESTS=4",
-        # Short leases so the dead worker's requests come back within the test.
-        "-s", "CLUSTER_LEASE_SECONDS=3",
-    )
+    args = (*FAST_CLOSE, "-s", "CONCURRENT_REQUESTS=4")  # the default 60 s lease
     with running_sandbox(books=300, seed=3, latency_ms=100) as sb:
         procs = [start_worker(redis_server.url, sb.base_url, d, *args) for d in dirs]
         try:
@@ -96,6 +93,7 @@ def test_worker_killed_mid_crawl_loses_nothing(
             victim.send_signal(signal.SIGKILL)
             assert victim.wait(10) == -signal.SIGKILL
             assert held > 0
+            longest_pause = server_pause_until_done(sb, procs[1:])
             codes = [proc.wait(90) for proc in procs[1:]]
         finally:
             for proc in procs:
@@ -103,9 +101,25 @@ def test_worker_killed_mid_crawl_loses_nothing(
         truth = sb.truth()
     assert codes == [0, 0]
     assert differences(merged_books(tmp_path, dirs), truth) == []
-    # The dead worker's leases expired and a survivor put them back in the queue.
-    assert sum(stat(d, "cluster/leases/requeued_expired") for d in dirs[1:]) > 0
+    # The dead worker's heartbeat stopped and a survivor put its leases back in the queue.
+    assert sum(stat(d, "cluster/leases/requeued_dead") for d in dirs[1:]) > 0
+    logs = "".join((d / "crawl.log").read_text(errors="replace") for d in dirs[1:])
+    assert "stopped its heartbeat" in logs
+    # CLUSTER_HEARTBEAT_TIMEOUT is 4 s: the server never waited for a 60 s lease.
+    assert longest_pause < 8, longest_pause
     assert_cluster_drained(redis_server.url)
+
+
+def server_pause_until_done(sb: Any, procs: list[Any]) -> float:
+    """The longest time the server received no request, until every process in ``procs`` ends."""
+    last_total, last_change, longest = sb.stats()["requests_total"], time.monotonic(), 0.0
+    while any(proc.poll() is None for proc in procs):
+        time.sleep(0.05)
+        total, now = sb.stats()["requests_total"], time.monotonic()
+        if total != last_total:
+            longest = max(longest, now - last_change)
+            last_total, last_change = total, now
+    return longest
 
 
 @pytest.mark.timeout(120)
@@ -144,7 +158,9 @@ def test_retry_waiting_out_its_backoff_survives_kill_9(
     assert codes == [0]
     assert read_json_lines(first / "books.jsonl") == []
     assert differences(merged_books(tmp_path, [first, second]), truth) == []
-    assert stat(second, "cluster/leases/requeued_expired") >= 30
+    # Back by the lease expiry or the lost heartbeat, whichever came first.
+    requeued = ("cluster/leases/requeued_expired", "cluster/leases/requeued_dead")
+    assert sum(stat(second, key) for key in requeued) >= 30
 
 
 @pytest.mark.timeout(120)
