@@ -18,6 +18,7 @@ from booksscraper.cluster.run import start_worker, stop
 from booksscraper.output import read_json_lines
 from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.tools.truth import differences
+from tests.helpers import run_crawl
 
 # Each worker must wait this long with no cluster work before it closes: the
 # tests end a little after the crawl does.
@@ -241,3 +242,25 @@ def test_three_workers_together_stay_under_the_shared_concurrency_cap(
     assert stats["peak_in_flight"] == cap
     assert sum(stat(d, "pacing/held_for_concurrency") for d in dirs) > 0
     assert redis_client.zcard("inflight:127.0.0.1") == 0  # every slot was given back
+
+
+@pytest.mark.timeout(120)
+def test_a_second_crawl_on_the_keys_of_a_finished_one_says_so_and_exits_2(
+    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    with running_sandbox(books=10, seed=2) as sb:
+        assert run_workers(redis_server.url, sb.base_url, [tmp_path / "first"]) == [0]
+        again = run_crawl(sb.base_url, tmp_path / "again", "-s", f"REDIS_URL={redis_server.url}")
+        fresh = run_workers(
+            redis_server.url, sb.base_url, [tmp_path / "fresh"],
+            "-s", "SCHEDULER_QUEUE_KEY=books2:requests",
+            "-s", "SCHEDULER_DUPEFILTER_KEY=books2:dupefilter",
+        )
+    assert again.returncode == 2  # never a silent 0-item success
+    assert re.search(
+        r"error: REDIS_URL: the crawl with keys books:requests and books:dupefilter"
+        r" has finished \(\d+ requests seen\); delete them", again.stderr
+    ), again.stderr[-2000:]
+    assert not (tmp_path / "again" / "books.jsonl").exists()
+    assert fresh == [0]  # new keys: a new crawl
+    assert len(read_json_lines(tmp_path / "fresh" / "books.jsonl")) == 10
