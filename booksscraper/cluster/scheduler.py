@@ -54,7 +54,8 @@ DUPEFILTER_CLASS and SCHEDULER_PERSIST when ``REDIS_URL`` is set:
 Stats: ``cluster/leases/taken``, ``cluster/leases/acked``,
 ``cluster/leases/renewed``, ``cluster/leases/lost``, ``cluster/leases/released``,
 ``cluster/leases/requeued_expired``, ``cluster/leases/requeued_dead``,
-``cluster/workers_dead``, ``cluster/enqueued``, ``cluster/duplicates``.
+``cluster/workers_dead``, ``cluster/enqueued``, ``cluster/duplicates``, and the gauges
+``cluster/queue/queued`` and ``cluster/queue/leased`` (the whole cluster's, from Redis).
 """
 
 from __future__ import annotations
@@ -295,6 +296,9 @@ class ClusterScheduler(Scheduler):
                     "Worker %s stopped its heartbeat (%gs): put its %d leased requests back"
                     " in the queue", ", ".join(dead), self.heartbeat_timeout, dead_moved,
                 )
+            # The cluster's totals for the progress line (extensions/progress.py).
+            self.stats.set_value("cluster/queue/queued", len(self.queue))
+            self.stats.set_value("cluster/queue/leased", self.queue.leased_count())
             requeued = self.queue.requeue_expired()
             if requeued:
                 self.stats.inc_value("cluster/leases/requeued_expired", requeued)

@@ -71,6 +71,9 @@ def test_three_workers_crawl_every_book_exactly_once(
         log = (d / "crawl.log").read_text(encoding="utf-8")
         assert "Deprecat" not in log
         assert "(finished)" in log
+        # Progress shows the cluster's queue from Redis, never "N/0 pages, ETA 0:00:00".
+        assert re.search(r"Progress: \d+ pages \(this worker\), cluster: \d+ queued", log)
+        assert not re.search(r"Progress: \d+/0 pages", log)
     assert_cluster_drained(redis_server.url)
 
 
