@@ -15,9 +15,10 @@ from scrapy.utils.misc import load_object
 
 # Downloader middlewares: User-Agent, proxies, retries with backoff.
 DOWNLOADER_MIDDLEWARES: dict[str, int] = {
-    # First: the site pacer holds a request that may not leave yet before anything else
-    # spends work on it (booksscraper/pacing.py).
-    "booksscraper.pacing.SitePacer": 50,
+    # Right after Scrapy's robots.txt middleware (100), before anything else spends work on
+    # a request: the site pacer holds one that may not leave yet (booksscraper/pacing.py).
+    # Not before robots.txt: requests waiting there for robots.txt would go all at once.
+    "booksscraper.pacing.SitePacer": 110,
     # Backoff retries where Scrapy's RetryMiddleware was; proxies and ban detection where
     # scrapy-rotating-proxies puts them; User-Agent after the proxy (per_proxy mode needs it).
     "booksscraper.middlewares.retry.BackoffRetryMiddleware": 550,

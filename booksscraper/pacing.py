@@ -24,7 +24,9 @@ tokens, ``cluster/concurrency.py``).
 Send times come from one GCRA schedule per site (a token bucket kept as one
 timestamp): in memory, or with ``REDIS_URL`` in Redis (``cluster/ratelimit.py``),
 so every limit above holds for the whole cluster. A request that may not leave
-yet is never slept on: this middleware, first in the chain, returns it with
+yet is never slept on: this middleware (right after Scrapy's robots.txt
+middleware, so that requests waiting for robots.txt do not leave together
+once it arrives) returns it with
 ``meta["backoff_not_before"]`` and it waits outside the downloader in the
 delayed-request holder (``middlewares/delayed.py``, as retries do), then
 comes back through the scheduler with its reserved send time
@@ -34,8 +36,10 @@ when the engine decides whether to take more from the scheduler
 cluster's) into memory. A request held for the concurrency cap is released
 as soon as one of the site's requests leaves the downloader (and at the
 latest after ``CLUSTER_CONCURRENCY_POLL`` seconds: other workers' requests
-free cluster slots too). robots.txt requests are never held (Scrapy's
-robots middleware downloads them itself) but take their send time.
+free cluster slots too). robots.txt requests cannot be held (Scrapy's
+robots middleware downloads them itself, and the request that asked for
+robots.txt waits for it in the downloader anyway): they wait for their send
+time here, one per site and worker.
 
 Stats: ``pacing/held`` (requests held for their send time), ``pacing/held_for_concurrency``,
 ``pacing/late_reserved_again``, ``pacing/interval_max``, ``politeness/crawl_delay``,
@@ -54,6 +58,7 @@ from typing import Any
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from scrapy.utils.asyncio import sleep
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy_redis.connection import get_redis_from_settings
 
@@ -103,7 +108,7 @@ class Site:
 
 
 class SitePacer:
-    """Downloader middleware (first in the chain) deciding when each site's next request leaves."""
+    """Downloader middleware deciding when each site's next request leaves."""
 
     def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
@@ -245,7 +250,7 @@ class SitePacer:
                      name, slowed, status)
 
     # -- the middleware ---------------------------------------------------------------------
-    def process_request(self, request: Request) -> Request | None:
+    async def process_request(self, request: Request) -> Request | None:
         name = urlparse_cached(request).hostname or ""
         state = self.site(name)
         now = time.time()
@@ -255,8 +260,14 @@ class SitePacer:
         if reserved is not None:
             state.held = max(0, state.held - 1)
         if is_robots_txt(request):
-            self._reserve(name, state, interval)  # never held: Scrapy downloads it itself
-            return self._pass(request, name, None)
+            token = self._take_cluster_slot(name)
+            while token is False:
+                await sleep(self.poll)
+                token = self._take_cluster_slot(name)
+            wait = self._reserve(name, state, interval)
+            if wait > 0:
+                await sleep(wait)
+            return self._pass(request, name, token)
         if not self._room(name, state):
             return self._hold_for_slot(request, name, state)
         token = self._take_cluster_slot(name)

@@ -267,3 +267,26 @@ def test_a_second_crawl_on_the_keys_of_a_finished_one_says_so_and_exits_2(
     assert not (tmp_path / "again" / "books.jsonl").exists()
     assert fresh == [0]  # new keys: a new crawl
     assert len(read_json_lines(tmp_path / "fresh" / "books.jsonl")) == 10
+
+
+@pytest.mark.timeout(120)
+def test_the_sites_rate_holds_for_three_workers_through_three_proxies(
+    redis_server: RedisServer, redis_client: redis.Redis, tinyproxies: Any, tmp_path: Path
+) -> None:
+    """POLITENESS_MAX_RPS is the site's, whatever worker and proxy carry the requests."""
+    rate = 6
+    proxies = [tinyproxies.start(f"127.0.0.{n}") for n in (2, 3, 4)]
+    dirs = [tmp_path / f"w{i}" for i in range(3)]
+    with running_sandbox(books=40, seed=8) as sb:
+        codes = run_workers(
+            redis_server.url, sb.base_url, dirs, "-s", f"POLITENESS_MAX_RPS={rate}",
+            "-s", "CONCURRENT_REQUESTS=16", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16",
+            "-s", f"ROTATING_PROXY_LIST={','.join(proxies)}",
+        )
+        stats, truth = sb.stats(), sb.truth()
+    assert codes == [0, 0, 0]
+    assert differences(merged_books(tmp_path, dirs), truth) == []
+    assert set(stats["by_ip"]) == {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
+    assert sum(stat(d, "pacing/held") > 0 for d in dirs) >= 2  # several workers paced
+    # Measured at the server, every client together: one schedule for the site.
+    assert rate - 1 <= stats["peak_rps"] <= rate + 1, stats["peak_rps"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -24,6 +25,11 @@ def make_pacer(tmp_path: Path):
     return make
 
 
+def send(pacer: SitePacer, request: Request) -> Request | None:
+    """The pacer's decision on one request: None (it goes now) or the copy it holds."""
+    return asyncio.run(pacer.process_request(request))
+
+
 def via(url: str, proxy: str) -> Request:
     """A request as the proxy middleware leaves it: its own download slot per proxy."""
     return Request(url, meta={"proxy": proxy, "download_slot": proxy})
@@ -31,23 +37,23 @@ def via(url: str, proxy: str) -> Request:
 
 def test_requests_through_different_proxies_share_the_sites_pace(make_pacer) -> None:
     pacer = make_pacer(POLITENESS_MAX_RPS=4)
-    assert pacer.process_request(via("http://site/a", "http://127.0.0.1:1")) is None
-    held = pacer.process_request(via("http://site/b", "http://127.0.0.1:2"))
+    assert send(pacer, via("http://site/a", "http://127.0.0.1:1")) is None
+    held = send(pacer, via("http://site/b", "http://127.0.0.1:2"))
     # Held outside the downloader: a copy that comes back through the scheduler.
     assert isinstance(held, Request) and held.dont_filter and held.meta[HELD_BY] == OWNER
     assert held.meta[NOT_BEFORE] - time.time() == pytest.approx(0.25, abs=0.05)
-    later = pacer.process_request(via("http://site/c", "http://127.0.0.1:3"))
+    later = send(pacer, via("http://site/c", "http://127.0.0.1:3"))
     assert later.meta[NOT_BEFORE] - time.time() == pytest.approx(0.5, abs=0.05)
     # Another site has its own schedule.
-    assert pacer.process_request(via("http://other/a", "http://127.0.0.1:2")) is None
+    assert send(pacer, via("http://other/a", "http://127.0.0.1:2")) is None
 
 
 def test_a_held_request_goes_at_its_reserved_time_without_reserving_again(make_pacer) -> None:
     pacer = make_pacer(POLITENESS_MAX_RPS=10)
-    pacer.process_request(Request("http://site/a"))
-    held = pacer.process_request(Request("http://site/b"))
+    send(pacer, Request("http://site/a"))
+    held = send(pacer, Request("http://site/b"))
     time.sleep(max(0.0, held.meta[NOT_BEFORE] - time.time()))
-    assert pacer.process_request(held) is None
+    assert send(pacer, held) is None
     assert PACING_AT not in held.meta and HELD_BY not in held.meta
     assert pacer.in_flight("site") == 2
 
@@ -78,9 +84,9 @@ def test_the_adaptive_cap_holds_requests_until_a_slot_frees(make_pacer) -> None:
     pacer = make_pacer()
     pacer.set_adaptive("site", concurrency=1, pace=0.0)
     first = Request("http://site/a")
-    assert pacer.process_request(first) is None
-    waiting = pacer.process_request(Request("http://site/b"))
+    assert send(pacer, first) is None
+    waiting = send(pacer, Request("http://site/b"))
     assert isinstance(waiting, Request) and pacer.stats.get_value("pacing/held_for_concurrency")
     pacer.process_response(first, HtmlResponse(first.url))
     assert pacer.in_flight("site") == 0
-    assert pacer.process_request(waiting) is None
+    assert send(pacer, waiting) is None
