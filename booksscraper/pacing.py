@@ -88,9 +88,11 @@ DEFAULTS: dict[str, Any] = {
     "RETRY_SLOWDOWN_MIN": 0.05,
     "RETRY_SLOWDOWN_RECOVERY": 0.8,
 }
-# A reserved send time missed by more than one interval (a busy event loop, a full
-# downloader) is given up and a new one reserved, so that stalls do not become bursts.
-MIN_LATENESS = 0.05
+# A reserved send time missed by more than this (or one interval, if shorter) is given up
+# and a new one reserved (a busy event loop, a full downloader, another worker popping the
+# request late): requests sent up to L late let a 1-second window hold (1 + L) x rate + 1,
+# so L stays small, and stalls do not turn into bursts.
+MAX_LATENESS = 0.05
 
 
 @dataclass
@@ -275,7 +277,7 @@ class SitePacer:
             return self._hold_for_slot(request, name, state)
         if reserved is not None:
             due, epoch = reserved
-            if epoch == state.epoch and now - due <= max(interval, MIN_LATENESS):
+            if epoch == state.epoch and now - due <= min(interval, MAX_LATENESS):
                 return self._pass(request, name, token)
             self.stats.inc_value("pacing/late_reserved_again")
         wait = self._reserve(name, state, interval)

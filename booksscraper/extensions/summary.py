@@ -18,7 +18,8 @@ Settings (defaults in brackets):
 
 Summary terms: rejects = sum of ``<stage>/rejected``; failures =
 ``failures/count`` (or the failures file's count for this run); bans = sum of
-the ``bans/...`` counters (scrapy-rotating-proxies' ban detection).
+the ``bans/...`` counters, which the proxy middleware counts once per death of
+a proxy (one outage is one ban, however many requests were in flight through it).
 """
 
 from __future__ import annotations
