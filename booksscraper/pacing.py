@@ -42,8 +42,10 @@ robots.txt waits for it in the downloader anyway): they wait for their send
 time here, one per site and worker.
 
 Stats: ``pacing/held`` (requests held for their send time), ``pacing/held_for_concurrency``,
-``pacing/late_reserved_again``, ``pacing/interval_max``, ``politeness/crawl_delay``,
-``retry/slowdown/raised``, ``retry/slowdown/recovered``, ``retry/slowdown/delay_max``.
+``pacing/spaced`` (held again to keep this worker's sends an interval apart),
+``pacing/reserved_again`` (cluster: a send time missed, reserved again once),
+``pacing/interval_max``, ``politeness/crawl_delay``, ``retry/slowdown/raised``,
+``retry/slowdown/recovered``, ``retry/slowdown/delay_max``.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ from booksscraper.middlewares.delayed import HELD_BY, NOT_BEFORE, DelayedRequest
 
 logger = logging.getLogger(__name__)
 
-PACING_AT = "pacing_at"  # [wall-clock send time reserved, site epoch when reserved]
+PACING_AT = "pacing_at"  # [wall-clock send time reserved, reserved again after missing it]
 OWNER = "pacer"
 # Every setting the pacer reads, with its default.
 DEFAULTS: dict[str, Any] = {
@@ -88,11 +90,15 @@ DEFAULTS: dict[str, Any] = {
     "RETRY_SLOWDOWN_MIN": 0.05,
     "RETRY_SLOWDOWN_RECOVERY": 0.8,
 }
-# A reserved send time missed by more than this (or one interval, if shorter) is given up
-# and a new one reserved (a busy event loop, a full downloader, another worker popping the
-# request late): requests sent up to L late let a 1-second window hold (1 + L) x rate + 1,
-# so L stays small, and stalls do not turn into bursts.
-MAX_LATENESS = 0.05
+# A request that comes back late for its send time (a busy event loop, a full downloader)
+# keeps its reservation: reserving again would put it behind every later reservation, and
+# when all come back late (a storm of hangs filling the downloader) nothing would ever go.
+# What keeps late requests from bunching is the spacing rule: this worker sends no two
+# requests to a site less than an interval apart (timers may fire this much early).
+SPACING_SLACK = 0.001
+# With the schedule in Redis, other workers' sends are not spaced by ours: a request more
+# than this late (or one interval, if shorter) reserves again, once (not twice: starving).
+CLUSTER_LATENESS = 0.05
 
 
 @dataclass
@@ -102,8 +108,8 @@ class Site:
     last_raise: float = -math.inf  # monotonic
     adaptive_pace: float = 0.0
     adaptive_concurrency: int = 0  # 0 = no local cap
-    epoch: int = 0  # bumped on a slow-down: send times reserved before are reserved again
     tat: float = 0.0  # the local GCRA schedule (wall clock)
+    last_sent: float = -math.inf  # monotonic: when this worker last let a request go
     in_flight: int = 0
     held: int = 0  # held for a send time, not yet back
     waiting_for_slot: deque[Request] = field(default_factory=deque)
@@ -200,9 +206,6 @@ class SitePacer:
         state.adaptive_pace = pace
         self._wake(state)
 
-    def held_total(self) -> int:
-        return self.delayed.count(OWNER)
-
     # -- signals ----------------------------------------------------------------------------
     def robots_parsed(self, robotparser: Any, request: Request) -> None:
         if not self.obey_crawl_delay:
@@ -245,7 +248,6 @@ class SitePacer:
             return
         state.slowdown = slowed
         state.last_raise = now
-        state.epoch += 1
         self.stats.inc_value("retry/slowdown/raised")
         self.stats.max_value("retry/slowdown/delay_max", slowed)
         logger.debug("Site %s slowed down to %.2fs between requests after HTTP %d",
@@ -270,21 +272,28 @@ class SitePacer:
             if wait > 0:
                 await sleep(wait)
             return self._pass(request, name, token)
-        if not self._room(name, state):
+        if not self._room(state):
             return self._hold_for_slot(request, name, state)
         token = self._take_cluster_slot(name)
         if token is False:
             return self._hold_for_slot(request, name, state)
-        if reserved is not None:
-            due, epoch = reserved
-            if epoch == state.epoch and now - due <= min(interval, MAX_LATENESS):
-                return self._pass(request, name, token)
-            self.stats.inc_value("pacing/late_reserved_again")
-        wait = self._reserve(name, state, interval)
-        if wait <= 0:
+        if reserved is None:
+            due, again = now + self._reserve(name, state, interval), False
+        else:
+            due, again = reserved
+            if self.rate is not None and not again and now - due > min(interval, CLUSTER_LATENESS):
+                due, again = now + self._reserve(name, state, interval), True
+                self.stats.inc_value("pacing/reserved_again")
+        # Never two sends less than an interval apart from this worker, even for requests
+        # that missed their reserved time and come back together.
+        spaced = state.last_sent + interval - time.monotonic()
+        if spaced > SPACING_SLACK and due - now <= SPACING_SLACK:
+            self.stats.inc_value("pacing/spaced")
+        wait = max(due - now, spaced)
+        if wait <= SPACING_SLACK:
             return self._pass(request, name, token)
         self._give_back_cluster_slot(name, token)
-        return self._hold(request, state, now + wait, [now + wait, state.epoch])
+        return self._hold(request, state, now + wait, [due, again])
 
     def _reserve(self, name: str, state: Site, interval: float) -> float:
         """Reserve the site's next send time; seconds to wait for it (0 = now)."""
@@ -298,7 +307,8 @@ class SitePacer:
         state.tat = send_at + interval
         return send_at - now
 
-    def _room(self, name: str, state: Site) -> bool:
+    @staticmethod
+    def _room(state: Site) -> bool:
         return not state.adaptive_concurrency or state.in_flight < state.adaptive_concurrency
 
     def _take_cluster_slot(self, name: str) -> str | bool | None:
@@ -313,7 +323,9 @@ class SitePacer:
             self.slots.release(name, token)
 
     def _pass(self, request: Request, name: str, token: str | None) -> None:
-        self.site(name).in_flight += 1
+        state = self.site(name)
+        state.in_flight += 1
+        state.last_sent = time.monotonic()
         self.passed[request] = (name, token)
         return None
 
