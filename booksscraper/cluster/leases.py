@@ -124,14 +124,17 @@ return held
 """
 
 
+def lease_keys(queue_key: str) -> tuple[str, str, str]:
+    """The keys beside a queue: its leases, the leased requests, the lease id counter."""
+    return f"{queue_key}:leases", f"{queue_key}:leased", f"{queue_key}:lease_seq"
+
+
 class LeasedPriorityQueue(PriorityQueue):
     """scrapy-redis's PriorityQueue with leased pops (see the module docstring)."""
 
     def __init__(self, server: Redis, spider: Any, key: str, serializer: Any = None) -> None:
         super().__init__(server, spider, key, serializer)
-        self.leases_key = f"{self.key}:leases"
-        self.leased_key = f"{self.key}:leased"
-        self.seq_key = f"{self.key}:lease_seq"
+        self.leases_key, self.leased_key, self.seq_key = lease_keys(self.key)
         self.workers_key = f"{self.key}:workers"
         self.alive_prefix = f"{self.key}:alive:"
         self._pop = server.register_script(POP_LUA)
@@ -212,6 +215,25 @@ class LeasedPriorityQueue(PriorityQueue):
             name = owner.decode() if owner else "?"
             counts[name] = counts.get(name, 0) + 1
         return counts
+
+    @staticmethod
+    def finished(server: Redis, queue_key: str, seen_key: str) -> int:
+        """Requests seen by a crawl on these keys that has finished, else 0.
+
+        Finished: requests were seen and taken (``lease_seq``), none is queued or leased. A
+        crawl that is starting (its first request seen, not yet pushed) or running (a worker
+        pushes children before it acknowledges the parent's lease) never looks finished.
+        """
+        leases_key, _, seq_key = lease_keys(queue_key)
+        seen = server.scard(seen_key) if server.type(seen_key) == b"set" else 0
+        if (
+            not seen
+            or not server.exists(seq_key)
+            or server.zcard(queue_key)
+            or server.zcard(leases_key)
+        ):
+            return 0
+        return int(seen)
 
     def leased_count(self) -> int:
         return int(self.server.zcard(self.leases_key))

@@ -15,6 +15,7 @@ from scrapy.crawler import Crawler
 from scrapy_redis import defaults
 from scrapy_redis.connection import get_redis_from_settings
 
+from booksscraper.cluster.leases import LeasedPriorityQueue
 from booksscraper.cluster.scheduler import ClusterScheduler
 from booksscraper.errors import BadConfig
 
@@ -42,8 +43,8 @@ def check_not_finished(crawler: Crawler, server: Redis) -> None:
     spider = {"spider": getattr(crawler.spidercls, "name", "")}
     queue_key = s.get("SCHEDULER_QUEUE_KEY", defaults.SCHEDULER_QUEUE_KEY) % spider
     seen_key = s.get("SCHEDULER_DUPEFILTER_KEY", defaults.SCHEDULER_DUPEFILTER_KEY) % spider
-    seen = server.scard(seen_key) if server.type(seen_key) == b"set" else 0
-    if not seen or server.zcard(queue_key) or server.zcard(f"{queue_key}:leases"):
+    seen = LeasedPriorityQueue.finished(server, queue_key, seen_key)
+    if not seen:
         return
     pattern = f"{spider['spider']}:*"
     raise BadConfig(
