@@ -15,6 +15,10 @@ from scrapy.utils.misc import load_object
 
 # Downloader middlewares: User-Agent, proxies, retries with backoff.
 DOWNLOADER_MIDDLEWARES: dict[str, int] = {
+    # Right after Scrapy's robots.txt middleware (100), before anything else spends work on
+    # a request: the site pacer holds one that may not leave yet (booksscraper/pacing.py).
+    # Not before robots.txt: requests waiting there for robots.txt would go all at once.
+    "booksscraper.pacing.SitePacer": 110,
     # Backoff retries where Scrapy's RetryMiddleware was; proxies and ban detection where
     # scrapy-rotating-proxies puts them; User-Agent after the proxy (per_proxy mode needs it).
     "booksscraper.middlewares.retry.BackoffRetryMiddleware": 550,
@@ -44,7 +48,7 @@ EXTENSIONS: dict[str, int] = {
     # Freed heap back to the OS every few seconds: flat RSS over long crawls.
     "booksscraper.extensions.trim.MemoryTrim": 115,
     "booksscraper.extensions.progress.Progress": 120,
-    # Crawl-delay and POLITENESS_MAX_RPS as slot floors; the adaptive controller (opt-in).
+    # The adaptive controller (opt-in): per-site concurrency and pace, applied by the pacer.
     "booksscraper.extensions.adaptive.AdaptiveConcurrency": 130,
     "booksscraper.extensions.summary.CrawlSummary": 900,
     # robots.txt download errors in one line, not a traceback.

@@ -40,6 +40,7 @@ class TinyProxies:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.by_port: dict[int, subprocess.Popen[bytes]] = {}
 
     def start(self, bind: str, *, auth: bool = False, port: int | None = None) -> str:
         port = port or free_port()
@@ -65,17 +66,26 @@ class TinyProxies:
             stderr=subprocess.DEVNULL,
         )
         self.procs.append(proc)
+        self.by_port[port] = proc
         wait_for_port(port, proc)
         if auth:
             return f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{port}"
         return f"http://127.0.0.1:{port}"
 
+    def stop(self, port: int) -> None:
+        """Stop the proxy listening on ``port`` (by its PID)."""
+        _stop(self.by_port.pop(port))
+
     def stop_all(self) -> None:
         for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

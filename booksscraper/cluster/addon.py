@@ -2,11 +2,11 @@
 
 Run by the BooksStack add-on. With ``REDIS_URL`` set it selects the leased
 scrapy-redis scheduler (``booksscraper.cluster.scheduler``), scrapy-redis's
-Redis dupefilter and a persistent queue, and adds the shared per-domain limits
-(``booksscraper.cluster.ratelimit``, active when ``CLUSTER_MAX_RPS_PER_DOMAIN``
-is set; ``booksscraper.cluster.concurrency``, active when
-``CLUSTER_MAX_CONCURRENCY_PER_DOMAIN`` is set). Without ``REDIS_URL`` it
-changes nothing (and either limit is an error: it would do nothing). Settings
+Redis dupefilter and a persistent queue; the site pacer
+(``booksscraper/pacing.py``) then keeps its schedules in Redis and applies
+``CLUSTER_MAX_RPS_PER_DOMAIN`` and ``CLUSTER_MAX_CONCURRENCY_PER_DOMAIN``.
+Without ``REDIS_URL`` it changes nothing (and either limit is an error: it
+would do nothing). Settings
 given on the command line or in the project still win (add-on priority).
 """
 
@@ -17,12 +17,6 @@ from scrapy.utils.misc import load_object
 
 from booksscraper.errors import BadConfig
 
-# Next to the downloader, before the request log (950), so each attempt is counted once
-# sent. A request first takes an in-flight slot, then a send time.
-CONCURRENCY_MIDDLEWARE = "booksscraper.cluster.concurrency.ClusterConcurrencyMiddleware"
-CONCURRENCY_ORDER = 935
-RATE_LIMIT_MIDDLEWARE = "booksscraper.cluster.ratelimit.ClusterRateLimitMiddleware"
-RATE_LIMIT_ORDER = 940
 PREFLIGHT = "booksscraper.cluster.preflight.ClusterPreflight"
 
 
@@ -37,12 +31,6 @@ class ClusterAddon:
         settings.set("SCHEDULER", "booksscraper.cluster.scheduler.ClusterScheduler", "addon")
         settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", "addon")
         settings.set("SCHEDULER_PERSIST", True, "addon")
-        settings.setdefault_in_component_priority_dict(
-            "DOWNLOADER_MIDDLEWARES", load_object(CONCURRENCY_MIDDLEWARE), CONCURRENCY_ORDER
-        )
-        settings.setdefault_in_component_priority_dict(
-            "DOWNLOADER_MIDDLEWARES", load_object(RATE_LIMIT_MIDDLEWARE), RATE_LIMIT_ORDER
-        )
         # Built before the crawl opens: bad settings or no Redis are a one-line error.
         settings.setdefault_in_component_priority_dict("EXTENSIONS", load_object(PREFLIGHT), 1)
 

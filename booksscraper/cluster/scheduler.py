@@ -11,8 +11,16 @@ retry is back in Redis or done: ``kill -9`` during a backoff loses nothing.
 On a graceful stop (SIGTERM, CLOSESPIDER_*) such waiting retries are given
 back to the queue at once, and taken out of the backoff holder so they are
 not also written to the failures file.
-A lease whose worker died expires after ``CLUSTER_LEASE_SECONDS`` and any
-worker puts its request back in the queue.
+Each worker beats a heartbeat in Redis from a thread of its own (a key with a
+TTL of ``CLUSTER_HEARTBEAT_TIMEOUT`` seconds, refreshed four times as often),
+and each lease names its worker. A worker that dies (``kill -9``, machine
+gone) stops beating; within ``CLUSTER_HEARTBEAT_TIMEOUT`` seconds any worker's
+poll puts its leased requests back in the queue (before, they waited out a
+60 s lease while the listing pages that schedule the rest of the catalogue
+were among them). The lease expiry (``CLUSTER_LEASE_SECONDS``) stays as a
+backstop for a worker alive but hung. A worker with nothing to do while others
+hold leases says once what it waits for (how many leases, whose, last
+heartbeat how long ago).
 
 Why look at the engine's in-progress set: Scrapy has no signal for "this
 request is completely handled"; ``engine._slot.inprogress`` holds every
@@ -35,22 +43,28 @@ DUPEFILTER_CLASS and SCHEDULER_PERSIST when ``REDIS_URL`` is set:
 - ``SCHEDULER_PERSIST`` [True]: keep queue and fingerprints when a worker closes.
 - ``SCHEDULER_SERIALIZER`` ["booksscraper.cluster_json"]: requests are stored in
   Redis as JSON (scrapy-redis's default is pickle).
-- ``CLUSTER_LEASE_SECONDS`` [60]: lease length; renewed every third of it
-  while the request is in progress, so it bounds how long a dead worker's
-  requests wait, not how long a download may take.
+- ``CLUSTER_HEARTBEAT_TIMEOUT`` [4]: seconds without a heartbeat after which a
+  worker counts as dead and its leased requests go back to the queue.
+- ``CLUSTER_LEASE_SECONDS`` [60]: lease length, the backstop for a hung worker;
+  renewed every third of it while the request is in progress, so it does not
+  bound how long a download may take.
 - ``CLUSTER_POLL_INTERVAL`` [0.5]: seconds between checks of Redis.
 - ``CLUSTER_IDLE_BEFORE_CLOSE`` [3]: seconds the cluster must have no work before a worker closes.
 
 Stats: ``cluster/leases/taken``, ``cluster/leases/acked``,
 ``cluster/leases/renewed``, ``cluster/leases/lost``, ``cluster/leases/released``,
-``cluster/leases/requeued_expired``, ``cluster/enqueued``, ``cluster/duplicates``.
+``cluster/leases/requeued_expired``, ``cluster/leases/requeued_dead``,
+``cluster/workers_dead``, ``cluster/enqueued``, ``cluster/duplicates``, and the gauges
+``cluster/queue/queued`` and ``cluster/queue/leased`` (the whole cluster's, from Redis).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import threading
 import time
+import uuid
 from typing import Any
 
 from scrapy import Request, Spider, signals
@@ -66,6 +80,7 @@ from scrapy_redis.scheduler import Scheduler
 from booksscraper.cluster.leases import LeasedPriorityQueue
 from booksscraper.errors import BadConfig
 from booksscraper.middlewares.checks import number_setting
+from booksscraper.middlewares.delayed import DelayedRequests
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +111,9 @@ class ClusterScheduler(Scheduler):
         return {
             "dupefilter_cls": dupefilter_cls,
             "lease_seconds": number_setting(s, "CLUSTER_LEASE_SECONDS", 60.0, minimum=1.0),
+            "heartbeat_timeout": number_setting(
+                s, "CLUSTER_HEARTBEAT_TIMEOUT", 4.0, minimum=0.5
+            ),
             "poll_interval": number_setting(s, "CLUSTER_POLL_INTERVAL", 0.5, minimum=0.05),
             "idle_before_close": number_setting(s, "CLUSTER_IDLE_BEFORE_CLOSE", 3.0),
         }
@@ -118,6 +136,9 @@ class ClusterScheduler(Scheduler):
         scheduler.crawler = crawler
         scheduler.stats = crawler.stats
         scheduler.lease_seconds = checked["lease_seconds"]
+        scheduler.heartbeat_timeout = checked["heartbeat_timeout"]
+        scheduler.worker_id = uuid.uuid4().hex[:12]
+        scheduler.beating = threading.Event()
         scheduler.poll_interval = checked["poll_interval"]
         scheduler.idle_before_close = checked["idle_before_close"]
         scheduler.ticker = None
@@ -142,6 +163,14 @@ class ClusterScheduler(Scheduler):
         self.held: dict[str, Request] = {}
         self.last_renewal = time.monotonic()
         self.idle_since: float | None = None
+        self.told_waiting = False
+        # Alive before the first lease names us; then from a thread, so that a busy reactor
+        # does not pass for a dead worker.
+        self.queue.beat(self.worker_id, self.heartbeat_timeout)
+        self.beating.set()
+        threading.Thread(
+            target=self._beat, name="cluster-heartbeat", daemon=True
+        ).start()
         if getattr(self.crawler.engine, "_slot", None) is None or not hasattr(
             self.crawler.engine._slot, "inprogress"
         ):
@@ -156,11 +185,26 @@ class ClusterScheduler(Scheduler):
         self.ticker = create_looping_call(self._tick)
         self.ticker.start(self.poll_interval, now=False)
 
+    def _beat(self) -> None:
+        warned = False
+        while self.beating.is_set():
+            time.sleep(self.heartbeat_timeout / 4)
+            if not self.beating.is_set():
+                return
+            try:
+                self.queue.beat(self.worker_id, self.heartbeat_timeout)
+                warned = False
+            except Exception as exc:  # Redis away for a moment: the lease expiry is the backstop
+                if not warned:
+                    logger.warning("cluster heartbeat failed: %s", exc)
+                    warned = True
+
     def close(self, reason: str) -> None:
         if self.ticker is None:
             return  # never opened
         if self.ticker.running:
             self.ticker.stop()
+        self.beating.clear()
         # Retries still waiting out their backoff go back to the queue (as first
         # leased: their retry count starts again); the rest is done.
         waiting = self._leases_of(self._delayed_requests()) & self.held.keys()
@@ -171,6 +215,10 @@ class ClusterScheduler(Scheduler):
             self._forget_delayed(waiting)
             self.stats.inc_value("cluster/leases/released", released)
             logger.info("Gave %d waiting retries back to the cluster queue", released)
+        try:
+            self.queue.stop_beating(self.worker_id)
+        except Exception:
+            logger.warning("could not remove this worker's heartbeat; it expires by itself")
         if not self.persist:
             self.flush()
 
@@ -184,7 +232,7 @@ class ClusterScheduler(Scheduler):
         return True
 
     def next_request(self) -> Request | None:
-        popped = self.queue.pop_leased(self.lease_seconds)
+        popped = self.queue.pop_leased(self.lease_seconds, self.worker_id)
         if popped is None:
             return None
         lease_id, request = popped
@@ -199,16 +247,13 @@ class ClusterScheduler(Scheduler):
     # --- leases ---------------------------------------------------------
 
     def _delayed_requests(self) -> list[Request]:
-        delayed = getattr(self.crawler, "_booksscraper_delayed", None)
-        return list(delayed.waiting) if delayed is not None else []
+        return list(DelayedRequests.for_crawler(self.crawler).waiting)
 
     def _forget_delayed(self, lease_ids: set[str]) -> None:
         """Take re-queued retries out of the backoff holder: not failures, not lost."""
-        delayed = getattr(self.crawler, "_booksscraper_delayed", None)
+        delayed = DelayedRequests.for_crawler(self.crawler)
         for request in [r for r in self._delayed_requests() if lease_of(r) in lease_ids]:
-            call = delayed.waiting.pop(request)
-            if call.active():
-                call.cancel()
+            delayed.forget(request)
 
     @staticmethod
     def _leases_of(requests: list[Request]) -> set[str]:
@@ -243,6 +288,17 @@ class ClusterScheduler(Scheduler):
                 self.stats.inc_value("cluster/leases/renewed", len(self.held))
                 if lost:
                     self.stats.inc_value("cluster/leases/lost", lost)
+            dead_moved, dead = self.queue.requeue_dead()
+            if dead:
+                self.stats.inc_value("cluster/workers_dead", len(dead))
+                self.stats.inc_value("cluster/leases/requeued_dead", dead_moved)
+                logger.warning(
+                    "Worker %s stopped its heartbeat (%gs): put its %d leased requests back"
+                    " in the queue", ", ".join(dead), self.heartbeat_timeout, dead_moved,
+                )
+            # The cluster's totals for the progress line (extensions/progress.py).
+            self.stats.set_value("cluster/queue/queued", len(self.queue))
+            self.stats.set_value("cluster/queue/leased", self.queue.leased_count())
             requeued = self.queue.requeue_expired()
             if requeued:
                 self.stats.inc_value("cluster/leases/requeued_expired", requeued)
@@ -260,13 +316,35 @@ class ClusterScheduler(Scheduler):
         queued, leased = len(self.queue), self.queue.leased_count()
         if queued or leased:
             self.idle_since = None
+            if queued:
+                self.told_waiting = False
+            elif not self.told_waiting:
+                self._tell_waiting()
             raise DontCloseSpider
+        self.told_waiting = False
         now = time.monotonic()
         if self.idle_since is None:
             self.idle_since = now
         if now - self.idle_since < self.idle_before_close:
             raise DontCloseSpider
         logger.info("Cluster queue and leases empty for %.1fs: closing", now - self.idle_since)
+
+
+    def _tell_waiting(self) -> None:
+        """Once per wait: what this idle worker waits for (whose leases, their heartbeats)."""
+        owners = {w: n for w, n in self.queue.leases_by_worker().items() if w != self.worker_id}
+        if not owners:
+            return
+        self.told_waiting = True
+        parts = []
+        for worker, count in sorted(owners.items()):
+            ttl = self.server.pttl(self.queue.alive_prefix + worker)
+            beat = (
+                f"last heartbeat {self.heartbeat_timeout - ttl / 1000:.1f}s ago"
+                if ttl and ttl > 0 else "heartbeat lost: its requests come back at the next poll"
+            )
+            parts.append(f"{count} of worker {worker} ({beat})")
+        logger.info("Cluster queue empty: waiting for leased requests: %s", "; ".join(parts))
 
 
 def lease_of(request: Request) -> str | None:

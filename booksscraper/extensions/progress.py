@@ -172,16 +172,25 @@ class Progress:
         pages, discovered = counters["pages"], counters["discovered"]
         now = time.monotonic()
         self.tracker.update(now, pages)
+        # A cluster worker's scheduler counts no total (the queue is the cluster's): show
+        # what the cluster has left (from Redis, cluster/queue/*) and no total or ETA.
+        cluster = self.stats.get_value("cluster/queue/queued")
         if final:  # the whole crawl's average, and nothing left to wait for
             rate, eta = pages / max(now - (self.opened_at or now), 1e-9), 0.0
+        elif cluster is not None:
+            rate, eta = self.tracker.rate, None
         else:
             rate, eta = self.tracker.rate, self.tracker.eta(max(discovered - pages, 0))
         detail = describe(counters, rate, eta, self.stats.get_value("monitor/rss_bytes"))
+        if cluster is not None:
+            leased = self.stats.get_value("cluster/queue/leased", 0)
+            detail = f"cluster: {cluster} queued, {leased} leased, {detail}"
         if self._bar is not None:
-            self._bar.update(
-                self._bar_task, completed=pages, total=max(discovered, pages, 1), detail=detail
-            )
+            total = None if cluster is not None else max(discovered, pages, 1)
+            self._bar.update(self._bar_task, completed=pages, total=total, detail=detail)
             self._bar.refresh()
+        elif cluster is not None:
+            logger.info("Progress: %d pages (this worker), %s", pages, detail)
         else:
             logger.info("Progress: %d/%d pages, %s", pages, discovered, detail)
 

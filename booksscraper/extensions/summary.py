@@ -18,9 +18,10 @@ Settings (defaults in brackets):
 
 Summary terms: pages = responses for pages, robots.txt not counted (see
 ``counters.py``); rejects = sum of ``<stage>/rejected``; failures =
-``failures/count``, the records this run wrote to the failures file (set here
-at close from ``Failures.count``, so stats.json and the report have it too);
-bans = sum of the ``bans/...`` counters (scrapy-rotating-proxies' ban detection).
+``failures/count``, the records this run wrote to the failures file; bans =
+sum of the ``bans/...`` counters, which the proxy middleware counts once per
+death of a proxy (one outage is one ban, however many requests were in flight
+through it).
 """
 
 from __future__ import annotations

@@ -24,6 +24,10 @@ from scrapy.exceptions import (
 from twisted.internet import error as net
 from twisted.web.client import ResponseFailed
 
+# Answers that mean "too fast" for the whole site: the pacer slows the site down, the
+# retry middleware retries them outside its budget, ban detection never takes them for bans.
+THROTTLE_STATUSES = frozenset({429, 503})
+
 
 def full_jitter_delay(
     attempt: int, base: float, cap: float, rand: Callable[[float, float], float] = random.uniform

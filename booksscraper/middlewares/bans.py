@@ -24,7 +24,10 @@ Settings (defaults in brackets):
 - ``ROTATING_PROXY_EMPTY_BODY_STRIKES`` [3]: empty pages in a row that ban a proxy.
 - ``ROTATING_PROXY_BAN_POLICY`` [``booksscraper.middlewares.bans.BanPolicy``].
 
-Stats: ``bans/status/<code>``, ``bans/blocked_page``, ``bans/empty``, ``bans/error/<reason>``.
+Stats: ``bans/status/<code>``, ``bans/blocked_page``, ``bans/empty``, ``bans/error/<reason>``:
+counted by the proxy middleware once per death of a proxy (the failures of the
+other requests in flight through it belong to the same outage); this
+middleware only records the reason in ``meta["_ban_reason"]``.
 """
 
 from __future__ import annotations
@@ -40,12 +43,12 @@ from scrapy.http import Response
 from scrapy.utils.misc import load_object
 from twisted.internet import error as net
 
-from booksscraper.middlewares.backoff import failure_reason
+from booksscraper.middlewares.backoff import THROTTLE_STATUSES, failure_reason
 from booksscraper.middlewares.checks import int_setting
 
 MARKER_SCAN_BYTES = 64 * 1024
 DEFAULT_MARKERS = ["SANDBOX-BLOCKED", "<title>Access denied</title>"]
-THROTTLING = {429, 503}
+BAN_REASON_META = "_ban_reason"
 PROXY_FAILURES = (
     DownloadConnectionRefusedError,
     net.ConnectionRefusedError,
@@ -88,7 +91,7 @@ class BanPolicy:
             self.empty_streak.pop(request.meta.get("proxy") or "", None)
             if any(marker in response.body[:MARKER_SCAN_BYTES] for marker in self.markers):
                 return True, "blocked_page"
-        if response.status in THROTTLING or response.status < 500:
+        if response.status in THROTTLE_STATUSES or response.status < 500:
             return False, None
         return None, None
 
@@ -139,8 +142,7 @@ class BanDetectionMiddleware(_PackageBanDetection):
         else:
             ban, reason = (spider_rule or self.policy.response_is_ban)(request, response), None
         request.meta["_ban"] = ban
-        if ban:
-            self.stats.inc_value(f"bans/{reason or f'status/{response.status}'}")
+        request.meta[BAN_REASON_META] = (reason or f"status/{response.status}") if ban else None
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> None:  # type: ignore[override]
@@ -148,6 +150,5 @@ class BanDetectionMiddleware(_PackageBanDetection):
         is_ban = getattr(spider, "exception_is_ban", self.policy.exception_is_ban)
         ban = is_ban(request, exception)
         request.meta["_ban"] = ban
-        if ban:
-            self.stats.inc_value(f"bans/error/{failure_reason(exception)}")
+        request.meta[BAN_REASON_META] = f"error/{failure_reason(exception)}" if ban else None
         return None

@@ -14,6 +14,10 @@ silently, without any errback), and a reactor timer gives it back to
 DontCloseSpider so the crawl does not end under them. This works with any
 scheduler (Scrapy's, scrapy-redis).
 
+The site pacer (``booksscraper/pacing.py``) holds requests here too, marked
+``request.meta["held_by"] = "pacer"``; ``count(owner)`` says how many of each
+owner wait now (the downloader counts the pacer's against CONCURRENT_REQUESTS).
+
 On close, requests still waiting are written to the failures file (reason
 ``closed_while_waiting``), counted under ``retry/backoff/closed_while_waiting``;
 a resumed crawl (``JOBDIR``) fetches them again, as it does every page whose
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from typing import Any
 
 from scrapy import Request, signals
@@ -42,12 +47,14 @@ logger = logging.getLogger(__name__)
 
 NOT_BEFORE = "backoff_not_before"
 WAITING = "retry/backoff/waiting"
+HELD_BY = "held_by"  # who holds a request: "retry" unless the meta says otherwise
 
 
 class DelayedRequests:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.waiting: dict[Request, DelayedCall] = {}
+        self.counts: Counter[str] = Counter()
         crawler.signals.connect(self._request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(self._spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
@@ -59,10 +66,32 @@ class DelayedRequests:
     def __len__(self) -> int:
         return len(self.waiting)
 
+    def count(self, owner: str) -> int:
+        """Requests of ``owner`` ("retry", "pacer") waiting now."""
+        return self.counts[owner]
+
     def _hold(self, request: Request, delay: float) -> None:
+        if request not in self.waiting:
+            self.counts[request.meta.get(HELD_BY, "retry")] += 1
         self.waiting[request] = reactor.callLater(delay, self._release, request)  # type: ignore[attr-defined]
         self.crawler.stats.max_value("retry/backoff/max_waiting", len(self.waiting))
         self.crawler.stats.set_value(WAITING, len(self.waiting))
+
+    def forget(self, request: Request) -> None:
+        """Stop holding ``request`` (it went elsewhere, e.g. back to the cluster queue)."""
+        call = self.waiting.pop(request, None)
+        if call is None:
+            return
+        self.counts[request.meta.get(HELD_BY, "retry")] -= 1
+        if call.active():
+            call.cancel()
+
+    def release_now(self, request: Request) -> None:
+        """Give a waiting request back to the engine before its time (the pacer: a slot freed)."""
+        call = self.waiting.get(request)
+        if call is not None and call.active():
+            call.cancel()
+            self._release(request)
 
     def _release(self, request: Request) -> None:
         engine = self.crawler.engine
@@ -71,7 +100,7 @@ class DelayedRequests:
             return  # the crawl is closing: _spider_closed records it
         if engine is None or not engine.running:
             return
-        del self.waiting[request]
+        self.forget(request)
         self.crawler.stats.set_value(WAITING, len(self.waiting))
         engine.crawl(request)
 
@@ -89,10 +118,8 @@ class DelayedRequests:
         if not self.waiting:
             return
         requests = list(self.waiting)
-        for call in self.waiting.values():
-            if call.active():
-                call.cancel()
-        self.waiting.clear()
+        for request in requests:
+            self.forget(request)
         self.crawler.stats.set_value(WAITING, 0)
         failures = Failures.for_crawler(self.crawler)
         for request in requests:

@@ -17,6 +17,12 @@ What we change in the package (subclassing, not forking):
   request waits, the crawl resumes by itself) or ``close`` the spider with
   reason ``all_proxies_dead`` (the package resets all dead proxies at once).
 - No deprecated ``spider`` arguments; dead proxies are re-checked every second.
+- One outage, one death: each request records the outage generation of its
+  proxy when it is sent (``meta["proxy_generation"]``); a failure of a
+  request sent before the proxy's latest death does not mark it dead again
+  (the package counts every request in flight through a dropped proxy as one
+  more failed attempt, so a 1-second outage rested the proxy for the better
+  part of an hour). Bans are counted once per death as well.
 
 Proxies come from, first found: ``ROTATING_PROXY_LIST_PATH`` (a file, one
 per line, ``#`` comments), ``ROTATING_PROXY_LIST`` (a list or a
@@ -36,7 +42,9 @@ Settings (defaults in brackets):
 - ``ROTATING_PROXY_LOGSTATS_INTERVAL`` [30]: seconds between pool summaries in the log.
 
 Stats: ``proxies/good``, ``proxies/dead``, ``proxies/unchecked``,
-``proxies/reanimated``, ``proxies/mean_backoff``, ``proxies/state/<proxy>``
+``proxies/reanimated``, ``proxies/mean_backoff``, ``proxies/deaths`` (one per
+outage), ``proxies/stale_failures`` (failures of requests sent before the
+proxy's latest death, not counted again), ``proxies/state/<proxy>``
 (at close: good, dead or unchecked), ``proxies/wait_seconds``, ``proxies/all_dead``,
 ``proxies/dropped`` (requests given up for want of a proxy, when closing or shut down
 while waiting; written to the failures file).
@@ -51,6 +59,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from rotating_proxies.expire import Proxies, exp_backoff_full_jitter
@@ -65,6 +74,7 @@ from twisted.internet.defer import Deferred
 
 from booksscraper.errors import BadConfig
 from booksscraper.failures import Failures
+from booksscraper.middlewares.bans import BAN_REASON_META
 from booksscraper.middlewares.checks import choice_setting, int_setting, number_setting
 from booksscraper.middlewares.masking import mask_proxy, proxy_key
 
@@ -125,10 +135,30 @@ def configured_proxies(settings: BaseSettings, environ: dict[str, str] | None = 
     return list(dict.fromkeys(proxies))  # keep order, drop repeats
 
 
+GENERATION_META = "proxy_generation"
+
+
 class ProxyPool(Proxies):
-    """The package's good/dead/unchecked pool, logging masked URLs."""
+    """The package's good/dead/unchecked pool, logging masked URLs, one death per outage."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Deaths of each proxy so far: a request sent under an older count was in flight
+        # when the proxy died, and its failure is part of that same outage.
+        self.generation: dict[str, int] = dict.fromkeys(self.proxies, 0)
+
+    def mark_dead_once(self, proxy: str, sent_generation: int | None) -> bool:
+        """Mark ``proxy`` dead unless the request was sent before its latest death.
+
+        True when this is a new death, False for a stale failure of the same outage.
+        """
+        if sent_generation is not None and sent_generation != self.generation[proxy]:
+            return False
+        self.mark_dead(proxy)
+        return True
 
     def mark_dead(self, proxy: str, _time: float | None = None) -> None:
+        self.generation[proxy] += 1
         was_good = proxy in self.good
         state = self.proxies[proxy]
         self.unchecked.discard(proxy)
@@ -207,6 +237,7 @@ class ProxyRotationMiddleware(RotatingProxyMiddleware):
         request.meta["proxy"] = key
         request.meta["download_slot"] = key
         request.meta["_rotating_proxy"] = True
+        request.meta[GENERATION_META] = self.proxies.generation[proxy]
         auth = self.auth_headers.get(key)
         if auth:
             request.headers["Proxy-Authorization"] = auth
@@ -266,10 +297,16 @@ class ProxyRotationMiddleware(RotatingProxyMiddleware):
     def _handle_result(self, request: Request) -> Request | None:  # type: ignore[override]
         proxy = self.proxies.get_proxy(request.meta.get("proxy"))
         if not (proxy and request.meta.get("_rotating_proxy")):
+            if request.meta.get("_ban"):
+                self._count_ban(request)  # a proxy the spider chose: no pool, no outages
             return None
         ban = request.meta.get("_ban")
         if ban is True:
-            self.proxies.mark_dead(proxy)
+            if self.proxies.mark_dead_once(proxy, request.meta.get(GENERATION_META)):
+                self.stats.inc_value("proxies/deaths")
+                self._count_ban(request)
+            else:
+                self.stats.inc_value("proxies/stale_failures")
             result = self._retry(request)
         else:
             if ban is False:
@@ -277,6 +314,11 @@ class ProxyRotationMiddleware(RotatingProxyMiddleware):
             result = None
         self._update_stats()
         return result
+
+    def _count_ban(self, request: Request) -> None:
+        reason = request.meta.get(BAN_REASON_META)
+        if reason:
+            self.stats.inc_value(f"bans/{reason}")
 
     def _retry(self, request: Request) -> Request | None:  # type: ignore[override]
         tries = request.meta.get("proxy_retry_times", 0) + 1

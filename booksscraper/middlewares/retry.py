@@ -1,4 +1,4 @@
-"""Retries with exponential backoff, Retry-After, slot slow-down and a retry budget.
+"""Retries with exponential backoff, Retry-After and a retry budget.
 
 Replaces Scrapy's RetryMiddleware, whose retries go out again at once and
 ignore Retry-After (scrapy/scrapy#3849). Enabled by the BooksStack add-on,
@@ -8,23 +8,19 @@ which switches the stock one off.
   jitter"); a ``Retry-After`` header (seconds or HTTP date) raises it to what
   the server asks, capped by RETRY_AFTER_MAX. The wait happens outside the
   downloader (see ``delayed.py``), so other requests keep going meanwhile.
-- A 429 or 503 says "too fast" for the whole site (or proxy): the download
-  slot's delay doubles (from at least RETRY_SLOWDOWN_MIN, up to
-  RETRY_SLOWDOWN_MAX; at most once per delay period, as the responses already
-  in flight report the same overload), then shrinks by RETRY_SLOWDOWN_RECOVERY
-  after each success until it is back where it was.
+- A 429 or 503 says "too fast" for the whole site: the site pacer
+  (``booksscraper/pacing.py``) slows the site down (RETRY_SLOWDOWN_*); this
+  middleware only retries.
 - Retries stay under RETRY_BUDGET_RATIO of the requests of the last
   RETRY_BUDGET_WINDOW seconds (at least RETRY_BUDGET_MIN), so a failing site
   does not get a retry storm. Throttling answers (429, or any answer with
-  Retry-After) are exempt: the server set the pace, the slot slows down, and
+  Retry-After) are exempt: the server set the pace, the site slows down, and
   giving up on them would lose pages of a site that is only asking us to wait.
 - Giving up is logged once with the reason, counted (``retry/max_reached``,
   ``retry/budget/exhausted``, ``retry/given_up/<reason>``) and written to the
   failures file (``FAILURES_FILE``).
 - Truncated responses are retried whether they arrive as ResponseDataLossError or,
   with DOWNLOAD_FAIL_ON_DATALOSS=False, as responses flagged "partial".
-- With AutoThrottle on, it sets slot delays too; the slow-down above then only
-  lasts until AutoThrottle's next adjustment.
 
 Settings (defaults in brackets):
 
@@ -38,9 +34,6 @@ Settings (defaults in brackets):
 - ``RETRY_AFTER_MAX`` [60]: the longest Retry-After we honour, in seconds.
 - ``RETRY_EMPTY_BODY`` [True]: retry a 200 response with an empty body
   (never a real page of the site; robots.txt excepted).
-- ``RETRY_SLOWDOWN_MIN`` [0.05] and ``RETRY_SLOWDOWN_MAX`` [10]: the slot delay a
-  first 429/503 sets, and the longest doubling leads to, in seconds.
-- ``RETRY_SLOWDOWN_RECOVERY`` [0.8]: factor applied to the extra slot delay after each success.
 - ``RETRY_BUDGET_RATIO`` [0.3], ``RETRY_BUDGET_MIN`` [10], ``RETRY_BUDGET_WINDOW`` [60 s].
 
 Per-request ``request.meta`` overrides: ``dont_retry``, ``max_retry_times``,
@@ -49,14 +42,13 @@ Per-request ``request.meta`` overrides: ``dont_retry``, ``max_retry_times``,
 Stats: ``retry/count``, ``retry/reason_count/<reason>``, ``retry/backoff/count``,
 ``retry/backoff/seconds_total``, ``retry/backoff/seconds_max``,
 ``retry/backoff/max_waiting``, ``retry/retry_after/honoured``,
-``retry/slowdown/raised``, ``retry/slowdown/recovered``, ``retry/max_reached``,
+``retry/max_reached``,
 ``retry/budget/exhausted``, ``retry/given_up/<reason>``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from urllib.parse import urlsplit
 
@@ -82,7 +74,6 @@ from booksscraper.middlewares.masking import mask_credentials
 logger = logging.getLogger(__name__)
 
 DEFAULT_RETRY_TIMES = 6
-THROTTLE_STATUSES = {429, 503}
 
 
 class BackoffRetryMiddleware:
@@ -113,17 +104,11 @@ class BackoffRetryMiddleware:
         self.backoff_cap = number_setting(s, "RETRY_BACKOFF_CAP", 30.0)
         self.retry_after_max = number_setting(s, "RETRY_AFTER_MAX", 60.0)
         self.retry_empty_body = s.getbool("RETRY_EMPTY_BODY", True)
-        self.slowdown_min = number_setting(s, "RETRY_SLOWDOWN_MIN", 0.05)
-        self.slowdown_max = number_setting(s, "RETRY_SLOWDOWN_MAX", 10.0)
-        self.slowdown_recovery = number_setting(s, "RETRY_SLOWDOWN_RECOVERY", 0.8, maximum=1.0)
         self.budget = RetryBudget(
             ratio=number_setting(s, "RETRY_BUDGET_RATIO", 0.3),
             minimum=int_setting(s, "RETRY_BUDGET_MIN", 10),
             window=number_setting(s, "RETRY_BUDGET_WINDOW", 60.0, minimum=1.0),
         )
-        # The delay each slowed-down slot had before: it goes back to that.
-        self.normal_delay: dict[str, float] = {}
-        self.last_raise: dict[str, float] = {}
         self.delayed = DelayedRequests.for_crawler(crawler)
         self.failures = Failures.for_crawler(crawler)
 
@@ -135,7 +120,6 @@ class BackoffRetryMiddleware:
         self.budget.record_request()
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
-        self._adjust_slot(request, response)
         if request.meta.get("dont_retry", False):
             return response
         if response.status in self.retry_http_codes:
@@ -225,39 +209,3 @@ class BackoffRetryMiddleware:
         self.failures.record(request.url, reason, attempts, proxy)
         # Recorded: the spider's errback (booksscraper.lost) must not write it again.
         request.meta[RECORDED] = True
-
-    def _adjust_slot(self, request: Request, response: Response) -> None:
-        """Slow the whole slot on 429/503; bring it back step by step after successes."""
-        engine = self.crawler.engine
-        if engine is None:
-            return
-        key = request.meta.get("download_slot") or engine.downloader.get_slot_key(request)
-        slot = engine.downloader.slots.get(key)
-        if slot is None:
-            return
-        if response.status in THROTTLE_STATUSES:
-            now = time.monotonic()
-            # One raise per delay period: the responses already in flight report the same
-            # overload, and counting each would slow the slot far more than needed.
-            if now - self.last_raise.get(key, -math.inf) < slot.delay:
-                return
-            normal = self.normal_delay.setdefault(key, slot.delay)
-            slowed = min(self.slowdown_max, max(slot.delay * 2, self.slowdown_min, normal))
-            if slowed > slot.delay:
-                slot.delay = slowed
-                self.last_raise[key] = now
-                self.stats.inc_value("retry/slowdown/raised")
-                self.stats.max_value("retry/slowdown/delay_max", slowed)
-                logger.debug(
-                    "Slot %s slowed down to %.2fs after HTTP %d",
-                    mask_credentials(key),
-                    slowed,
-                    response.status,
-                )
-        elif key in self.normal_delay and 200 <= response.status < 400:
-            normal = self.normal_delay[key]
-            slot.delay = normal + (slot.delay - normal) * self.slowdown_recovery
-            if slot.delay - normal < 0.01:
-                slot.delay = normal
-                del self.normal_delay[key]
-                self.stats.inc_value("retry/slowdown/recovered")

@@ -18,6 +18,7 @@ from booksscraper.cluster.run import start_worker, stop
 from booksscraper.output import read_json_lines
 from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.tools.truth import differences
+from tests.helpers import run_crawl
 
 # Each worker must wait this long with no cluster work before it closes: the
 # tests end a little after the crawl does.
@@ -70,6 +71,9 @@ def test_three_workers_crawl_every_book_exactly_once(
         log = (d / "crawl.log").read_text(encoding="utf-8")
         assert "Deprecat" not in log
         assert "(finished)" in log
+        # Progress shows the cluster's queue from Redis, never "N/0 pages, ETA 0:00:00".
+        assert re.search(r"Progress: \d+ pages \(this worker\), cluster: \d+ queued", log)
+        assert not re.search(r"Progress: \d+/0 pages", log)
     assert_cluster_drained(redis_server.url)
 
 
@@ -77,13 +81,10 @@ def test_three_workers_crawl_every_book_exactly_once(
 def test_worker_killed_mid_crawl_loses_nothing(
     redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
+    """kill -9 of a worker: its leased requests are back within seconds (its heartbeat
+    stops), not after the 60 s lease; measured as the server's longest pause."""
     dirs = [tmp_path / f"w{i}" for i in range(3)]
-    args = (
-        *FAST_CLOSE,
-        "-s", "CONCURRENT_REQUESTS=4",
-        # Short leases so the dead worker's requests come back within the test.
-        "-s", "CLUSTER_LEASE_SECONDS=3",
-    )
+    args = (*FAST_CLOSE, "-s", "CONCURRENT_REQUESTS=4")  # the default 60 s lease
     with running_sandbox(books=300, seed=3, latency_ms=100) as sb:
         procs = [start_worker(redis_server.url, sb.base_url, d, *args) for d in dirs]
         try:
@@ -96,6 +97,7 @@ def test_worker_killed_mid_crawl_loses_nothing(
             victim.send_signal(signal.SIGKILL)
             assert victim.wait(10) == -signal.SIGKILL
             assert held > 0
+            longest_pause = server_pause_until_done(sb, procs[1:])
             codes = [proc.wait(90) for proc in procs[1:]]
         finally:
             for proc in procs:
@@ -103,9 +105,25 @@ def test_worker_killed_mid_crawl_loses_nothing(
         truth = sb.truth()
     assert codes == [0, 0]
     assert differences(merged_books(tmp_path, dirs), truth) == []
-    # The dead worker's leases expired and a survivor put them back in the queue.
-    assert sum(stat(d, "cluster/leases/requeued_expired") for d in dirs[1:]) > 0
+    # The dead worker's heartbeat stopped and a survivor put its leases back in the queue.
+    assert sum(stat(d, "cluster/leases/requeued_dead") for d in dirs[1:]) > 0
+    logs = "".join((d / "crawl.log").read_text(errors="replace") for d in dirs[1:])
+    assert "stopped its heartbeat" in logs
+    # CLUSTER_HEARTBEAT_TIMEOUT is 4 s: the server never waited for a 60 s lease.
+    assert longest_pause < 8, longest_pause
     assert_cluster_drained(redis_server.url)
+
+
+def server_pause_until_done(sb: Any, procs: list[Any]) -> float:
+    """The longest time the server received no request, until every process in ``procs`` ends."""
+    last_total, last_change, longest = sb.stats()["requests_total"], time.monotonic(), 0.0
+    while any(proc.poll() is None for proc in procs):
+        time.sleep(0.05)
+        total, now = sb.stats()["requests_total"], time.monotonic()
+        if total != last_total:
+            longest = max(longest, now - last_change)
+            last_total, last_change = total, now
+    return longest
 
 
 @pytest.mark.timeout(120)
@@ -144,7 +162,9 @@ def test_retry_waiting_out_its_backoff_survives_kill_9(
     assert codes == [0]
     assert read_json_lines(first / "books.jsonl") == []
     assert differences(merged_books(tmp_path, [first, second]), truth) == []
-    assert stat(second, "cluster/leases/requeued_expired") >= 30
+    # Back by the lease expiry or the lost heartbeat, whichever came first.
+    requeued = ("cluster/leases/requeued_expired", "cluster/leases/requeued_dead")
+    assert sum(stat(second, key) for key in requeued) >= 30
 
 
 @pytest.mark.timeout(120)
@@ -174,7 +194,7 @@ def test_three_workers_together_stay_under_the_shared_rate_limit(
     assert client["last"] - client["first"] >= (client["count"] - 1) / limit
     # The workers did push against the limit (without it they reach hundreds per second).
     assert peak >= limit * 0.8
-    assert all(stat(d, "cluster/ratelimit/waited") > 0 for d in dirs)
+    assert all(stat(d, "pacing/held") > 0 for d in dirs)  # waited outside the downloader
 
 
 @pytest.mark.timeout(120)
@@ -223,5 +243,50 @@ def test_three_workers_together_stay_under_the_shared_concurrency_cap(
     assert differences(merged_books(tmp_path, dirs), truth) == []
     # Each worker alone would keep 8 requests in flight (CONCURRENT_REQUESTS_PER_DOMAIN).
     assert stats["peak_in_flight"] == cap
-    assert sum(stat(d, "cluster/concurrency/waited") for d in dirs) > 0
+    assert sum(stat(d, "pacing/held_for_concurrency") for d in dirs) > 0
     assert redis_client.zcard("inflight:127.0.0.1") == 0  # every slot was given back
+
+
+@pytest.mark.timeout(120)
+def test_a_second_crawl_on_the_keys_of_a_finished_one_says_so_and_exits_2(
+    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    with running_sandbox(books=10, seed=2) as sb:
+        assert run_workers(redis_server.url, sb.base_url, [tmp_path / "first"]) == [0]
+        again = run_crawl(sb.base_url, tmp_path / "again", "-s", f"REDIS_URL={redis_server.url}")
+        fresh = run_workers(
+            redis_server.url, sb.base_url, [tmp_path / "fresh"],
+            "-s", "SCHEDULER_QUEUE_KEY=books2:requests",
+            "-s", "SCHEDULER_DUPEFILTER_KEY=books2:dupefilter",
+        )
+    assert again.returncode == 2  # never a silent 0-item success
+    assert re.search(
+        r"error: REDIS_URL: the crawl with keys books:requests and books:dupefilter"
+        r" has finished \(\d+ requests seen\); delete them", again.stderr
+    ), again.stderr[-2000:]
+    assert not (tmp_path / "again" / "books.jsonl").exists()
+    assert fresh == [0]  # new keys: a new crawl
+    assert len(read_json_lines(tmp_path / "fresh" / "books.jsonl")) == 10
+
+
+@pytest.mark.timeout(120)
+def test_the_sites_rate_holds_for_three_workers_through_three_proxies(
+    redis_server: RedisServer, redis_client: redis.Redis, tinyproxies: Any, tmp_path: Path
+) -> None:
+    """POLITENESS_MAX_RPS is the site's, whatever worker and proxy carry the requests."""
+    rate = 6
+    proxies = [tinyproxies.start(f"127.0.0.{n}") for n in (2, 3, 4)]
+    dirs = [tmp_path / f"w{i}" for i in range(3)]
+    with running_sandbox(books=40, seed=8) as sb:
+        codes = run_workers(
+            redis_server.url, sb.base_url, dirs, "-s", f"POLITENESS_MAX_RPS={rate}",
+            "-s", "CONCURRENT_REQUESTS=16", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16",
+            "-s", f"ROTATING_PROXY_LIST={','.join(proxies)}",
+        )
+        stats, truth = sb.stats(), sb.truth()
+    assert codes == [0, 0, 0]
+    assert differences(merged_books(tmp_path, dirs), truth) == []
+    assert set(stats["by_ip"]) == {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
+    assert sum(stat(d, "pacing/held") > 0 for d in dirs) >= 2  # several workers paced
+    # Measured at the server, every client together: one schedule for the site.
+    assert rate - 1 <= stats["peak_rps"] <= rate + 1, stats["peak_rps"]

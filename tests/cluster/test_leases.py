@@ -99,3 +99,19 @@ def test_release_gives_requests_back_at_once(queue: LeasedPriorityQueue) -> None
 def test_plain_pop_is_refused(queue: LeasedPriorityQueue) -> None:
     with pytest.raises(TypeError):
         queue.pop()
+
+
+def test_leases_of_a_worker_whose_heartbeat_stops_go_back(queue: LeasedPriorityQueue) -> None:
+    for name in ("a", "b", "c"):
+        queue.push(Request(f"http://127.0.0.1:1/{name}"))
+    queue.beat("dead", timeout=0.3)
+    queue.beat("alive", timeout=30)
+    queue.pop_leased(lease_seconds=60, worker="dead")
+    queue.pop_leased(lease_seconds=60, worker="dead")
+    queue.pop_leased(lease_seconds=60, worker="alive")
+    assert queue.requeue_dead() == (0, [])  # both still beating
+    assert queue.leases_by_worker() == {"dead": 2, "alive": 1}
+    time.sleep(0.5)  # "dead" stopped beating; its 60 s leases have not expired
+    assert queue.requeue_dead() == (2, ["dead"])
+    assert len(queue) == 2 and queue.leased_count() == 1
+    assert queue.requeue_dead() == (0, [])  # once

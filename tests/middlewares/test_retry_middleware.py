@@ -1,4 +1,4 @@
-"""The retry middleware's decisions on single requests: overrides, Retry-After, slot slow-down."""
+"""The retry middleware's decisions on single requests: overrides, Retry-After, budget."""
 
 from __future__ import annotations
 
@@ -67,24 +67,6 @@ def test_retry_after_raises_the_delay_up_to_its_cap(make_mw) -> None:
     assert asked.meta[NOT_BEFORE] - time.time() == pytest.approx(3, abs=0.5)
     capped = mw.process_response(Request("http://site/a"), response(503, {"Retry-After": "3600"}))
     assert capped.meta[NOT_BEFORE] - time.time() == pytest.approx(5, abs=0.5)
-
-
-def test_throttling_slows_the_slot_then_successes_bring_it_back(make_mw) -> None:
-    mw = make_mw(RETRY_SLOWDOWN_MIN=0.5, RETRY_SLOWDOWN_MAX=4, RETRY_SLOWDOWN_RECOVERY=0.5)
-    slot = mw.crawler.engine.downloader.slots["site"]
-    mw.process_response(Request("http://site/a"), response(429))
-    assert slot.delay == 0.5
-    mw.process_response(Request("http://site/a"), response(503))  # same overload, in flight
-    assert slot.delay == 0.5
-    mw.last_raise["site"] -= 10  # a delay period later the site still says "too fast"
-    mw.process_response(Request("http://site/a"), response(503))
-    assert slot.delay == 1.0
-    delays = []
-    for _ in range(10):
-        mw.process_response(Request("http://site/a"), response(200))
-        delays.append(slot.delay)
-    assert delays[:3] == [0.5, 0.25, 0.125]  # step by step
-    assert delays[-1] == 0.0 and mw.stats.get_value("retry/slowdown/recovered") == 1
 
 
 def test_partial_and_empty_responses_are_retried(make_mw) -> None:

@@ -54,12 +54,13 @@ def test_concurrency_falls_after_429s_and_the_retry_slowdown_stays_on_top(tmp_pa
     before = max(step["concurrency"] for step in trace[: first + 1])
     assert trace[first]["concurrency"] < before or trace[first]["concurrency"] < 8
     assert trace[first]["rate_cap"] is not None  # a rate cap was learned...
-    assert trace[first]["base_delay"] > 0  # ...and paces the slot
+    assert trace[first]["pace"] > 0  # ...and paces the site
     stats = stats_of(tmp_path)
     assert stats["adaptive/throttled"] >= 1
-    # The retry middleware's own slow-down ran too, and was not undone by the controller.
+    # The pacer's 429 slow-down ran too, and the controller's pace did not undo it:
+    # the site's interval is the largest of the two.
     assert stats["retry/slowdown/raised"] >= 1
-    assert all(step["delay"] >= step["base_delay"] - 1e-6 for step in trace)
+    assert all(step["interval"] >= step["pace"] - 1e-6 for step in trace)
 
 
 def _client_spacing(server: dict[str, Any]) -> tuple[int, float]:
@@ -97,7 +98,7 @@ def test_request_spacing_is_respected(
     assert count >= 12
     assert span >= 0.9 * spacing * (count - 2)
     assert control_span < spacing * (control_count - 2) / 2
-    assert stats_of(tmp_path / "polite")["politeness/floored_slots"] >= 1
+    assert stats_of(tmp_path / "polite")["pacing/held"] >= 1  # held outside the downloader
 
 
 @pytest.mark.timeout(60)

@@ -1,0 +1,92 @@
+"""The site pacer's decisions on single requests: keyed by the site, held outside, slowed by 429."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from scrapy import Request
+from scrapy.http import HtmlResponse
+from scrapy.utils.test import get_crawler
+
+from booksscraper.middlewares.delayed import HELD_BY, NOT_BEFORE
+from booksscraper.pacing import OWNER, PACING_AT, SitePacer
+
+
+@pytest.fixture
+def make_pacer(tmp_path: Path):
+    def make(**settings: object) -> SitePacer:
+        crawler = get_crawler(settings_dict={"OUTPUT_DIR": str(tmp_path), **settings})
+        crawler.stats.open_spider()
+        return SitePacer.from_crawler(crawler)
+
+    return make
+
+
+def send(pacer: SitePacer, request: Request) -> Request | None:
+    """The pacer's decision on one request: None (it goes now) or the copy it holds."""
+    return asyncio.run(pacer.process_request(request))
+
+
+def via(url: str, proxy: str) -> Request:
+    """A request as the proxy middleware leaves it: its own download slot per proxy."""
+    return Request(url, meta={"proxy": proxy, "download_slot": proxy})
+
+
+def test_requests_through_different_proxies_share_the_sites_pace(make_pacer) -> None:
+    pacer = make_pacer(POLITENESS_MAX_RPS=4)
+    assert send(pacer, via("http://site/a", "http://127.0.0.1:1")) is None
+    held = send(pacer, via("http://site/b", "http://127.0.0.1:2"))
+    # Held outside the downloader: a copy that comes back through the scheduler.
+    assert isinstance(held, Request) and held.dont_filter and held.meta[HELD_BY] == OWNER
+    assert held.meta[NOT_BEFORE] - time.time() == pytest.approx(0.25, abs=0.05)
+    later = send(pacer, via("http://site/c", "http://127.0.0.1:3"))
+    assert later.meta[NOT_BEFORE] - time.time() == pytest.approx(0.5, abs=0.05)
+    # Another site has its own schedule.
+    assert send(pacer, via("http://other/a", "http://127.0.0.1:2")) is None
+
+
+def test_a_held_request_goes_at_its_reserved_time_without_reserving_again(make_pacer) -> None:
+    pacer = make_pacer(POLITENESS_MAX_RPS=10)
+    send(pacer, Request("http://site/a"))
+    held = send(pacer, Request("http://site/b"))
+    time.sleep(max(0.0, held.meta[NOT_BEFORE] - time.time()))
+    assert send(pacer, held) is None
+    assert PACING_AT not in held.meta and HELD_BY not in held.meta
+    assert pacer.in_flight("site") == 2
+
+
+def test_throttling_slows_the_site_then_successes_bring_it_back(make_pacer) -> None:
+    pacer = make_pacer(RETRY_SLOWDOWN_MIN=0.5, RETRY_SLOWDOWN_MAX=4, RETRY_SLOWDOWN_RECOVERY=0.5)
+
+    def answer(status: int, proxy: str = "http://127.0.0.1:1") -> None:
+        request = via("http://site/a", proxy)
+        pacer.response_downloaded(HtmlResponse(request.url, status=status), request)
+
+    answer(429)
+    assert pacer.interval("site") == 0.5
+    answer(503, "http://127.0.0.1:2")  # the same overload, in flight through another proxy
+    assert pacer.interval("site") == 0.5
+    pacer.site("site").last_raise -= 10  # an interval later the site still says "too fast"
+    answer(503)
+    assert pacer.interval("site") == 1.0
+    intervals = []
+    for _ in range(10):
+        answer(200)
+        intervals.append(pacer.interval("site"))
+    assert intervals[:3] == [0.5, 0.25, 0.125]  # step by step
+    assert intervals[-1] == 0.0 and pacer.stats.get_value("retry/slowdown/recovered") == 1
+
+
+def test_the_adaptive_cap_holds_requests_until_a_slot_frees(make_pacer) -> None:
+    pacer = make_pacer()
+    pacer.set_adaptive("site", concurrency=1, pace=0.0)
+    first = Request("http://site/a")
+    assert send(pacer, first) is None
+    waiting = send(pacer, Request("http://site/b"))
+    assert isinstance(waiting, Request) and pacer.stats.get_value("pacing/held_for_concurrency")
+    pacer.process_response(first, HtmlResponse(first.url))
+    assert pacer.in_flight("site") == 0
+    assert send(pacer, waiting) is None
