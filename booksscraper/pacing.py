@@ -42,6 +42,7 @@ robots.txt waits for it in the downloader anyway): they wait for their send
 time here, one per site and worker.
 
 Stats: ``pacing/held`` (requests held for their send time), ``pacing/held_for_concurrency``,
+``pacing/returned`` (requests handed back to the engine to wait, either way),
 ``pacing/spaced`` (held again to keep this worker's sends an interval apart),
 ``pacing/reserved_again`` (cluster: a send time missed, reserved again once),
 ``pacing/interval_max``, ``politeness/crawl_delay``, ``retry/slowdown/raised``,
@@ -70,6 +71,9 @@ from booksscraper.middlewares.backoff import THROTTLE_STATUSES
 from booksscraper.middlewares.bans import is_robots_txt
 from booksscraper.middlewares.checks import int_setting, number_setting
 from booksscraper.middlewares.delayed import HELD_BY, NOT_BEFORE, DelayedRequests
+
+# Requests handed back to the engine to wait (each passes the scheduler once more).
+RETURNED = "pacing/returned"
 
 logger = logging.getLogger(__name__)
 
@@ -330,6 +334,8 @@ class SitePacer:
         return None
 
     def _hold(self, request: Request, state: Site, due: float, reserved: Any) -> Request:
+        # Back through the scheduler a second time: counted, so that it is not a new page.
+        self.stats.inc_value(RETURNED)
         held = request.copy()
         held.dont_filter = True  # it comes back through the scheduler: not a duplicate
         held.meta[NOT_BEFORE] = due

@@ -10,7 +10,8 @@ what "errors" or "retries" mean, hence one function.
   connection reset, a page robots.txt forbids) is not counted: a crawl without
   such errors ends at ``N/N``, one with them short of it by their number.
 - ``discovered``: requests ever enqueued (``scheduler/enqueued``; retries and
-  redirects count again, as they are pages to fetch again).
+  redirects count again, as they are pages to fetch again) less the second
+  pass of requests the site pacer handed back to wait (``pacing/returned``).
 - ``items``: items exported (``item_scraped_count``).
 - ``errors``: log records at ERROR (``log_count/ERROR``): requests given up
   after retries, spider and pipeline exceptions, i.e. what someone must look at.
@@ -32,10 +33,10 @@ from typing import Any
 from scrapy.statscollectors import StatsCollector
 
 from booksscraper.middlewares.delayed import WAITING
+from booksscraper.pacing import RETURNED
 
 ROBOTS_RESPONSES = "robotstxt/response_count"
 _COUNTERS = {
-    "discovered": "scheduler/enqueued",
     "items": "item_scraped_count",
     "errors": "log_count/ERROR",
     "retries": "retry/count",
@@ -55,10 +56,17 @@ def pages_received(stats: Mapping[str, Any]) -> int:
     return int(stats.get("downloader/response_count", 0)) - int(stats.get(ROBOTS_RESPONSES, 0))
 
 
+def pages_discovered(stats: Mapping[str, Any]) -> int:
+    """Pages to fetch so far: requests enqueued, a paced request's second pass not counted."""
+    return int(stats.get("scheduler/enqueued", 0)) - int(stats.get(RETURNED, 0))
+
+
 def crawl_counters(stats: StatsCollector) -> dict[str, Any]:
     """The counters above, as of now."""
     values = stats.get_stats()
-    counters: dict[str, Any] = {"pages": pages_received(values)}
+    counters: dict[str, Any] = {
+        "pages": pages_received(values), "discovered": pages_discovered(values),
+    }
     counters.update({name: values.get(key, 0) for name, key in _COUNTERS.items()})
     counters.update({name: values.get(key) for name, key in _OPTIONAL.items()})
     return counters

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from booksscraper.extensions.counters import pages_discovered
 from tests.helpers import read_lines
 from tests.monitoring.conftest import BOOKS, Crawl, crawl
 
@@ -40,7 +41,7 @@ def test_time_series_has_resources_and_crawl_counters(plain_crawl: Crawl) -> Non
     assert last["pages"] == stats["downloader/response_count"] - stats["robotstxt/response_count"]
     assert last["items"] == stats["item_scraped_count"] == BOOKS
     assert last["retries"] == stats["retry/count"] > 0
-    assert last["discovered"] == stats["scheduler/enqueued"]
+    assert last["discovered"] == pages_discovered(stats)
     assert last["proxies_good"] is None and last["proxies_dead"] is None  # no proxies here
     # Sockets were open while the crawl was downloading.
     assert max(s["sockets"] for s in samples) >= 1
@@ -75,7 +76,7 @@ def test_plain_log_has_progress_lines_and_no_rich_output(plain_crawl: Crawl) -> 
     # Every request enqueued (retries of 503s too) got a response: N/N,
     # robots.txt not counted as a page.
     assert stats["robotstxt/response_count"] == 1
-    assert pages == discovered == stats["scheduler/enqueued"]
+    assert pages == discovered == pages_discovered(stats)
     assert pages == stats["downloader/response_count"] - 1
     assert items == BOOKS
     # No progress bar: not a terminal.
@@ -96,7 +97,7 @@ def test_close_summary_line(plain_crawl: Crawl) -> None:
     assert match, plain_crawl.stderr[-2000:]
     items, pages, _, _, retries, bans, _, rss_mib = map(int, match.groups())
     assert items == BOOKS
-    assert pages == stats["scheduler/enqueued"]  # robots.txt is not a page
+    assert pages == pages_discovered(stats)  # robots.txt is not a page
     assert retries == stats["retry/count"]
     assert bans == 0
     assert rss_mib == round(stats["monitor/rss_peak_bytes"] / 2**20)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from booksscraper.extensions.counters import pages_discovered
 from booksscraper.extensions.progress import ProgressTracker, describe, format_eta
 from tests.helpers import REPO, crawl_command
 from tests.monitoring.conftest import BOOKS
@@ -105,7 +106,7 @@ def test_bar_on_stderr_and_pure_json_lines_on_stdout(slow_sandbox: Any, tmp_path
     assert len(frames) >= 3, stderr[-3000:]
     # The last frame is drawn at close: every page discovered received, robots.txt not a page.
     stats = json.loads((tmp_path / "stats.json").read_text(encoding="utf-8"))
-    assert tuple(map(int, frames[-1])) == (stats["scheduler/enqueued"],) * 2
+    assert tuple(map(int, frames[-1])) == (pages_discovered(stats),) * 2
     assert f"{BOOKS} items" in text
     # Never both: no plain progress log lines, but other log lines still show.
     assert "Progress:" not in text

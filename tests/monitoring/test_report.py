@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from booksscraper.extensions.counters import pages_discovered
 from tests.helpers import REPO
 from tests.monitoring.conftest import Crawl
 
@@ -63,7 +64,7 @@ def test_report_links_every_chart_it_draws(plain_crawl: Crawl, tmp_path: Path) -
     stats = plain_crawl.stats
     assert f"| Items exported | {stats['item_scraped_count']} |" in text
     assert f"| Retries | {stats['retry/count']} |" in text
-    assert f"| Pages (responses) | {stats['scheduler/enqueued']} |" in text  # not robots.txt
+    assert f"| Pages (responses) | {pages_discovered(stats)} |" in text  # not robots.txt
 
 
 def test_report_without_a_crawl_is_a_one_line_error(tmp_path: Path) -> None:
