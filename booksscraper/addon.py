@@ -21,6 +21,8 @@ DOWNLOADER_MIDDLEWARES: dict[str, int] = {
     "booksscraper.middlewares.proxies.ProxyRotationMiddleware": 610,
     "booksscraper.middlewares.bans.BanDetectionMiddleware": 620,
     "booksscraper.middlewares.useragent.UserAgentMiddleware": 640,
+    # Conditional requests of incremental crawls: Scrapy's HTTP cache middleware, at its place.
+    "booksscraper.incremental.ConditionalFetch": 900,
     # Next to the downloader: logs every attempt with its raw status.
     "booksscraper.middlewares.requestlog.RequestLogMiddleware": 950,
 }
@@ -46,6 +48,8 @@ EXTENSIONS: dict[str, int] = {
     "booksscraper.extensions.progress.Progress": 120,
     # Crawl-delay and POLITENESS_MAX_RPS as slot floors; the adaptive controller (opt-in).
     "booksscraper.extensions.adaptive.AdaptiveConcurrency": 130,
+    # What changed since the last run; before the summary, which writes its stats.
+    "booksscraper.incremental.IncrementalCrawl": 850,
     "booksscraper.extensions.summary.CrawlSummary": 900,
     # robots.txt download errors in one line, not a traceback.
     "booksscraper.extensions.quietlogs.QuietRobotsErrors": 905,
