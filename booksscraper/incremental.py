@@ -58,7 +58,6 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings, Settings
 
 from booksscraper.compactset import KeySet
-from booksscraper.spiders.books import LISTINGS_LOST
 from booksscraper.output import (
     OutputError,
     dumps,
@@ -67,6 +66,8 @@ from booksscraper.output import (
     replace_atomically,
     stop_on_output_error,
 )
+from booksscraper.resume import CRAWL_STATE
+from booksscraper.spiders.books import LISTINGS_LOST
 from booksscraper.validation import upc_key
 
 logger = logging.getLogger(__name__)
@@ -173,6 +174,12 @@ class ConditionalFetch(HttpCacheMiddleware):
         o.crawler = crawler
         return o
 
+    def _cache_response(self, response: Response, request: Request) -> None:
+        try:
+            super()._cache_response(response, request)
+        except OSError as exc:  # the cache is in OUTPUT_DIR: a full disk stops the crawl (exit 4)
+            stop_on_output_error(self.crawler, OutputError(self.storage.cachedir, exc))
+
     def process_exception(self, request: Request, exception: Exception,  # type: ignore[override]
                           spider: Any = None) -> None:
         request.meta.pop("cached_response", None)
@@ -197,6 +204,8 @@ class IncrementalCrawl:
         if not enabled(crawler.settings):
             if crawler.settings.get("REDIS_URL") and crawler.settings.getbool("INCREMENTAL", True):
                 logger.info("incremental crawls are not supported on a cluster yet: full crawl")
+            # No comparison this run: a changes file of an earlier run would pass for this one's.
+            output_path(crawler.settings, "CHANGES_FILE").unlink(missing_ok=True)
             raise NotConfigured
         return cls(crawler)
 
@@ -281,6 +290,16 @@ class IncrementalCrawl:
             self._compare(finished, start_url)
         except OutputError as exc:
             stop_on_output_error(self.crawler, exc)
+            return
+        jobdir = self.crawler.settings.get("JOBDIR")
+        if finished and jobdir:
+            # The job is done: the same JOBDIR next time is the next run, not a resume of this one.
+            for name in CRAWL_STATE:
+                path = Path(jobdir, name)
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
 
     def _compare(self, finished: bool, start_url: str | None) -> None:
         settings, stats = self.crawler.settings, self.crawler.stats
@@ -325,7 +344,7 @@ class IncrementalCrawl:
         if finished:
             self._write_state(iter(carried), start_url)
 
-    def _unseen(self, finished: bool):  # noqa: ANN202 - a small closure
+    def _unseen(self, finished: bool):
         """What a previous book missing from the output is: removed, not checked, unconfirmed."""
         settings = self.crawler.settings
         failed = {r.get("url") for r in iter_json_lines(output_path(settings, "FAILURES_FILE"))}
