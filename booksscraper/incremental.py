@@ -31,7 +31,8 @@ not checked (``changes/not_checked``) and stays in the state with its last value
 
 Fetching only what changed (``ConditionalFetch``): Scrapy's own HTTP cache
 middleware and filesystem storage keep each page with its validators
-(``HTTPCACHE_DIR`` is ``STATE_DIR/httpcache``); ``RevalidatePolicy`` sends every
+(``HTTPCACHE_DIR`` is ``STATE_DIR/httpcache``; ``JsonCacheStorage``: the storage's
+metadata as JSON, not pickle); ``RevalidatePolicy`` sends every
 request with ``If-None-Match`` / ``If-Modified-Since`` and a 304 hands the stored
 page to the spider, which yields the same item again. Pages without validators
 are not stored and are fetched in full; the change report is the same.
@@ -43,6 +44,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -53,9 +55,12 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.httpcache import HttpCacheMiddleware
 from scrapy.exceptions import NotConfigured
-from scrapy.extensions.httpcache import RFC2616Policy
+from scrapy.extensions.httpcache import FilesystemCacheStorage, RFC2616Policy
 from scrapy.http import Response
 from scrapy.settings import BaseSettings, Settings
+from scrapy.spiders import Spider
+from scrapy.utils.response import response_from_dict
+from w3lib.http import headers_dict_to_raw, headers_raw_to_dict
 
 from booksscraper.compactset import KeySet
 from booksscraper.output import (
@@ -145,6 +150,43 @@ class RevalidatePolicy(RFC2616Policy):
         return response.status == 304
 
 
+class JsonCacheStorage(FilesystemCacheStorage):
+    """Scrapy's filesystem cache storage (same folders, same files), without pickle.
+
+    Scrapy's keeps metadata pickled and unpickles it on every read: whoever can write
+    to the output folder could run code in the crawl. Here the metadata is JSON
+    (``meta.json``, written last, so a torn entry is a miss) and the response class
+    is guessed from the headers as Scrapy does for entries without one.
+    """
+
+    def retrieve_response(self, spider: Spider, request: Request) -> Response | None:
+        folder = Path(self._get_request_path(spider, request))
+        try:
+            with self._open(folder / "meta.json", "rb") as f:
+                meta = json.loads(f.read())
+            with self._open(folder / "response_headers", "rb") as f:
+                headers = headers_raw_to_dict(f.read())
+            with self._open(folder / "response_body", "rb") as f:
+                body = f.read()
+        except FileNotFoundError:
+            return None
+        request.meta["cache_timestamp"] = meta["timestamp"]
+        return response_from_dict({"url": meta["response_url"], "status": meta["status"],
+                                   "headers": headers, "body": body})
+
+    def store_response(self, spider: Spider, request: Request, response: Response) -> None:
+        folder = Path(self._get_request_path(spider, request))
+        folder.mkdir(parents=True, exist_ok=True)
+        with self._open(folder / "response_headers", "wb") as f:
+            f.write(headers_dict_to_raw(response.headers))
+        with self._open(folder / "response_body", "wb") as f:
+            f.write(response.body)
+        meta = {"url": request.url, "method": request.method, "status": response.status,
+                "response_url": response.url, "timestamp": time.time()}
+        with self._open(folder / "meta.json", "wb") as f:
+            f.write(json.dumps(meta).encode())
+
+
 class ConditionalFetch(HttpCacheMiddleware):
     """Scrapy's HTTP cache middleware on the incremental state, with ``RevalidatePolicy``.
 
@@ -165,6 +207,7 @@ class ConditionalFetch(HttpCacheMiddleware):
         ours = Settings(settings.copy_to_dict())  # the crawler's are frozen
         ours.set("HTTPCACHE_ENABLED", True)
         ours.set("HTTPCACHE_POLICY", f"{__name__}.RevalidatePolicy")
+        ours.set("HTTPCACHE_STORAGE", f"{__name__}.JsonCacheStorage")
         ours.set("HTTPCACHE_DIR", str((state_dir(settings) / CACHE_DIR).resolve()))
         ours.set("HTTPCACHE_IGNORE_MISSING", False)
         ours.set("HTTPCACHE_EXPIRATION_SECS", 0)
