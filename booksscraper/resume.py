@@ -86,8 +86,6 @@ def job_started(jobdir: Path) -> bool:
 
 def already_exported(settings: BaseSettings) -> ExportedBooks:
     """What earlier runs of this JOBDIR exported, read from ``OUTPUT_JSONL``."""
-    if not job_started(Path(settings.get("JOBDIR"))):
-        return ExportedBooks(resumed=False)
     books = ExportedBooks()
     for record in iter_json_lines(output_path(settings, "OUTPUT_JSONL")):
         if record.get("url"):
@@ -99,7 +97,12 @@ def already_exported(settings: BaseSettings) -> ExportedBooks:
 
 def exported_before(crawler: Crawler) -> ExportedBooks:
     """``already_exported``, read once per crawl for the spider and the export pipeline."""
-    return shared(crawler, lambda c: already_exported(c.settings), "_booksscraper_exported")
+    def read(c: Crawler) -> ExportedBooks:
+        if not job_started(Path(c.settings.get("JOBDIR"))):
+            return ExportedBooks(resumed=False)  # a new job: nothing of it exported yet
+        return already_exported(c.settings)
+
+    return shared(crawler, read, "_booksscraper_exported")
 
 
 class ResumeGuard:
