@@ -240,6 +240,14 @@ class IncrementalCrawl:
         self.changes_path.unlink(missing_ok=True)  # it describes the latest run only
         self.take_over(settings)
         self.previous_run = self._read_run()
+        start_url = getattr(crawler.spider, "start_url", None)
+        if self.previous_run and self.previous_run.get("start_url") not in (None, start_url):
+            # Another scope (a category is not the catalogue minus every other book), or the
+            # sandbox on another port: nothing to compare, nothing in the cache to reuse.
+            logger.warning("incremental: the previous run crawled %s, this one %s: not compared",
+                           self.previous_run["start_url"], start_url)
+            shutil.rmtree(self.state, ignore_errors=True)
+            self.previous_run = None
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
     @classmethod
@@ -318,13 +326,8 @@ class IncrementalCrawl:
         spider = self.crawler.spider
         finished = stats.get_value("finish_reason") == "finished"
         start_url = getattr(spider, "start_url", None)
-        previous = self.previous_run
-        if previous is not None and previous.get("start_url") not in (None, start_url):
-            logger.warning("incremental: the previous run crawled %s, this one %s: not compared",
-                           previous["start_url"], start_url)
-            previous = None
         try:
-            if previous is None:
+            if self.previous_run is None:
                 if finished:
                     logger.info("incremental: no previous run to compare with; this run's books "
                                 "are the state the next run compares with")

@@ -114,6 +114,14 @@ def test_without_validators_the_same_changes_from_a_full_fetch(tmp_path: Path) -
         assert not (out / "changes.jsonl").exists()
         assert (out / "incremental" / "books.jsonl").read_bytes() == state
 
+        # Another start URL (a category): not compared, and its own state from now on.
+        category = sb.base_url + "catalogue/category/books/default_15/index.html"
+        result = run_crawl(category, out)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "not compared" in result.stderr and not (out / "changes.jsonl").exists()
+        run = json.loads((out / "incremental" / "run.json").read_text(encoding="utf-8"))
+        assert run["start_url"] == category and run["books"] < 100
+
 
 def test_an_interrupted_crawl_resumed_with_jobdir(tmp_path: Path) -> None:
     out, jobdir = tmp_path / "out", tmp_path / "job"
