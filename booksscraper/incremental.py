@@ -244,7 +244,7 @@ class IncrementalCrawl:
         if self.previous_run and self.previous_run.get("start_url") not in (None, start_url):
             # Another scope (a category is not the catalogue minus every other book), or the
             # sandbox on another port: nothing to compare, nothing in the cache to reuse.
-            logger.warning("incremental: the previous run crawled %s, this one %s: not compared",
+            logger.info("incremental: the previous run crawled %s, this one %s: not compared",
                            self.previous_run["start_url"], start_url)
             shutil.rmtree(self.state, ignore_errors=True)
             self.previous_run = None
