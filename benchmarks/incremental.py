@@ -6,8 +6,9 @@ One sandbox: a plain full crawl (``INCREMENTAL=False``: no HTTP cache to store; 
 next row, the feature's cost on a first run); then, into one OUTPUT_DIR, a full crawl
 (nothing to compare with), a re-crawl of the unchanged catalogue, and a re-crawl after 37
 books changed and 5 were added and 5 removed (POST /__config changes). Then the same with
-the sandbox's validators off (every page fetched in full; the same change report). Bytes and requests are the sandbox's own counts
-(``/__stats`` bytes_sent, requests_total: heads and bodies of every page and robots.txt);
+the sandbox's validators off (every page fetched in full; the same change report). Bytes
+and requests are the sandbox's own counts (``/__stats`` bytes_sent, requests_total: heads
+and bodies of every page and robots.txt);
 time is the crawl process's wall time, start-up included. Every change report is checked
 against the sandbox's ground truth (``/__changes.jsonl``); each row says whether it matched.
 """
