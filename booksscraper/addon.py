@@ -25,6 +25,8 @@ DOWNLOADER_MIDDLEWARES: dict[str, int] = {
     "booksscraper.middlewares.proxies.ProxyRotationMiddleware": 610,
     "booksscraper.middlewares.bans.BanDetectionMiddleware": 620,
     "booksscraper.middlewares.useragent.UserAgentMiddleware": 640,
+    # Conditional requests of incremental crawls: Scrapy's HTTP cache middleware, at its place.
+    "booksscraper.incremental.ConditionalFetch": 900,
     # Next to the downloader: logs every attempt with its raw status.
     "booksscraper.middlewares.requestlog.RequestLogMiddleware": 950,
 }
@@ -50,6 +52,8 @@ EXTENSIONS: dict[str, int] = {
     "booksscraper.extensions.progress.Progress": 120,
     # The adaptive controller (opt-in): per-site concurrency and pace, applied by the pacer.
     "booksscraper.extensions.adaptive.AdaptiveConcurrency": 130,
+    # What changed since the last run; before the summary, which writes its stats.
+    "booksscraper.incremental.IncrementalCrawl": 850,
     "booksscraper.extensions.summary.CrawlSummary": 900,
     # robots.txt download errors in one line, not a traceback.
     "booksscraper.extensions.quietlogs.QuietRobotsErrors": 905,

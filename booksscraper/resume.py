@@ -19,6 +19,11 @@ disk was full was never written. So every resumed run starts from the output:
   The exported URLs are held as 64-bit keys (``UrlSet``): a resumed crawl of
   100,000 books keeps ~2 MB for them, not ~15. Two URLs share a key with
   probability ~n**2 / 2**65; a book whose URL collided would be skipped.
+- A JOBDIR with no trace of an earlier run (no crawl state, no marker) starts
+  a new job: ``OUTPUT_JSONL`` is written afresh, whatever an earlier run
+  without this JOBDIR left in it. An incremental crawl that finishes clears
+  its JOBDIR's crawl state (``booksscraper.incremental``), so the same JOBDIR
+  next time is the next run, not a resume of a finished one.
 """
 
 from __future__ import annotations
@@ -68,9 +73,15 @@ class UrlSet:
 class ExportedBooks(UrlSet):
     """Books earlier runs of this JOBDIR exported: their URLs (``in``, ``len``) and UPC keys."""
 
-    def __init__(self) -> None:
+    def __init__(self, resumed: bool = True) -> None:
         super().__init__()
         self.upc_keys = KeySet()  # ``validation.upc_key`` of each exported UPC
+        self.resumed = resumed  # False: a new job, OUTPUT_JSONL is written afresh
+
+
+def job_started(jobdir: Path) -> bool:
+    """Whether an earlier run used this JOBDIR (it left crawl state or its marker)."""
+    return any((jobdir / name).exists() for name in (*CRAWL_STATE, MARKER))
 
 
 def already_exported(settings: BaseSettings) -> ExportedBooks:
@@ -86,7 +97,12 @@ def already_exported(settings: BaseSettings) -> ExportedBooks:
 
 def exported_before(crawler: Crawler) -> ExportedBooks:
     """``already_exported``, read once per crawl for the spider and the export pipeline."""
-    return shared(crawler, lambda c: already_exported(c.settings), "_booksscraper_exported")
+    def read(c: Crawler) -> ExportedBooks:
+        if not job_started(Path(c.settings.get("JOBDIR"))):
+            return ExportedBooks(resumed=False)  # a new job: nothing of it exported yet
+        return already_exported(c.settings)
+
+    return shared(crawler, read, "_booksscraper_exported")
 
 
 class ResumeGuard:

@@ -63,7 +63,9 @@ class ExportPipeline:
     def open_spider(self) -> None:
         if self.resuming:
             # Shared with the spider (one read of the file); export goes on adding to it.
-            self.seen_upcs = exported_before(self.crawler).upc_keys
+            exported = exported_before(self.crawler)
+            self.resuming = exported.resumed  # else a new job in a fresh JOBDIR
+            self.seen_upcs = exported.upc_keys
             self.stats.set_value("export/resumed_with", len(self.seen_upcs))
         self.writer = JsonLinesWriter(self.jsonl_path, append=self.resuming)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from booksscraper.extensions.summary import summary_numbers
+from booksscraper.incremental import report_section
 from booksscraper.output import read_json_lines
 from booksscraper.report import charts
 
@@ -77,6 +78,7 @@ def render_markdown(
     warnings = _warnings(stats)
     if warnings:
         lines += ["## Warnings", "", *(f"- {w}" for w in warnings), ""]
+    lines += report_section(stats)  # what changed since the last run (incremental crawls)
     no_samples = "No resource samples (monitor.jsonl missing or empty: MONITOR_ENABLED off?)."
     lines += [
         "## Throughput",

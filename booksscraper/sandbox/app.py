@@ -9,12 +9,12 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from . import hostile
+from . import conditional, hostile
 from .catalogue import Catalogue
-from .config import ConfigError, SandboxConfig
+from .config import PAGE_KINDS, ConfigError, SandboxConfig
 from .policies import Policies
 from .replies import CAPTCHA_PAGE, Reply, error_page, redirect, too_many, with_bad_utf8
-from .routes import Render, resolve
+from .routes import Render, book_id_of, resolve
 from .server import Connection, Pending, Request
 from .stats import Stats
 
@@ -34,10 +34,16 @@ class Sandbox:
         self.policies = Policies(config)
         self.connections: set[Connection] = set()
         self.base_url = ""
+        # Last-Modified of each catalogue edition; edition 0 (never changed) a day before now.
+        self.edition_times = [int(time.time()) - 86400]
         self.apply(config)
 
     def apply(self, config: SandboxConfig) -> None:
         self.config = config
+        self.catalogue.set_changes(config.changes)
+        while len(self.edition_times) <= self.catalogue.edition:
+            # Strictly later than the edition before: If-Modified-Since has 1-second resolution.
+            self.edition_times.append(max(int(time.time()), self.edition_times[-1] + 1))
         self.policies.configure(config)
         # Capacity model: K workers each hold a slot for service_ms; beyond K requests queue.
         self.semaphore = asyncio.Semaphore(config.workers) if config.workers else None
@@ -89,8 +95,19 @@ class Sandbox:
         return self.robots
 
     def _send(self, conn: Connection, req: Request, reply: Reply, t0: float) -> None:
-        conn.send(reply, req.keep_alive, req.method == "HEAD")
+        self.stats.bytes_sent += conn.send(reply, req.keep_alive, req.method == "HEAD")
         self.stats.end(reply.status, time.monotonic() - t0)
+
+    def _conditional(self, req: Request, kind: str, reply: Reply) -> Reply:
+        """The page with its validators, or a 304 when the request's validators match."""
+        cat = self.catalogue
+        edition = cat.edition if kind != "book" else cat.touched.get(book_id_of(req.path) or 0, 0)
+        modified = self.edition_times[edition]
+        tag = conditional.etag(reply.body)
+        headers = (("ETag", tag), ("Last-Modified", conditional.http_time(modified)))
+        if conditional.not_modified(req.headers, tag, modified):
+            return Reply(304, b"", reply.content_type, headers)
+        return reply._replace(headers=headers)
 
     async def _answer_later(self, conn: Connection, req: Request, kind: str, render: Render,
                             fault: str | None, t0: float) -> None:
@@ -120,7 +137,10 @@ class Sandbox:
             body = render(None)
             if body is not None:
                 self.stats.faults["drip"] += 1
-                await self._drip(conn, req, Reply(200, body, _TYPES.get(kind, "text/html")))
+                reply = Reply(200, body, _TYPES.get(kind, "text/html"))
+                self.stats.bytes_sent += len(conn.head(reply, len(body), req.keep_alive)) + (
+                    0 if req.method == "HEAD" else len(body))
+                await self._drip(conn, req, reply)
                 self.stats.end(200, time.monotonic() - t0)
                 return
             fault = None
@@ -133,6 +153,8 @@ class Sandbox:
             return self._send(conn, req, _NOT_FOUND, t0)  # no fault on a page that does not exist
         reply = Reply(200, body, _TYPES.get(kind, "text/html"))
         if fault is None:
+            if self.config.validators and kind in PAGE_KINDS:
+                reply = self._conditional(req, kind, reply)
             return self._send(conn, req, reply, t0)
         self.stats.faults[fault] += 1
         cfg = self.config
@@ -161,7 +183,9 @@ class Sandbox:
             return None
         elif fault == "truncate" and req.method != "HEAD" and conn.transport is not None:
             # Promise the whole body, send half of it, close.
-            conn.transport.write(conn.head(reply, len(body), True) + body[: len(body) // 2])
+            data = conn.head(reply, len(body), True) + body[: len(body) // 2]
+            conn.transport.write(data)
+            self.stats.bytes_sent += len(data)
             conn.close()
             return self.stats.end(200, time.monotonic() - t0)
         return self._send(conn, req, reply, t0)
@@ -184,7 +208,9 @@ class Sandbox:
         path, method = req.path, req.method
         if path == "/__catalogue.jsonl" and method in ("GET", "HEAD"):
             return partial(self._stream_truth, conn, req)
-        if path == "/__stats" and method == "GET":
+        if path == "/__changes.jsonl" and method in ("GET", "HEAD"):
+            reply = self._changes()
+        elif path == "/__stats" and method == "GET":
             reply = _json(self.stats.snapshot())
         elif path == "/__config" and method == "GET":
             reply = _json(self.config.to_dict())
@@ -199,13 +225,22 @@ class Sandbox:
         elif path.startswith(hostile.PREFIX) and method in ("GET", "HEAD"):
             reply = hostile.reply(self.catalogue, path, self.base_url)
         elif path == "/__health" and method == "GET":
-            reply = _json({"ok": True, "books": self.catalogue.size, "seed": self.catalogue.seed})
-        elif path in ("/__stats", "/__config", "/__reset", "/__health", "/__catalogue.jsonl"):
+            reply = _json({"ok": True, "books": self.catalogue.count, "seed": self.catalogue.seed})
+        elif path in ("/__stats", "/__config", "/__reset", "/__health", "/__catalogue.jsonl",
+                      "/__changes.jsonl"):
             reply = error_page(405)
         else:
             reply = _NOT_FOUND
         conn.send(reply, req.keep_alive, method == "HEAD")
         return None
+
+    def _changes(self) -> Reply:
+        """Ground truth of the last catalogue change: one line per book, as the crawl reports."""
+        lines = "".join(
+            json.dumps({"upc": r["upc"], "url": self.base_url + r["path"], "change": r["change"],
+                        "fields": r["fields"]}, ensure_ascii=False) + "\n"
+            for r in self.catalogue.last_changes)
+        return Reply(200, lines.encode(), "application/x-ndjson")
 
     def _configure(self, body: bytes) -> Reply:
         try:
@@ -244,10 +279,10 @@ class Sandbox:
         conn.transport.write(conn.head(head, None, keep_alive))
         if req.method == "HEAD":
             return
-        cat, size = self.catalogue, self.catalogue.size
-        for start in range(1, size + 1, 500):
+        cat, top = self.catalogue, self.catalogue.top
+        for start in range(1, top + 1, 500):
             lines = "".join(json.dumps(cat.truth(i), ensure_ascii=False) + "\n"
-                            for i in range(start, min(size, start + 499) + 1))
+                            for i in range(start, min(top, start + 499) + 1) if cat.is_live(i))
             data = lines.encode()
             if conn.done:
                 return

@@ -2,16 +2,25 @@
 
 Nothing per book is stored, so a 1,000,000-book catalogue costs only the category index (one
 compact ``array`` of ids, built on first use).
+
+Changes at run time (``set_changes``) are an overlay on that catalogue, not a copy of it: the
+books whose price, stock, rating or description changed (their new values, also a pure function
+of the changes' seed and the book id), the removed ids, and new ids past the startup ones. The
+overlay is declarative: each call describes the catalogue relative to the startup one, and
+``last_changes`` lists what differs between the catalogue before the call and after it.
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import hashlib
 import random
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from .text import description_for, slugify, title_for
 
@@ -38,6 +47,11 @@ REAL_COUNTS = (
 )
 PER_PAGE = 20
 RATING_WORDS = ("One", "Two", "Three", "Four", "Five")
+# What a run-time change can touch (the keys of ``changes`` that count books), and the others.
+CHANGE_FIELDS = ("price", "availability", "rating", "description")
+CHANGE_KEYS = (*CHANGE_FIELDS, "add", "remove", "seed")
+# Ground-truth fields left out of change records: they never change.
+_FIXED_FIELDS = ("book_id",)
 
 
 def mix64(x: int) -> int:
@@ -118,7 +132,43 @@ class Catalogue:
             acc += w
             self._cum.append(acc / total)
         self._index: list[array] | None = None
-        self.book = lru_cache(maxsize=2048)(self._make_book)  # bounded: memory stays flat
+        self._base = lru_cache(maxsize=2048)(self._make_book)  # bounded: memory stays flat
+        # The run-time overlay (set_changes): new values by id, removed ids, ids past `size`.
+        self.changes: dict[str, int] = {}
+        self.overrides: dict[int, dict[str, Any]] = {}
+        self.removed: frozenset[int] = frozenset()
+        self.added = 0
+        self._live: Sequence[int] = range(books, 0, -1)
+        self.last_changes: list[dict[str, Any]] = []
+        self.touched: dict[int, int] = {}  # id -> edition number that last changed its page
+        self.edition = 0
+
+    @property
+    def top(self) -> int:
+        """The highest book id (startup books plus added ones)."""
+        return self.size + self.added
+
+    @property
+    def count(self) -> int:
+        """Books in the catalogue now."""
+        return len(self._live)
+
+    def live_ids(self) -> Sequence[int]:
+        """Ids of the books in the catalogue, descending (the listing order)."""
+        return self._live
+
+    def is_live(self, book_id: int) -> bool:
+        return 1 <= book_id <= self.top and book_id not in self.removed
+
+    def book(self, book_id: int) -> Book:
+        if not self.is_live(book_id):
+            raise KeyError(book_id)
+        return self._overlaid(book_id, self.overrides)
+
+    def _overlaid(self, book_id: int, overrides: dict[int, dict[str, Any]]) -> Book:
+        book = self._base(book_id)
+        new = overrides.get(book_id)
+        return dataclasses.replace(book, **new) if new else book
 
     # -- categories ----------------------------------------------------------------------------
     def category_index_of(self, book_id: int) -> int:
@@ -133,14 +183,14 @@ class Catalogue:
         if self._index is None:
             index = [array("I") for _ in self.categories]
             of = self.category_index_of
-            for book_id in range(self.size, 0, -1):
+            for book_id in self._live:
                 index[of(book_id)].append(book_id)
             self._index = index
         return self._index[cat_index]
 
     # -- books ---------------------------------------------------------------------------------
     def _make_book(self, book_id: int) -> Book:
-        if not 1 <= book_id <= self.size:
+        if not 1 <= book_id <= self.size + self.added:
             raise KeyError(book_id)
         rng = random.Random(mix64((self.seed << 32) ^ book_id ^ 0x5EED))
         title = title_for(rng, book_id)
@@ -169,8 +219,10 @@ class Catalogue:
 
     def truth(self, book_id: int, base_url: str | None = None) -> dict:
         """What a correct crawl must return for this book (the spider item's fields)."""
-        b = self.book(book_id)
-        base = base_url or self.base_url
+        return self._truth_of(self.book(book_id), base_url)
+
+    def _truth_of(self, b: Book, base_url: str | None = None) -> dict:
+        base = self.base_url if base_url is None else base_url
         return {
             "url": base + b.path,
             "book_id": b.id,
@@ -193,3 +245,81 @@ class Catalogue:
 
     def pages(self, count: int) -> int:
         return max(1, -(-count // PER_PAGE))
+
+    # -- run-time changes ----------------------------------------------------------------------
+    def set_changes(self, changes: dict[str, int]) -> None:
+        """The catalogue becomes the startup one with ``changes`` applied (see the docstring).
+
+        ``changes``: counts of books whose ``price``, ``availability``, ``rating`` or
+        ``description`` change (distinct books), ``remove`` (books removed), ``add`` (new books)
+        and ``seed`` (which books, and their new values). Validated by SandboxConfig.
+        """
+        if changes == self.changes:
+            return
+        before = (self.overrides, self.removed, self.added)
+        counts = [changes.get(name, 0) for name in CHANGE_FIELDS]
+        remove = changes.get("remove", 0)
+        rng = random.Random(f"changes:{self.seed}:{changes.get('seed', 0)}")
+        picked = rng.sample(range(1, self.size + 1), sum(counts) + remove)
+        removed = frozenset(picked[:remove])
+        overrides: dict[int, dict[str, Any]] = {}
+        at = remove
+        for name, count in zip(CHANGE_FIELDS, counts, strict=True):
+            for book_id in picked[at:at + count]:
+                overrides[book_id] = self._changed(book_id, name, changes.get("seed", 0))
+            at += count
+        self.changes = dict(changes)
+        self.overrides, self.removed, self.added = overrides, removed, changes.get("add", 0)
+        top = self.size + self.added
+        self._live = (range(top, 0, -1) if not removed else
+                      array("I", (i for i in range(top, 0, -1) if i not in removed)))
+        self._index = None
+        self.edition += 1
+        self.last_changes = self._diff(before)
+        for record in self.last_changes:
+            self.touched[record["book_id"]] = self.edition
+
+    def _changed(self, book_id: int, name: str, seed: int) -> dict[str, Any]:
+        """New values of one field of one book, always different from the startup ones."""
+        old = self._base(book_id)
+        rng = random.Random(mix64((self.seed << 40) ^ (seed << 20) ^ book_id ^ 0xC4A9))
+        if name == "price":
+            pence = old.price_pence
+            while pence == old.price_pence:
+                pence = rng.randrange(1000, 6000)
+            return {"price_pence": pence}
+        if name == "availability":
+            stock = old.availability
+            while stock == old.availability:
+                stock = rng.randint(1, 40)
+            return {"availability": stock}
+        if name == "rating":
+            return {"rating": (old.rating - 1 + rng.randint(1, 4)) % 5 + 1}
+        description, raw = old.description, old.description_raw
+        while (description, raw) == (old.description, old.description_raw):
+            description, raw = description_for(rng)
+        return {"description": description, "description_raw": raw}
+
+    def _diff(self, before: tuple[dict[int, dict[str, Any]], frozenset[int], int]
+              ) -> list[dict[str, Any]]:
+        """Ground truth of the last change: one record per book that differs, id ascending."""
+        old_overrides, old_removed, old_added = before
+        ids = (set(old_overrides) | set(self.overrides) | old_removed | self.removed
+               | set(range(self.size + 1, self.size + max(old_added, self.added) + 1)))
+        records = []
+        for book_id in sorted(ids):
+            was = book_id <= self.size + old_added and book_id not in old_removed
+            # URLs relative to the site (the base URL is only known once the server listens).
+            old = self._truth_of(self._overlaid(book_id, old_overrides), "") if was else None
+            new = self.truth(book_id, "") if self.is_live(book_id) else None
+            if old == new:
+                continue
+            change = "new" if old is None else "removed" if new is None else "changed"
+            current = new or old
+            assert current is not None
+            fields = {} if change != "changed" else {
+                k: [old[k], new[k]] for k in new
+                if k not in _FIXED_FIELDS and old[k] != new[k]}
+            records.append({"upc": current["upc"], "path": current["url"], "change": change,
+                            "fields": fields, "book_id": book_id})
+        return records

@@ -37,6 +37,10 @@ HELP = {
     "path_faults": 'JSON object: path -> faults for its next requests, e.g. '
                    '\'{"/catalogue/page-5.html": ["redirect_self"]}\'',
     "broken_paths": 'JSON object: path -> a fault on every request, e.g. \'{"/x.html": "503"}\'',
+    "validators": "ETag and Last-Modified on catalogue pages, 304 on a match (--no-validators: "
+                  "neither)",
+    "changes": 'JSON object: the catalogue changed at run time, e.g. \'{"price": 37, "add": 5, '
+               '"remove": 5, "seed": 1}\'',
     "drip_chunk": "bytes per chunk for the drip fault",
     "drip_interval_ms": "pause between drip chunks",
 }

@@ -9,6 +9,8 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .catalogue import CHANGE_FIELDS, CHANGE_KEYS
+
 FAULT_KEYS = (
     "fault_500", "fault_502", "fault_503", "fault_504", "fault_429", "fault_reset", "fault_hang",
     "fault_truncate", "fault_drip", "fault_no_price", "fault_bad_rating", "fault_empty",
@@ -77,6 +79,11 @@ class SandboxConfig:
     robots_txt: str = ""
     robots_disallow: list[str] = field(default_factory=list)
     crawl_delay: float = 0.0
+    # conditional requests: ETag and Last-Modified on catalogue pages, 304 when they match
+    validators: bool = True
+    # the catalogue relative to the startup one: {"price": 37, "availability": 0, "rating": 0,
+    # "description": 0, "add": 5, "remove": 5, "seed": 1} (counts of books; see catalogue.py)
+    changes: dict[str, int] = field(default_factory=dict)
 
     def validate(self) -> SandboxConfig:
         _int_range("books", self.books, 1, 1_000_000)
@@ -127,6 +134,9 @@ class SandboxConfig:
                 raise ConfigError(f"--robots-disallow: paths must start with /, got {rule!r}")
         if not isinstance(self.robots_txt, str):
             raise ConfigError("--robots-txt must be a string")
+        if not isinstance(self.validators, bool):
+            raise ConfigError(f"--validators must be true or false, got {self.validators!r}")
+        _changes(self.changes, self.books)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,6 +155,23 @@ class SandboxConfig:
                 raise ConfigError(f"{key!r} can only be set at startup")
             values[key] = _coerce(key, known[key].type, value)
         return SandboxConfig(**values).validate()
+
+
+def _changes(changes: Any, books: int) -> None:
+    if not isinstance(changes, dict):
+        raise ConfigError(f"--changes must be a JSON object, got {changes!r}")
+    for key, value in changes.items():
+        _choice("changes", key, CHANGE_KEYS)
+        limit = 2**63 - 1 if key == "seed" else 1_000_000
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= limit:
+            raise ConfigError(f"--changes: {key} must be an integer between 0 and {limit}, "
+                              f"got {value!r}")
+    touched = sum(changes.get(k, 0) for k in (*CHANGE_FIELDS, "remove"))
+    if touched > books:
+        raise ConfigError(f"--changes: {touched} books changed or removed, but the catalogue "
+                          f"has {books}")
+    if books + changes.get("add", 0) > 1_000_000:
+        raise ConfigError("--changes: add takes the catalogue past 1000000 books")
 
 
 def _flag(key: str) -> str:

@@ -442,7 +442,7 @@ def _catalogue_page(cat: Catalogue, page: int, home: bool) -> bytes | None:
     p = "" if home else "../"
     c = "catalogue/" if home else ""
     return _listing(
-        cat, range(cat.size, 0, -1), page, prefix=p, title="All products",
+        cat, cat.live_ids(), page, prefix=p, title="All products",
         crumbs='        <li class="active">All products</li>\n',
         sidebar=_sidebar(cat, f"{c}category/books_1/index.html", f"{c}category/books/", None),
         link_prefix=c, pager_prefix=c,
@@ -452,7 +452,7 @@ def _catalogue_page(cat: Catalogue, page: int, home: bool) -> bytes | None:
 def render_all_books(cat: Catalogue, page: int) -> bytes | None:
     """`/catalogue/category/books_1/index.html` (and page-N.html): the "Books" category."""
     return _listing(
-        cat, range(cat.size, 0, -1), page, prefix="../../../", title="Books",
+        cat, cat.live_ids(), page, prefix="../../../", title="Books",
         crumbs='        <li class="active">Books</li>\n',
         sidebar=_sidebar(cat, "index.html", "../books/", -1),
         link_prefix="../../", pager_prefix="",

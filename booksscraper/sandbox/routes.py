@@ -34,6 +34,12 @@ def _none(_variant: str | None = None) -> None:
     return None
 
 
+def book_id_of(path: str) -> int | None:
+    """The book id of a book page's path, else None."""
+    m = _BOOK.fullmatch(path)
+    return int(m.group(2)) if m else None
+
+
 def resolve(cat: Catalogue, path: str) -> tuple[str, Render]:
     """(kind, render) for a path; render(variant) gives the body, or None for a 404.
 
@@ -44,7 +50,7 @@ def resolve(cat: Catalogue, path: str) -> tuple[str, Render]:
         return "home", lambda _v=None: render_home(cat)
     if m := _BOOK.fullmatch(path):
         book_id = int(m.group(2))
-        if book_id > cat.size or cat.book(book_id).slug != m.group(1):
+        if not cat.is_live(book_id) or cat.book(book_id).slug != m.group(1):
             return "book", _none
         return "book", lambda v=None: render_book(cat, book_id, v)
     if m := _LISTING.fullmatch(path):

@@ -193,13 +193,16 @@ class Connection(asyncio.Protocol):
             lines.append("Connection: keep-alive")  # HTTP/1.0 clients (ab -k) need it said
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def send(self, reply: Reply, keep_alive: bool = True, head_only: bool = False) -> None:
+    def send(self, reply: Reply, keep_alive: bool = True, head_only: bool = False) -> int:
+        """Write the reply; returns the bytes written (0 if the connection is gone)."""
         if self.done or self.transport is None:
-            return
+            return 0
         body = b"" if head_only else reply.body
-        self.transport.write(self.head(reply, len(reply.body), keep_alive) + body)
+        data = self.head(reply, len(reply.body), keep_alive) + body
+        self.transport.write(data)
         if not keep_alive:
             self.close()
+        return len(data)
 
     def close(self) -> None:
         self.done = True

@@ -48,6 +48,7 @@ class Stats:
     def reset(self) -> None:
         self.started = time.time()
         self.total = 0
+        self.bytes_sent = 0  # response bytes (head and body) of counted requests
         self.by_status: Counter[int] = Counter()
         self.by_kind: Counter[str] = Counter()
         self.by_ua: Counter[str] = Counter()
@@ -93,6 +94,7 @@ class Stats:
         return {
             "started": self.started,
             "requests_total": self.total,
+            "bytes_sent": self.bytes_sent,
             "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
             "by_kind": dict(self.by_kind),
             "by_user_agent": dict(self.by_ua),

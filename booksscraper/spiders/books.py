@@ -53,6 +53,8 @@ DEFAULT_START_URL = "https://books.toscrape.com/"
 START = "start_page"  # meta flag of the start URL's request
 # What a page fetched again keeps of its request's meta: not the retries it spent.
 REFETCH_META = (START, "listing")
+# Listing pages lost for good: the books on them were not seen (booksscraper.incremental).
+LISTINGS_LOST = "books/listings_lost"
 
 
 def book_priority(page: int) -> int:
@@ -97,6 +99,8 @@ class BooksSpider(scrapy.Spider):
         self.resumable = False
         self.exported: UrlSet = UrlSet()  # books a previous run of this JOBDIR exported
         self.listings_scheduled: set[str] = set()  # listing page URLs, this run
+        self.listed = UrlSet()  # book URLs seen on listing pages, this run
+        self.jobs_dir: str | None = None  # under scrapyd: the folder of every job's OUTPUT_DIR
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BooksSpider:
@@ -108,8 +112,8 @@ class BooksSpider(scrapy.Spider):
         job = kwargs.get("_job")  # scrapyd's job id
         if job and crawler.settings.getpriority("OUTPUT_DIR") <= SETTINGS_PRIORITIES["project"]:
             # One output folder per scrapyd job, unless the job chose one.
-            output_dir = f"{crawler.settings.get('OUTPUT_DIR') or 'output'}/{job}"
-            crawler.settings.set("OUTPUT_DIR", output_dir, priority="spider")
+            spider.jobs_dir = crawler.settings.get("OUTPUT_DIR") or "output"
+            crawler.settings.set("OUTPUT_DIR", f"{spider.jobs_dir}/{job}", priority="spider")
         if crawler.settings.get("JOBDIR"):
             spider.resumable = True
             spider.exported = exported_before(crawler)
@@ -151,6 +155,7 @@ class BooksSpider(scrapy.Spider):
         elif listing.next_url:  # no numbered pager: 'next', one page at a time
             yield from self.listing_request(listing.next_url, {"page": page + 1}, priority=0)
         for url in listing.book_urls:
+            self.listed.add(url)
             if url in self.exported:
                 self.crawler.stats.inc_value("resume/skipped_exported")
                 continue
@@ -271,6 +276,7 @@ class BooksSpider(scrapy.Spider):
     def after_lost_listing(self, request: Request) -> Iterator[Request]:
         """The pages after a listing page that is lost for good (recorded by the caller)."""
         window = request.meta.get("listing")
+        self.crawler.stats.inc_value(LISTINGS_LOST)
         if window and not window.get("url"):
             self.crawler.stats.inc_value("books/listing_chain_broken")
             self.logger.error("listing page %s lost and the site has no numbered pager: "

@@ -1,0 +1,157 @@
+"""Incremental re-crawls of the sandbox: what changed, measured against its ground truth, and
+what it cost, measured at the server (``/__stats`` bytes_sent)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from booksscraper.sandbox.testing import RunningSandbox, running_sandbox
+from tests.helpers import REPO, read_lines, run_crawl
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def crawl(sb: RunningSandbox, out: Path, *args: str) -> dict[str, Any]:
+    """One crawl from zeroed sandbox stats; returns the server's stats of it."""
+    sb.reset()
+    result = run_crawl(sb.base_url, out, *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return sb.stats()
+
+
+def truth_of_changes(sb: RunningSandbox) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in sb._call("__changes.jsonl").splitlines()]
+
+
+def assert_reported(out: Path, truth: list[dict[str, Any]]) -> None:
+    """changes.jsonl holds exactly the books of the truth, each with the right old/new values."""
+    got = {c["upc"]: c for c in read_lines(out / "changes.jsonl")}
+    want = {c["upc"]: c for c in truth}
+    assert sorted(got) == sorted(want)
+    for upc, change in want.items():
+        mine = got[upc]
+        assert (mine["change"], mine["url"]) == (change["change"], change["url"]), upc
+        # The crawl also reports fields derived from them (word_count...): the truth's must match.
+        assert {k: v for k, v in mine["fields"].items() if k in change["fields"]
+                or k in ("price", "availability", "rating", "description")} == change["fields"]
+
+
+def stats_of(out: Path) -> dict[str, Any]:
+    return json.loads((out / "stats.json").read_text(encoding="utf-8"))
+
+
+def test_1000_books_unchanged_then_47_changes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with running_sandbox(books=1000, seed=19) as sb:
+        full = crawl(sb, out)
+        assert full["by_status"] == {"200": 1050, "404": 1}  # 50 listings, 1000 books, robots
+        assert not (out / "changes.jsonl").exists()  # nothing to compare with yet
+
+        again = crawl(sb, out)
+        assert read_lines(out / "changes.jsonl") == []
+        assert stats_of(out)["changes/summary"] == "0 new, 0 removed, 0 changed"
+        assert again["by_status"] == {"304": 1050, "404": 1}
+        assert again["bytes_sent"] <= 0.05 * full["bytes_sent"], (again, full)
+        assert len(json.loads((out / "books.json").read_text())) == 1000
+
+        sb.configure(changes={"price": 15, "availability": 10, "rating": 7, "description": 5,
+                              "add": 5, "remove": 5, "seed": 1})
+        truth = truth_of_changes(sb)
+        assert len(truth) == 47
+        crawl(sb, out)
+        assert_reported(out, truth)
+        stats = stats_of(out)
+        assert (stats["changes/new"], stats["changes/removed"], stats["changes/changed"]) == (
+            5, 5, 37)
+        assert stats["changes/summary"].startswith("5 new, 5 removed, 37 changed: ")
+        assert len(json.loads((out / "books.json").read_text())) == 1000
+
+
+def test_failed_pages_are_failures_not_removed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with running_sandbox(books=200, seed=3) as sb:
+        crawl(sb, out)
+        sb.configure(changes={"price": 2, "remove": 3, "seed": 2})
+        truth = truth_of_changes(sb)
+        gone = {c["url"] for c in truth}
+        broken = [b["url"] for b in sb.truth() if b["url"] not in gone][:10]
+        sb.configure(broken_paths={u.removeprefix(sb.base_url[:-1]): "500" for u in broken})
+        crawl(sb, out, "-s", "RETRY_TIMES=1")
+        assert {f["url"] for f in read_lines(out / "failures.jsonl")} == set(broken)
+        assert_reported(out, truth)  # the 3 removed and 2 changed; not the 10 failed
+        stats = stats_of(out)
+        assert stats["changes/not_checked"] == 10 and stats["changes/removed"] == 3
+        assert "10 not checked" in stats["changes/summary"]
+
+        # The failed books kept their last values in the state: fixed, they are no change.
+        sb.configure(broken_paths={})
+        crawl(sb, out)
+        assert read_lines(out / "changes.jsonl") == []
+
+
+def test_without_validators_the_same_changes_from_a_full_fetch(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with running_sandbox(books=200, seed=5, validators=False) as sb:
+        full = crawl(sb, out)
+        sb.configure(changes={"price": 4, "availability": 3, "rating": 2, "description": 1,
+                              "add": 2, "remove": 2, "seed": 9})
+        truth = truth_of_changes(sb)
+        again = crawl(sb, out)
+        assert_reported(out, truth)
+        assert "304" not in again["by_status"]
+        assert again["bytes_sent"] > 0.9 * full["bytes_sent"]
+
+        # INCREMENTAL=False: a plain full crawl, no comparison (and no stale changes.jsonl).
+        state = (out / "incremental" / "books.jsonl").read_bytes()
+        crawl(sb, out, "-s", "INCREMENTAL=False")
+        assert not (out / "changes.jsonl").exists()
+        assert (out / "incremental" / "books.jsonl").read_bytes() == state
+
+        # Another start URL (a category): not compared, and its own state from now on.
+        category = sb.base_url + "catalogue/category/books/default_15/index.html"
+        result = run_crawl(category, out)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "not compared" in result.stderr and not (out / "changes.jsonl").exists()
+        run = json.loads((out / "incremental" / "run.json").read_text(encoding="utf-8"))
+        assert run["start_url"] == category and run["books"] < 100
+
+
+def test_an_interrupted_crawl_resumed_with_jobdir(tmp_path: Path) -> None:
+    out, jobdir = tmp_path / "out", tmp_path / "job"
+    with running_sandbox(books=200, seed=11) as sb:
+        crawl(sb, out)
+        sb.configure(changes={"price": 6, "add": 3, "remove": 3, "seed": 4})
+        truth = truth_of_changes(sb)
+        crawl(sb, out, "-s", f"JOBDIR={jobdir}", "-s", "CLOSESPIDER_ITEMCOUNT=40")
+        stats = stats_of(out)
+        assert stats["finish_reason"] == "closespider_itemcount"
+        assert stats["changes/removed"] == 0  # not finished: nothing is said removed
+        crawl(sb, out, "-s", f"JOBDIR={jobdir}")
+        assert_reported(out, truth)
+
+
+def test_scrapyd_jobs_hand_the_state_over(tmp_path: Path) -> None:
+    """Under scrapyd each job writes to output/<job>/; the next job finds the last one's state."""
+    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "booksscraper.settings",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    with running_sandbox(books=100, seed=13) as sb:
+        for job in ("job1", "job2"):
+            if job == "job2":
+                sb.configure(changes={"rating": 4, "remove": 1, "seed": 3})
+            sb.reset()
+            result = subprocess.run(
+                [sys.executable, "-m", "scrapy", "crawl", "books", "-a",
+                 f"start_url={sb.base_url}", "-a", f"_job={job}"],
+                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False)
+            assert result.returncode == 0, result.stderr[-3000:]
+        assert not (tmp_path / "output" / "job1" / "incremental").exists()  # it moved on
+        assert (tmp_path / "output" / "job2" / "incremental" / "books.jsonl").exists()
+        assert sb.stats()["by_status"].get("304", 0) > 90
+        assert_reported(tmp_path / "output" / "job2", truth_of_changes(sb))
