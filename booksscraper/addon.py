@@ -46,6 +46,8 @@ EXTENSIONS: dict[str, int] = {
     "booksscraper.extensions.progress.Progress": 120,
     # Crawl-delay and POLITENESS_MAX_RPS as slot floors; the adaptive controller (opt-in).
     "booksscraper.extensions.adaptive.AdaptiveConcurrency": 130,
+    # Monitors at the end (before the summary writes stats.json) and while it runs; alerts.
+    "booksscraper.extensions.crawlmonitors.CrawlMonitors": 890,
     "booksscraper.extensions.summary.CrawlSummary": 900,
     # robots.txt download errors in one line, not a traceback.
     "booksscraper.extensions.quietlogs.QuietRobotsErrors": 905,

@@ -41,6 +41,7 @@ DEFAULT_NAMES = {
     "FAILURES_FILE": "failures.jsonl",
     "MONITOR_FILE": "monitor.jsonl",
     "STATS_FILE": "stats.json",
+    "ALERTS_FILE": "alerts.jsonl",
 }
 
 logger = logging.getLogger(__name__)
