@@ -108,6 +108,13 @@ def test_prices_vanishing_from_the_pages_fail_the_field_coverage(
     assert {r["url"] for r in rejects if r["stage"] == "validation"} == \
         {b["url"] for b in no_price}
     check_one_alert(receiver, tmp_path, failed)
+    # The report names the monitors that failed and the reason of the rejects.
+    from booksscraper.report import build_report
+
+    report = build_report(tmp_path).read_text(encoding="utf-8")
+    assert "| field:price | **FAILED** | price present and valid in 180 of 200 items" in report
+    assert "| rejects | validation: price_missing | 20 |" in report
+    assert (tmp_path / "report" / "reasons.png").stat().st_size > 10_000
 
 
 def test_a_crawl_stopped_by_a_safety_net_fails(site: RunningSandbox, tmp_path: Path,
