@@ -14,10 +14,15 @@ Close monitors:
   announced or the user stopped the crawl (Ctrl-C, cancel); with a
   ``CLOSESPIDER_ITEMCOUNT`` limit the target is the limit, with a
   ``CLOSESPIDER_PAGECOUNT`` limit it is skipped: a limit the user set is a success.
+  A cluster worker (``REDIS_URL``) skips it too: it exports its share, and
+  ``make cluster`` checks the merged whole against the ground truth. A start page
+  that is page k of a listing announces the books from page k on.
 - ``fields``: per field of the item, the share of the items that reached
   validation (exported or rejected there) in which it is present and valid.
 - ``rejects_failures``: items rejected (validation, cleanup) plus requests given
   up (the failures file) as a share of the catalogue (announced, else seen).
+  Skipped when the user stopped the crawl: the downloads the stop aborted are
+  failures of the stop, not of the site.
 - ``errors``: ERROR log lines other than the failures' own.
 - ``finish_reason``: one of ``MONITOR_FINISH_REASONS``.
 - ``duration``: seconds against ``MONITOR_MAX_SECONDS``, when set.
@@ -93,6 +98,7 @@ class Thresholds:
     max_seconds: float = MAX_SECONDS
     item_limit: int = 0  # CLOSESPIDER_ITEMCOUNT
     page_limit: int = 0  # CLOSESPIDER_PAGECOUNT
+    cluster_worker: bool = False  # REDIS_URL: one worker of several
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Thresholds:
@@ -114,6 +120,7 @@ class Thresholds:
             max_seconds=_non_negative(settings, "MONITOR_MAX_SECONDS", MAX_SECONDS),
             item_limit=settings.getint("CLOSESPIDER_ITEMCOUNT", 0),
             page_limit=settings.getint("CLOSESPIDER_PAGECOUNT", 0),
+            cluster_worker=bool(settings.get("REDIS_URL")),
         )
         return thresholds
 
@@ -148,6 +155,8 @@ def items_check(stats: Mapping[str, Any], limits: Thresholds) -> Check:
         return Check("items", None, books, None, f"stopped by the user ({reason})")
     if limits.page_limit:
         return Check("items", None, books, None, "CLOSESPIDER_PAGECOUNT set")
+    if limits.cluster_worker:
+        return Check("items", None, books, None, "a cluster worker exports its share")
     target = min(announced, limits.item_limit) if limits.item_limit else announced
     ratio = books / target
     passed = ratio >= limits.items_min_ratio
@@ -176,6 +185,10 @@ def field_checks(stats: Mapping[str, Any], limits: Thresholds) -> list[Check]:
 
 def rejects_failures_check(stats: Mapping[str, Any], limits: Thresholds) -> Check:
     lost = rejected(stats) + int(stats.get(FAILURES_COUNT, 0))
+    reason = stats.get("finish_reason")
+    if reason in USER_STOPS:
+        return Check("rejects_failures", None, lost, limits.max_rejects_failures_ratio,
+                     f"stopped by the user ({reason})")
     catalogue = int(stats.get(ANNOUNCED) or 0) or exported(stats) + lost
     ratio = lost / catalogue if catalogue else 0.0
     return Check("rejects_failures", ratio <= limits.max_rejects_failures_ratio, lost,

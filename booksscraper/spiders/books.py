@@ -144,8 +144,8 @@ class BooksSpider(scrapy.Spider):
             yield from self.not_a_listing(response, window)
             return
         page = window["page"] if window else listing.page or 1
-        if response.meta.get(START) and listing.result_count is not None:
-            self.crawler.stats.set_value(ANNOUNCED, listing.result_count)  # for the monitors
+        if response.meta.get(START) and listing.books_from_here is not None:
+            self.crawler.stats.set_value(ANNOUNCED, listing.books_from_here)  # for the monitors
         # Listing pages first: the engine sends requests as they are yielded, and
         # a listing page sent a round late idles the connections a round later.
         if window is None and listing.numbered:

@@ -149,7 +149,7 @@ def test_a_stalled_crawl_fires_the_periodic_monitor(site: RunningSandbox, tmp_pa
     assert result.returncode == 3, result.stderr[-3000:]
     assert result.stderr.count("Monitor failed: stall: no new item for ") == 1
     stats = stats_of(tmp_path)
-    assert stats["monitors/failed"] == ["stall"]
+    assert stats["monitors/failed"] == ["stall"], stats["monitors/results"]
     assert stats["monitors/periodic/stall"] >= 1
     # The alert went out while the crawl hung, then the close alert.
     kinds = [post["json"]["kind"] for post in receiver.received]

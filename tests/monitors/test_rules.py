@@ -41,6 +41,7 @@ def test_the_items_rule() -> None:
     assert verdicts({**CLEAN, "export/json_items": 50, "finish_reason": "shutdown"})["items"] \
         is None
     assert verdicts({**CLEAN, "books/announced": None})["items"] is None
+    assert verdicts({**CLEAN, "export/json_items": 333}, cluster_worker=True)["items"] is None
 
 
 def test_field_coverage_counts_rejected_items_too() -> None:
@@ -55,6 +56,9 @@ def test_rejects_failures_errors_finish_reason_and_duration() -> None:
     assert verdicts({**CLEAN, "failures/count": 11})["rejects_failures"] is False
     assert verdicts({**CLEAN, "failures/count": 5, "validation/rejected": 5})[
         "rejects_failures"] is True
+    # Downloads a Ctrl-C aborted are the stop's failures, not the site's.
+    assert verdicts({**CLEAN, "failures/count": 50, "finish_reason": "shutdown"})[
+        "rejects_failures"] is None
     # One ERROR line per failure is the failure's own; one more is not.
     assert verdicts({**CLEAN, "failures/count": 3, "log_count/ERROR": 3})["errors"] is True
     assert verdicts({**CLEAN, "failures/count": 3, "log_count/ERROR": 4})["errors"] is False
@@ -78,6 +82,18 @@ def test_problem_field_is_the_longest_field_name() -> None:
     assert problem_field("price_excl_tax_missing") == "price_excl_tax"
     assert problem_field("price_not_positive: 0") == "price"
     assert problem_field("validator_error: KeyError") is None
+
+
+def test_a_start_page_announces_the_books_from_it_on() -> None:
+    from booksscraper.pages import ListingPage
+
+    first = ListingPage(book_urls=["u"] * 20, page=1, page_count=50, result_count=1000)
+    assert first.books_from_here == 1000
+    assert ListingPage(book_urls=["u"] * 20, page=3, page_count=50,
+                       result_count=1000).books_from_here == 960
+    assert ListingPage(book_urls=["u"] * 7, page=50, page_count=50,
+                       result_count=987).books_from_here == 7
+    assert ListingPage(book_urls=["u"] * 3, result_count=3).books_from_here == 3
 
 
 def test_exit_status_three_comes_after_not_finished() -> None:
