@@ -133,8 +133,10 @@ def _monitors_section(stats: dict[str, Any]) -> list[str]:
         return ["## Monitors", "", "_No monitor results (MONITORS_ENABLED off?)._", ""]
     order = {False: 0, None: 2, True: 1}
     failed = [r for r in results if r.get("passed") is False]
+    skipped = sum(1 for r in results if r.get("passed") is None)
     verdict = (f"**{len(failed)} failed**: {', '.join(r['name'] for r in failed)}"
                if failed else "all passed")
+    verdict += f" ({skipped} skipped)" if skipped else ""
     rows = [
         f"| {r['name']} | {_VERDICT[r.get('passed')]} | {r.get('message', '')} |"
         for r in sorted(results, key=lambda r: order[r.get("passed")])
