@@ -93,6 +93,7 @@ class CrawlMonitors:
         self._task: Any = None
         self._last_item = time.monotonic()
         self._last_counts: dict[str, int] | None = None
+        self._last_time = time.monotonic()
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -133,7 +134,9 @@ class CrawlMonitors:
                 "stall", idle <= self.stall_seconds, round(idle, 1), self.stall_seconds,
                 f"no new item for {idle:.0f} s (maximum {self.stall_seconds:g} s)"))
         counts = interval_counts(self.stats.get_stats())
+        now = time.monotonic()
         last, self._last_counts = self._last_counts, counts
+        span, self._last_time = now - self._last_time, now
         if last is not None:
             answers = counts["answers"] - last["answers"]
             if answers >= self.min_responses:
@@ -143,7 +146,7 @@ class CrawlMonitors:
                     checks.append(monitors.Check(
                         name, rate <= limit, round(rate, 4), limit,
                         f"{counts[key] - last[key]} {key} in {answers} answers in "
-                        f"{self.interval:g} s ({100 * rate:.1f}%, maximum {100 * limit:.1f}%)"))
+                        f"{span:.1f} s ({100 * rate:.1f}%, maximum {100 * limit:.1f}%)"))
         return checks
 
     # Close monitors.
