@@ -63,7 +63,8 @@ def sandbox() -> Iterator[RunningSandbox]:
 @pytest.fixture
 def site(sandbox: RunningSandbox) -> Iterator[RunningSandbox]:
     yield sandbox
-    sandbox.configure(path_faults={}, broken_paths={}, latency_ms=0)
+    sandbox.configure(path_faults={}, broken_paths={}, latency_ms=0, fault_429=0.0,
+                      fault_kinds=[], retry_after=1)
 
 
 def book_path(url: str) -> str:
