@@ -54,6 +54,8 @@ EXTENSIONS: dict[str, int] = {
     "booksscraper.extensions.adaptive.AdaptiveConcurrency": 130,
     # What changed since the last run; before the summary, which writes its stats.
     "booksscraper.incremental.IncrementalCrawl": 850,
+    # Monitors at the end (before the summary writes stats.json) and while it runs; alerts.
+    "booksscraper.extensions.crawlmonitors.CrawlMonitors": 890,
     "booksscraper.extensions.summary.CrawlSummary": 900,
     # robots.txt download errors in one line, not a traceback.
     "booksscraper.extensions.quietlogs.QuietRobotsErrors": 905,

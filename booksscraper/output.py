@@ -42,6 +42,7 @@ DEFAULT_NAMES = {
     "MONITOR_FILE": "monitor.jsonl",
     "STATS_FILE": "stats.json",
     "CHANGES_FILE": "changes.jsonl",
+    "ALERTS_FILE": "alerts.jsonl",
 }
 
 logger = logging.getLogger(__name__)

@@ -58,6 +58,13 @@ def _url_problem(name: str, value: str, site_host: str | None) -> str | None:
     return None
 
 
+def problem_field(problem: str) -> str | None:
+    """The field a reason code is about (``price_excl_tax_missing`` -> ``price_excl_tax``)."""
+    code = problem.split(":", 1)[0]
+    fields = [name for name in FIELDS if code.startswith(name + "_")]
+    return max(fields, key=len) if fields else None
+
+
 def item_problems(item: Mapping[str, Any], site_host: str | None = None) -> list[str]:
     """Every reason ``item`` must not be exported; empty when it is valid."""
     problems = []

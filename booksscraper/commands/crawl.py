@@ -13,6 +13,9 @@ job log under scrapyd) and exits:
   traceback is logged: a bug, not bad input);
 - 2 when it cannot start because of its input (``BadConfig``: a bad setting,
   spider argument or input file, ``LOG_LEVEL``, ``LOG_FILE``, ``JOBDIR``...);
+- 3 when it did its job by the rules above but a monitor failed
+  (``booksscraper/monitors.py``: too few books against what the site announces,
+  a field missing, too many rejects or failures, a stall...); 1 and 4 come first;
 - 4 when an output file could not be written (no space, no permission):
   nothing unwritten is marked exported, so the same JOBDIR completes it.
 """
@@ -33,12 +36,14 @@ from scrapy.settings import BaseSettings
 from twisted.internet.defer import Deferred
 
 from booksscraper.errors import BadConfig
+from booksscraper.monitors import FAILED, RESULTS, describe_failures
 from booksscraper.output import OUTPUT_ERROR
 
 logger = logging.getLogger(__name__)
 
 EXIT_NOT_FINISHED = 1
 EXIT_BAD_INPUT = 2
+EXIT_MONITORS = 3
 EXIT_OUTPUT_ERROR = 4
 # Close reasons of a crawl that stopped where the user asked it to.
 REQUESTED = ("finished", "shutdown", "cancelled")
@@ -81,6 +86,9 @@ def outcome(stats: dict[str, Any], detail: str | None) -> tuple[str, int] | None
         pages = stats.get("response_received_count", 0)
         return f"the crawl finished without a single book ({pages} pages; see the " \
             "failures and rejects files)", EXIT_NOT_FINISHED
+    if stats.get(FAILED):
+        failed = [check for check in stats.get(RESULTS, []) if check.get("passed") is False]
+        return f"monitors failed: {describe_failures(failed)}", EXIT_MONITORS
     return None
 
 

@@ -38,6 +38,16 @@ class ListingPage:
             self.page and self.page_count and self.next_url and _PAGE_NUMBER.search(self.next_url)
         )
 
+    @property
+    def books_from_here(self) -> int | None:
+        """Books on this page and the pages after it, by the result count: what a crawl
+        starting here can get (page k of N: the count less the k - 1 full pages before)."""
+        if self.result_count is None or not self.page or self.page == 1:
+            return self.result_count
+        if self.page == self.page_count:
+            return len(self.book_urls)
+        return max(0, self.result_count - (self.page - 1) * len(self.book_urls))
+
     def other_page_urls(self) -> list[str]:
         """URLs of the pages after this one, from the pager and the 'next' link."""
         if self.next_url is None:

@@ -6,6 +6,10 @@ URL and every reason (``REJECTS_FILE``), counted under
 Validation never crashes the crawl: an error in a rule rejects the item with
 ``validator_error``.
 
+For the field-coverage monitor (``booksscraper/monitors.py``) it counts every
+item it checks (``validation/checked``) and, per field, the items where it is
+missing or invalid (``validation/field_invalid/<field>``).
+
 Settings: none of its own; URLs must be on the spider's site (its
 ``site_host`` attribute, taken from ``start_url``).
 """
@@ -19,8 +23,9 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from booksscraper.monitors import FIELD_INVALID, VALIDATED
 from booksscraper.rejects import Rejects
-from booksscraper.validation import item_problems
+from booksscraper.validation import item_problems, problem_field
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +47,9 @@ class ValidationPipeline:
         except Exception as exc:  # a rule must not take the crawl down
             logger.exception("validation failed on %s", adapter.get("url"))
             problems = [f"validator_error: {type(exc).__name__}"]
+        self.crawler.stats.inc_value(VALIDATED)
+        for field in sorted({problem_field(problem) for problem in problems} - {None}):
+            self.crawler.stats.inc_value(FIELD_INVALID + field)
         if problems:
             self.rejects.reject(item, problems, stage="validation")
             raise DropItem(f"invalid item {adapter.get('url')}: {', '.join(problems)}")

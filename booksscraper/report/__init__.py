@@ -6,6 +6,9 @@ series (``monitor.jsonl``, by ``ResourceMonitor``) from OUTPUT_DIR and writes
 ``OUTPUT_DIR/report.md`` with its charts in ``OUTPUT_DIR/report/``:
 throughput over time, latency distribution, status codes, CPU/RSS/descriptors/
 network over time, and proxy health (or a note that no proxies were used).
+It opens with the monitors' results (``monitors/results``) and ends with the
+data: books per category, prices, ratings and availability (from books.json),
+and the top reasons of rejects and failures (``report/data.py``).
 ``REPORT_ON_CLOSE = True`` builds it at the end of every crawl.
 """
 
@@ -17,8 +20,9 @@ from typing import Any
 
 from booksscraper.extensions.summary import summary_numbers
 from booksscraper.incremental import report_section
+from booksscraper.monitors import RESULTS
 from booksscraper.output import read_json_lines
-from booksscraper.report import charts
+from booksscraper.report import charts, data
 
 MIB = 2**20
 
@@ -45,8 +49,21 @@ def build_report(
         "resources": charts.resources_chart(samples, chart_dir / "resources.png"),
         "proxies": charts.proxies_chart(samples, chart_dir / "proxies.png"),
     }
+    books = data.book_figures(data.load_books(output_dir))
+    rejects, failures = data.read_outcomes(output_dir)
+    reasons = (data.reject_reasons(rejects), data.failure_reasons(failures))
+    images |= {
+        "categories": charts.categories_chart(books["categories"], chart_dir / "categories.png"),
+        "prices": charts.prices_chart(books["prices"], chart_dir / "prices.png"),
+        "ratings": charts.ratings_stock_chart(books["ratings"], books["availability"],
+                                              books["in_stock"], books["books"],
+                                              chart_dir / "ratings_availability.png"),
+        "reasons": charts.reasons_chart(*reasons, chart_dir / "reasons.png"),
+    }
     report = output_dir / "report.md"
-    report.write_text(render_markdown(stats, samples, images, output_dir), encoding="utf-8")
+    text = render_markdown(stats, samples, images, output_dir)
+    text += "\n" + "\n".join(_data_section(books, reasons, images, output_dir))
+    report.write_text(text, encoding="utf-8")
     return report
 
 
@@ -75,6 +92,7 @@ def render_markdown(
         *(f"| {name} | {value} |" for name, value in _headline(stats, samples, numbers)),
         "",
     ]
+    lines += _monitors_section(stats)
     warnings = _warnings(stats)
     if warnings:
         lines += ["## Warnings", "", *(f"- {w}" for w in warnings), ""]
@@ -108,6 +126,62 @@ def render_markdown(
         *_proxy_table(stats),
     ]
     return "\n".join(lines)
+
+
+def _monitors_section(stats: dict[str, Any]) -> list[str]:
+    """The monitors' verdicts (``booksscraper/monitors.py``): failed first."""
+    results = stats.get(RESULTS)
+    if not results:
+        return ["## Monitors", "", "_No monitor results (MONITORS_ENABLED off?)._", ""]
+    order = {False: 0, None: 2, True: 1}
+    failed = [r for r in results if r.get("passed") is False]
+    skipped = sum(1 for r in results if r.get("passed") is None)
+    verdict = (f"**{len(failed)} failed**: {', '.join(r['name'] for r in failed)}"
+               if failed else "all passed")
+    verdict += f" ({skipped} skipped)" if skipped else ""
+    rows = [
+        f"| {r['name']} | {_VERDICT[r.get('passed')]} | {r.get('message', '')} |"
+        for r in sorted(results, key=lambda r: order[r.get("passed")])
+    ]
+    return ["## Monitors", "", f"{len(results)} checks, {verdict}.", "",
+            "| monitor | result | detail |", "| --- | --- | --- |", *rows, ""]
+
+
+_VERDICT = {True: "passed", False: "**FAILED**", None: "skipped"}
+
+
+def _data_section(books: dict[str, Any], reasons: tuple[list[tuple[str, int]], ...],
+                  images: dict[str, Path | None], output_dir: Path) -> list[str]:
+    def image(key: str, title: str) -> list[str]:
+        path = images.get(key)
+        return [f"![{title}]({path.relative_to(output_dir).as_posix()})", ""] if path else []
+
+    lines = ["## The data", ""]
+    if not books["books"]:
+        lines += ["_No book exported._", ""]
+    else:
+        price = books["price_summary"]
+        ratings = ", ".join(f"{stars}★ {count}" for stars, count in books["ratings"])
+        lines += [
+            f"{books['books']} books in {len(books['categories'])} categories; "
+            f"{books['in_stock']} in stock. Ratings: {ratings}.",
+            "",
+        ]
+        if price:
+            lines += [f"Price (GBP): min {price['min']:.2f}, median {price['median']:.2f}, "
+                      f"mean {price['mean']:.2f}, max {price['max']:.2f}.", ""]
+        lines += [*image("categories", "Books per category"),
+                  *image("prices", "Price distribution"),
+                  *image("ratings", "Ratings and availability")]
+    rejects, failures = reasons
+    lines += ["### Top reasons of rejects and failures", ""]
+    if not rejects and not failures:
+        return [*lines, "_No reject and no failure._", ""]
+    lines += image("reasons", "Top reasons of rejects and failures")
+    lines += ["| file | reason | count |", "| --- | --- | --- |"]
+    lines += [f"| rejects | {reason} | {count} |" for reason, count in rejects]
+    lines += [f"| failures | {reason} | {count} |" for reason, count in failures]
+    return [*lines, ""]
 
 
 def _proxy_table(stats: dict[str, Any]) -> list[str]:

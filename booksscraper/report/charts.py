@@ -7,6 +7,7 @@ report says why instead of showing an empty chart).
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -192,4 +193,94 @@ def proxies_chart(samples: list[dict[str, Any]], path: Path) -> Path | None:
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside: the lines sit at the top
     ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+# The data: what the crawl brought back (booksscraper/report/data.py).
+
+TOP_CATEGORIES = 30
+
+
+def categories_chart(categories: list[tuple[str, int]], path: Path) -> Path | None:
+    """Books per category, most first; the tail summed in one bar."""
+    if not categories:
+        return None
+    rows = list(categories[:TOP_CATEGORIES])
+    rest = categories[TOP_CATEGORIES:]
+    if rest:
+        rows.append((f"{len(rest)} other categories", sum(count for _, count in rest)))
+    fig = Figure(figsize=(9, max(2.5, 0.28 * len(rows) + 1.2)))
+    ax = fig.subplots()
+    labels = [label for label, _ in rows][::-1]
+    counts = [count for _, count in rows][::-1]
+    bars = ax.barh(range(len(rows)), counts, color="tab:blue")
+    ax.bar_label(bars, padding=2, fontsize=8)
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.set_xlabel("books")
+    ax.set_title(f"Books per category ({len(categories)} categories)")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def prices_chart(prices: list[float], path: Path) -> Path | None:
+    """Histogram of prices with the median marked."""
+    if not prices:
+        return None
+    fig = Figure(figsize=(9, 4))
+    ax = fig.subplots()
+    low, high = int(min(prices)) // 5 * 5, int(max(prices)) // 5 * 5 + 5
+    ax.hist(prices, bins=range(low, high + 1, 5), color="tab:blue", edgecolor="white")
+    median = statistics.median(prices)
+    ax.axvline(median, color="tab:red", linestyle="--", label=f"median {median:.2f}")
+    ax.set_xlabel("price (GBP, bins of 5)")
+    ax.set_ylabel("books")
+    ax.set_title(f"Price distribution ({len(prices)} books)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def ratings_stock_chart(ratings: list[tuple[int, int]], availability: list[int],
+                        in_stock: int, books: int, path: Path) -> Path | None:
+    """Ratings (1-5 stars) beside availability (copies in stock per book)."""
+    if not books:
+        return None
+    fig = Figure(figsize=(9, 3.8))
+    stars, stock = fig.subplots(1, 2)
+    counts = dict(ratings)
+    bars = stars.bar(range(1, 6), [counts.get(n, 0) for n in range(1, 6)], color="tab:orange")
+    stars.bar_label(bars, padding=2, fontsize=8)
+    stars.set_xticks(range(1, 6), [f"{n}★" for n in range(1, 6)])
+    stars.set_ylabel("books")
+    stars.set_title("Ratings")
+    stars.grid(axis="y", alpha=0.3)
+    if availability:
+        top = max(availability)
+        stock.hist(availability, bins=range(0, top + 2), color="tab:green", edgecolor="white",
+                   align="left")
+    stock.set_xlabel("copies available")
+    stock.set_ylabel("books")
+    stock.set_title(f"Availability ({in_stock} of {books} in stock)")
+    stock.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def reasons_chart(rejects: list[tuple[str, int]], failures: list[tuple[str, int]],
+                  path: Path) -> Path | None:
+    """The top reasons of rejects and of failures, side by side."""
+    if not rejects and not failures:
+        return None
+    fig = Figure(figsize=(10, max(2.5, 0.35 * max(len(rejects), len(failures)) + 1.4)))
+    for ax, rows, title, color in zip(fig.subplots(1, 2), (rejects, failures),
+                                      ("Rejects: stage, reason", "Failures: reason"),
+                                      ("tab:purple", "tab:red"), strict=True):
+        ax.set_title(title)
+        if not rows:
+            ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+            continue
+        bars = ax.barh(range(len(rows)), [c for _, c in rows][::-1], color=color)
+        ax.bar_label(bars, padding=2, fontsize=8)
+        ax.set_yticks(range(len(rows)), [label for label, _ in rows][::-1], fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)

@@ -44,6 +44,7 @@ from twisted.python.failure import Failure
 from booksscraper.errors import BadConfig
 from booksscraper.lost import REFETCH_INVALID_PAGES, record_lost, record_lost_request
 from booksscraper.middlewares.checks import int_setting
+from booksscraper.monitors import ANNOUNCED
 from booksscraper.pages import ListingPage, page_url, parse_book_page, parse_listing_page
 from booksscraper.rejects import Rejects
 from booksscraper.resume import UrlSet, exported_before
@@ -131,6 +132,7 @@ class BooksSpider(scrapy.Spider):
     def parse(self, response: Response) -> Iterator[Any]:
         """The start page may be a listing or a book page."""
         if isinstance(response, TextResponse) and response.css("article.product_page"):
+            self.crawler.stats.set_value(ANNOUNCED, 1)
             yield from self.parse_book(response)
         else:
             yield from self.parse_listing(response)
@@ -146,6 +148,8 @@ class BooksSpider(scrapy.Spider):
             yield from self.not_a_listing(response, window)
             return
         page = window["page"] if window else listing.page or 1
+        if response.meta.get(START) and listing.books_from_here is not None:
+            self.crawler.stats.set_value(ANNOUNCED, listing.books_from_here)  # for the monitors
         # Listing pages first: the engine sends requests as they are yielded, and
         # a listing page sent a round late idles the connections a round later.
         if window is None and listing.numbered:

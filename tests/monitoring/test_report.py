@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import struct
@@ -48,7 +49,10 @@ def test_report_links_every_chart_it_draws(plain_crawl: Crawl, tmp_path: Path) -
     text = report.read_text(encoding="utf-8")
     links = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", text)
     assert sorted(links) == [
+        "report/categories.png",
         "report/latency.png",
+        "report/prices.png",
+        "report/ratings_availability.png",
         "report/resources.png",
         "report/status_codes.png",
         "report/throughput.png",
@@ -65,6 +69,13 @@ def test_report_links_every_chart_it_draws(plain_crawl: Crawl, tmp_path: Path) -
     assert f"| Items exported | {stats['item_scraped_count']} |" in text
     assert f"| Retries | {stats['retry/count']} |" in text
     assert f"| Pages (responses) | {pages_discovered(stats)} |" in text  # not robots.txt
+    # The data, as books.json has it; the monitors' verdicts.
+    books = json.loads((out_dir / "books.json").read_text(encoding="utf-8"))
+    categories = {book["category"] for book in books}
+    in_stock = sum(book["in_stock"] for book in books)
+    assert f"{len(books)} books in {len(categories)} categories; {in_stock} in stock." in text
+    assert "_No reject and no failure._" in text
+    assert "## Monitors" in text and "checks, all passed (1 skipped)." in text
 
 
 def test_report_without_a_crawl_is_a_one_line_error(tmp_path: Path) -> None:

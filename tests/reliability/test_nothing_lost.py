@@ -67,7 +67,9 @@ def test_a_listing_page_lost_for_good_is_named_and_the_pages_after_it_still_come
 ) -> None:
     site.configure(broken_paths={PAGE_5: fault})
     result = run_crawl(site.base_url, tmp_path, *WINDOW)
-    assert result.returncode == 0, result.stderr[-3000:]
+    # Finished, page 5's books missing: the items monitor fails it (exit 3).
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "\nerror: monitors failed: items: 280 of 300 books exported" in result.stderr
     truth = site.truth_cache  # type: ignore[attr-defined]
     lost = books_of_listing(truth, 5)
     exported = {b["url"] for b in read_books(tmp_path)}

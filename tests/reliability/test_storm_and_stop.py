@@ -26,7 +26,9 @@ def test_what_the_retry_budget_gives_up_is_named(tmp_path: Path) -> None:
         result = run_crawl(sb.base_url, tmp_path, "-s", "RETRY_BACKOFF_BASE=0.02",
                            "-s", "RETRY_BACKOFF_CAP=0.1", "-s", "LISTING_LOOKAHEAD=3")
         truth = sb.truth()
-    assert result.returncode == 0, result.stderr[-3000:]
+    # What the budget gave up fails the monitors (exit 3); nothing is silent.
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "rejects_failures: " in result.stderr
     stats = read_stats(tmp_path)
     assert stats["retry/budget/exhausted"] > 0
     failed = {f["url"] for f in read_lines(tmp_path / "failures.jsonl")}

@@ -139,6 +139,18 @@ def test_jobs_shows_a_failed_job_with_its_reason(scrapyd: Scrapyd, deployed: Any
     assert reason.startswith("PROGRESS: must be one of"), reason
 
 
+def test_jobs_shows_a_job_whose_monitors_failed(
+    scrapyd: Scrapyd, deployed: Any, sandbox: Any, sandbox_truth: list[dict[str, Any]],
+) -> None:
+    book = sandbox_truth[0]["url"]  # one book page: a job of a second
+    job_id = schedule(scrapyd, "--setting", "MONITOR_MAX_SECONDS=0.001",
+                      "--arg", f"start_url={book}")
+    scrapyd.wait_for(job_id, "finished", timeout=60)
+    outcome, reason = job_listing(scrapyd, job_id)
+    assert outcome == "failed"
+    assert reason.startswith("monitors failed: duration: "), reason
+
+
 def job_process_tree(scrapyd: Scrapyd, job_id: str, timeout: float) -> list[psutil.Process]:
     """The running job's crawl process and its descendants, once a cleanup worker is up.
 

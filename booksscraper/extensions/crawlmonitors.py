@@ -1,0 +1,206 @@
+"""Monitors at the end of every crawl and while it runs; alerts when one fails.
+
+At the end (``engine_stopped``, before ``CrawlSummary`` writes stats.json) the
+close monitors of ``booksscraper.monitors`` judge the final stats. Every
+``MONITOR_CHECK_INTERVAL`` seconds the periodic ones look at the crawl as it
+runs:
+
+- ``stall``: no new item for ``MONITOR_STALL_SECONDS``;
+- ``error_rate``: responses of 5xx plus download errors over the responses and
+  errors of the last interval, above ``MONITOR_MAX_ERROR_RATE``;
+- ``throttle_rate``: 429 and 503 responses likewise, above ``MONITOR_MAX_THROTTLE_RATE``.
+
+A rate is judged only on an interval with at least ``MONITOR_RATE_MIN_RESPONSES``
+responses. A periodic monitor fires once per crawl: a WARNING line and an alert
+right away (a stalled crawl may never end), and it counts as a failed monitor at
+the end. Results: one WARNING line per failed monitor, ``monitors/results`` and
+``monitors/failed`` in stats.json, the report's Monitors section, one alert
+(``booksscraper.alerts``) and exit status 3 (``commands/crawl.py``).
+
+Settings (defaults in brackets):
+
+- ``MONITOR_CHECK_INTERVAL`` [``10``] seconds between periodic checks.
+- ``MONITOR_STALL_SECONDS`` [``300``]: no new item for this long fires ``stall``; 0 off.
+- ``MONITOR_MAX_ERROR_RATE`` [``0.2``]: share of error responses in an interval.
+- ``MONITOR_MAX_THROTTLE_RATE`` [``0.2``]: share of 429/503 responses in an interval.
+- ``MONITOR_RATE_MIN_RESPONSES`` [``20``]: fewer in an interval: not judged.
+
+The close monitors' settings are in ``booksscraper/monitors.py``; the alerts'
+in ``booksscraper/alerts.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.asyncio import create_looping_call
+from twisted.internet.threads import deferToThread
+
+from booksscraper import monitors
+from booksscraper.alerts import Alerts, alert_payload, safe_json
+from booksscraper.errors import BadConfig
+from booksscraper.output import OutputError, output_path, stop_on_output_error
+
+logger = logging.getLogger(__name__)
+
+CHECK_INTERVAL = 10.0
+STALL_SECONDS = 300.0
+MAX_ERROR_RATE = 0.2
+MAX_THROTTLE_RATE = 0.2
+RATE_MIN_RESPONSES = 20
+PERIODIC = "monitors/periodic/"  # + name: intervals on which it failed
+THROTTLE_STATUSES = (429, 503)
+
+
+def interval_counts(stats: dict[str, Any]) -> dict[str, int]:
+    """Cumulative answers, errors and throttles so far (robots.txt included: it is traffic)."""
+    errors = int(stats.get("downloader/exception_count", 0))
+    throttles = 0
+    for key, value in stats.items():
+        if key.startswith("downloader/response_status_count/"):
+            status = int(key.rsplit("/", 1)[1])
+            errors += value if status >= 500 else 0
+            throttles += value if status in THROTTLE_STATUSES else 0
+    answers = int(stats.get("downloader/response_count", 0)) + \
+        int(stats.get("downloader/exception_count", 0))
+    return {"answers": answers, "errors": errors, "throttles": throttles}
+
+
+class CrawlMonitors:
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        if not settings.getbool("MONITORS_ENABLED", True):
+            raise NotConfigured
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.limits = monitors.Thresholds.from_settings(settings)
+        self.interval = _number(settings, "MONITOR_CHECK_INTERVAL", CHECK_INTERVAL, positive=True)
+        self.stall_seconds = _number(settings, "MONITOR_STALL_SECONDS", STALL_SECONDS)
+        self.max_error_rate = monitors._ratio(settings, "MONITOR_MAX_ERROR_RATE", MAX_ERROR_RATE)
+        self.max_throttle_rate = monitors._ratio(settings, "MONITOR_MAX_THROTTLE_RATE",
+                                                 MAX_THROTTLE_RATE)
+        self.min_responses = int(_number(settings, "MONITOR_RATE_MIN_RESPONSES",
+                                         RATE_MIN_RESPONSES))
+        self.alerts = Alerts(settings)
+        self.stats_path = output_path(settings, "STATS_FILE")
+        self.report_path = self.stats_path.parent / "report.md"
+        self.fired: dict[str, dict[str, Any]] = {}  # periodic monitors that failed
+        self._task: Any = None
+        self._last_item = time.monotonic()
+        self._last_counts: dict[str, int] | None = None
+        self._last_time = time.monotonic()
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlMonitors:
+        return cls(crawler)
+
+    def spider_opened(self) -> None:
+        self._last_item = time.monotonic()
+        self._task = create_looping_call(self.tick)
+        self._task.start(self.interval, now=False)
+
+    def item_scraped(self) -> None:
+        self._last_item = time.monotonic()
+
+    def spider_closed(self) -> None:
+        if self._task is not None and self._task.running:
+            self._task.stop()
+
+    # Periodic monitors.
+
+    def tick(self) -> None:
+        for check in self.periodic_checks():
+            if check.passed is False:
+                self.stats.inc_value(PERIODIC + check.name)
+                if check.name not in self.fired:
+                    self.fired[check.name] = check.as_dict()
+                    logger.warning("Monitor failed: %s: %s", check.name, check.message)
+                    self._alert("periodic", [check.as_dict()], in_thread=True)
+
+    def periodic_checks(self) -> list[monitors.Check]:
+        checks = []
+        if self.stall_seconds:
+            idle = time.monotonic() - self._last_item
+            checks.append(monitors.Check(
+                "stall", idle <= self.stall_seconds, round(idle, 1), self.stall_seconds,
+                f"no new item for {idle:.0f} s (maximum {self.stall_seconds:g} s)"))
+        counts = interval_counts(self.stats.get_stats())
+        now = time.monotonic()
+        last, self._last_counts = self._last_counts, counts
+        span, self._last_time = now - self._last_time, now
+        if last is not None:
+            answers = counts["answers"] - last["answers"]
+            if answers >= self.min_responses:
+                for name, key, limit in (("error_rate", "errors", self.max_error_rate),
+                                         ("throttle_rate", "throttles", self.max_throttle_rate)):
+                    rate = (counts[key] - last[key]) / answers
+                    checks.append(monitors.Check(
+                        name, rate <= limit, round(rate, 4), limit,
+                        f"{counts[key] - last[key]} {key} in {answers} answers in "
+                        f"{span:.1f} s ({100 * rate:.1f}%, maximum {100 * limit:.1f}%)"))
+        return checks
+
+    # Close monitors.
+
+    def engine_stopped(self) -> None:
+        stats = self.stats.get_stats()
+        checks = [c.as_dict() for c in monitors.close_checks(stats, self.limits)]
+        checks += [{**fired, "periodic": True} for fired in self.fired.values()]
+        failed = [c for c in checks if c["passed"] is False]
+        self.stats.set_value(monitors.RESULTS, safe_json(checks))
+        for check in failed:
+            if check.get("periodic"):
+                continue  # logged when it fired
+            logger.warning("Monitor failed: %s: %s", check["name"], check["message"])
+        skipped = sum(1 for c in checks if c["passed"] is None)
+        logger.info("Monitors: %d passed, %d failed, %d skipped",
+                    len(checks) - len(failed) - skipped, len(failed), skipped)
+        if failed:
+            self.stats.set_value(monitors.FAILED, [c["name"] for c in failed])
+            self._alert("close", failed, in_thread=False)
+        try:
+            self.alerts.close()
+        except OutputError as exc:
+            stop_on_output_error(self.crawler, exc)
+
+    def _alert(self, kind: str, failed: list[dict[str, Any]], *, in_thread: bool) -> None:
+        spider = self.crawler.spider
+        stats = self.stats.get_stats()
+        crawl = {
+            "spider": getattr(spider, "name", None),
+            "job": getattr(spider, "_job", None),  # scrapyd's job id
+            "start_url": getattr(spider, "start_url", None),
+            "finish_reason": stats.get("finish_reason"),
+            "items": stats.get("item_scraped_count", 0),
+            "output_dir": str(self.stats_path.parent.resolve()),
+        }
+        alert = alert_payload(kind, crawl, safe_json(failed), {
+            "report": self.report_path, "stats": self.stats_path, "alerts": self.alerts.path})
+        try:
+            self.alerts.write(alert)
+        except OutputError as exc:
+            stop_on_output_error(self.crawler, exc)
+        if in_thread:
+            deferToThread(self.alerts.post, alert)  # post() never raises
+        else:
+            self.alerts.post(alert)  # the crawl is over: at most ALERT_WEBHOOK_TIMEOUT
+
+
+def _number(settings: Any, name: str, default: float, positive: bool = False) -> float:
+    value = settings.get(name, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BadConfig(f"{name}: not a number: {value!r}") from None
+    if number < 0 or (positive and number == 0):
+        raise BadConfig(f"{name}: {value!r} must be {'positive' if positive else 'at least 0'}")
+    return number
