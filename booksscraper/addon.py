@@ -50,7 +50,7 @@ EXTENSIONS: dict[str, int] = {
     # robots.txt download errors in one line, not a traceback.
     "booksscraper.extensions.quietlogs.QuietRobotsErrors": 905,
     # Redirects the duplicate filter drops (loops) go to the failures file.
-    "booksscraper.lost.LostRequests": 910,
+    "booksscraper.records.lost.LostRequests": 910,
     # Ctrl-C and SIGTERM end within seconds, whatever downloads hang.
     "booksscraper.extensions.shutdown.FastShutdown": 920,
 }

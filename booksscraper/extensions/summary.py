@@ -34,7 +34,6 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from booksscraper.extensions.counters import pages_received
-from booksscraper.failures import FAILURES_COUNT
 from booksscraper.output import (
     OutputError,
     dumps,
@@ -42,6 +41,7 @@ from booksscraper.output import (
     replace_atomically,
     stop_on_output_error,
 )
+from booksscraper.records.failures import FAILURES_COUNT
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from booksscraper.rejects import Rejects
+from booksscraper.records.rejects import Rejects
 from booksscraper.validation import item_problems
 
 logger = logging.getLogger(__name__)

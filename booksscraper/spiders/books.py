@@ -42,10 +42,10 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 
 from booksscraper.errors import BadConfig
-from booksscraper.lost import REFETCH_INVALID_PAGES, record_lost, record_lost_request
 from booksscraper.middlewares.checks import int_setting
 from booksscraper.pages import ListingPage, page_url, parse_book_page, parse_listing_page
-from booksscraper.rejects import Rejects
+from booksscraper.records.lost import REFETCH_INVALID_PAGES, record_lost, record_lost_request
+from booksscraper.records.rejects import Rejects
 from booksscraper.resume import UrlSet, exported_before
 from booksscraper.validation import item_problems
 
