@@ -8,9 +8,20 @@ Settings (defaults in brackets):
   ``REJECTS_FILE`` [``"rejects.jsonl"``], ``FAILURES_FILE`` [``"failures.jsonl"``]:
   file names, relative to ``OUTPUT_DIR`` unless absolute.
 
+- ``OUTPUT_ENABLED`` [``True``]: ``False`` writes nothing; the project's
+  ``shell``, ``parse``, ``check``, ``fetch`` and ``view`` commands set it, so a
+  look at a page never touches ``OUTPUT_DIR``.
+
 Every record is one JSON line, flushed as written, so a crash loses at most the
-line being written. With ``JOBDIR`` set (a resumable crawl) the books file is
-appended to; every other file describes the latest run.
+line being written. With ``JOBDIR`` set (a resumable crawl) the books files and
+the monitor's samples are appended to; every other file describes the latest run.
+
+Nothing is touched until the crawl has something to write (``OutputFolder``):
+its first record of any file (a book, a reject, a failure, a resource sample,
+the stats at close) first creates ``OUTPUT_DIR`` and removes every file of the
+previous crawl (those above, ``STATS_FILE``, ``MONITOR_FILE`` and ``report.md``;
+when resuming, not the books files nor the samples), so the folder never holds
+a mix of two crawls. A file with no record is then written empty at the end.
 
 Every file lives in ``OUTPUT_DIR``. A file that cannot be written (no space, no
 permission) stops the crawl: reason ``output_error``, stat ``output/error``,
@@ -33,6 +44,7 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.serialize import ScrapyJSONEncoder
 
 from booksscraper.errors import BadConfig
+from booksscraper.shared import shared
 
 DEFAULT_NAMES = {
     "OUTPUT_JSONL": "books.jsonl",
@@ -56,27 +68,75 @@ def output_path(settings: BaseSettings, name: str) -> Path:
     """The path of output file ``name`` (a key of DEFAULT_NAMES), checked writable.
 
     Every output file lives in ``OUTPUT_DIR``, temporary files included: a name that
-    leads out of it, or to a folder, is a BadConfig.
+    leads out of it, or to a folder, is a BadConfig. Nothing is created here
+    (``OutputFolder.start`` does it at the first record): a folder that does not exist
+    yet must be creatable in its nearest existing parent.
     """
-    folder = Path(settings.get("OUTPUT_DIR") or "output")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadConfig(f"OUTPUT_DIR: cannot create folder {folder}: {exc.strerror}") from None
-    if not os.access(folder, os.W_OK):
+    folder = output_folder(settings)
+    if not creatable(folder):
         raise BadConfig(f"OUTPUT_DIR: folder {folder} is not writable")
     path = folder / (settings.get(name) or DEFAULT_NAMES[name])
     if not path.resolve().is_relative_to(folder.resolve()):
         raise BadConfig(f"{name}: {path} is outside OUTPUT_DIR {folder}; give a file name in it")
     if path.is_dir():
         raise BadConfig(f"{name}: {path} is a folder; give a file name")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadConfig(f"{name}: cannot create folder {path.parent}: {exc.strerror}") from None
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    if not creatable(path.parent) or (path.exists() and not os.access(path, os.W_OK)):
         raise BadConfig(f"{name}: output path {path} is not writable")
     return path
+
+
+def output_folder(settings: BaseSettings) -> Path:
+    return Path(settings.get("OUTPUT_DIR") or "output")
+
+
+def creatable(folder: Path) -> bool:
+    """Whether ``folder`` is a writable folder, or can be made in its nearest existing parent."""
+    while not folder.exists():
+        if folder.parent == folder:
+            return False
+        folder = folder.parent
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+
+
+class OutputFolder:
+    """``OUTPUT_DIR`` of one crawl: untouched until its first record, then this crawl's alone.
+
+    ``start()`` (called by every writer before its first record) creates the folder and
+    removes the previous crawl's files, once; with ``OUTPUT_ENABLED`` off nothing is
+    written at all.
+    """
+
+    # What a resumed crawl (JOBDIR) goes on adding to: the previous run's are kept.
+    KEPT_ON_RESUME = ("OUTPUT_JSONL", "OUTPUT_JSON", "MONITOR_FILE")
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.enabled = settings.getbool("OUTPUT_ENABLED", True)
+        self.folder = output_folder(settings)
+        resuming = bool(settings.get("JOBDIR"))
+        self.previous = [self.folder / "report.md"] + [
+            self.folder / (settings.get(name) or default)
+            for name, default in DEFAULT_NAMES.items()
+            if not (resuming and name in self.KEPT_ON_RESUME)
+        ]
+        self.started = False
+
+    @classmethod
+    def for_crawler(cls, crawler: Crawler) -> OutputFolder:
+        return shared(crawler, cls, "_booksscraper_output_folder")
+
+    def start(self) -> None:
+        """Before the crawl's first record: the folder made, the previous crawl's files gone."""
+        if self.started:
+            return
+        self.started = True
+        path = self.folder
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for path in self.previous:
+                path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise OutputError(path, exc) from exc
 
 
 class OutputError(Exception):
@@ -126,17 +186,43 @@ def dumps(record: Any) -> str:
 
 
 class JsonLinesWriter:
-    """Appends JSON records to a file, one line each, flushed per record."""
+    """Appends JSON records to a file, one line each, flushed per record.
 
-    def __init__(self, path: Path, *, append: bool) -> None:
+    The file is opened at the first record (``append``: added to, else replaced). With
+    ``output``, that crawl's ``OutputFolder`` is started first (or, disabled, nothing is
+    written), and at close a file without a record is written empty once the crawl wrote.
+    """
+
+    def __init__(
+        self, path: Path, *, append: bool, output: OutputFolder | None = None
+    ) -> None:
         self.path = path
         self.count = 0
-        if append:
-            drop_torn_line(path)
-        self._file: IO[str] | None = path.open("a" if append else "w", encoding="utf-8")
+        self.append = append
+        self.output = output
+        self._file: IO[str] | None = None
+        self._state = "new"  # then "open", then "closed"
+
+    def _open(self) -> None:
+        if self.output is not None:
+            self.output.start()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.append:
+                drop_torn_line(self.path)
+            self._file = self.path.open("a" if self.append else "w", encoding="utf-8")
+        except OSError as exc:
+            self._state = "closed"
+            raise OutputError(self.path, exc) from exc
+        self._state = "open"
 
     def write(self, record: Any) -> None:
         """Append ``record``; OutputError if it cannot be (and then nothing more is written)."""
+        if self.output is not None and not self.output.enabled:
+            self.count += 1
+            return
+        if self._state == "new":
+            self._open()
         if self._file is None:
             raise OutputError(self.path, OSError(f"{self.path} is closed"))
         try:
@@ -149,6 +235,9 @@ class JsonLinesWriter:
 
     def close(self) -> None:
         """Flush to disk and close; OutputError if the last bytes cannot be written."""
+        if self._state == "new" and self.output is not None and self.output.started:
+            self._open()  # no record, but the crawl wrote: an empty file, not the last crawl's
+        self._state = "closed"
         if self._file is not None:
             try:
                 self._file.flush()

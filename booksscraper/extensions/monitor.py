@@ -55,7 +55,13 @@ from scrapy.utils.defer import _schedule_coro
 
 from booksscraper.errors import BadConfig
 from booksscraper.extensions.counters import crawl_counters
-from booksscraper.output import JsonLinesWriter, OutputError, output_path, stop_on_output_error
+from booksscraper.output import (
+    JsonLinesWriter,
+    OutputError,
+    OutputFolder,
+    output_path,
+    stop_on_output_error,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +152,9 @@ class ResourceMonitor:
     def spider_opened(self) -> None:
         self.sampler = ProcessTreeSampler()
         self.started = time.monotonic()
-        self._writer = JsonLinesWriter(self.path, append=self.append)
+        self._writer = JsonLinesWriter(
+            self.path, append=self.append, output=OutputFolder.for_crawler(self.crawler)
+        )
         self.stats.set_value("monitor/fds_limit", self.sampler.fd_limit)
         self._task = create_looping_call(self.tick)
         self._task.start(self.interval, now=True)

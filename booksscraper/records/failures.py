@@ -20,7 +20,13 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
 from booksscraper.middlewares.masking import mask_proxy
-from booksscraper.output import JsonLinesWriter, OutputError, output_path, stop_on_output_error
+from booksscraper.output import (
+    JsonLinesWriter,
+    OutputError,
+    OutputFolder,
+    output_path,
+    stop_on_output_error,
+)
 from booksscraper.shared import shared
 
 # Meta flag of a request whose failure is in the file: nobody writes it a second time.
@@ -42,7 +48,9 @@ class Failures:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.path = output_path(crawler.settings, "FAILURES_FILE")
-        self._writer = JsonLinesWriter(self.path, append=False)
+        self._writer = JsonLinesWriter(
+            self.path, append=False, output=OutputFolder.for_crawler(crawler)
+        )
         # engine_stopped, not spider_closed: spider_closed handlers may still record failures.
         crawler.signals.connect(self._close, signal=signals.engine_stopped)
 
