@@ -43,17 +43,15 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.serialize import ScrapyJSONEncoder
 
+from booksscraper.config.declared import default
+from booksscraper.config.readers import boolean
 from booksscraper.errors import BadConfig
 from booksscraper.shared import shared
 
-DEFAULT_NAMES = {
-    "OUTPUT_JSONL": "books.jsonl",
-    "OUTPUT_JSON": "books.json",
-    "REJECTS_FILE": "rejects.jsonl",
-    "FAILURES_FILE": "failures.jsonl",
-    "MONITOR_FILE": "monitor.jsonl",
-    "STATS_FILE": "stats.json",
-}
+# The settings that name the output files (defaults in booksscraper.config.declared).
+FILE_SETTINGS = (
+    "OUTPUT_JSONL", "OUTPUT_JSON", "REJECTS_FILE", "FAILURES_FILE", "MONITOR_FILE", "STATS_FILE"
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +63,7 @@ _encoder = ScrapyJSONEncoder(ensure_ascii=False, sort_keys=False)
 
 
 def output_path(settings: BaseSettings, name: str) -> Path:
-    """The path of output file ``name`` (a key of DEFAULT_NAMES), checked writable.
+    """The path of output file ``name`` (one of FILE_SETTINGS), checked writable.
 
     Every output file lives in ``OUTPUT_DIR``, temporary files included: a name that
     leads out of it, or to a folder, is a BadConfig. Nothing is created here
@@ -75,7 +73,7 @@ def output_path(settings: BaseSettings, name: str) -> Path:
     folder = output_folder(settings)
     if not creatable(folder):
         raise BadConfig(f"OUTPUT_DIR: folder {folder} is not writable")
-    path = folder / (settings.get(name) or DEFAULT_NAMES[name])
+    path = folder / (settings.get(name) or default(name))
     if not path.resolve().is_relative_to(folder.resolve()):
         raise BadConfig(f"{name}: {path} is outside OUTPUT_DIR {folder}; give a file name in it")
     if path.is_dir():
@@ -86,7 +84,7 @@ def output_path(settings: BaseSettings, name: str) -> Path:
 
 
 def output_folder(settings: BaseSettings) -> Path:
-    return Path(settings.get("OUTPUT_DIR") or "output")
+    return Path(settings.get("OUTPUT_DIR") or default("OUTPUT_DIR"))
 
 
 def creatable(folder: Path) -> bool:
@@ -111,12 +109,12 @@ class OutputFolder:
 
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
-        self.enabled = settings.getbool("OUTPUT_ENABLED", True)
+        self.enabled = boolean(settings, "OUTPUT_ENABLED")
         self.folder = output_folder(settings)
         resuming = bool(settings.get("JOBDIR"))
         self.previous = [self.folder / "report.md"] + [
-            self.folder / (settings.get(name) or default)
-            for name, default in DEFAULT_NAMES.items()
+            self.folder / (settings.get(name) or default(name))
+            for name in FILE_SETTINGS
             if not (resuming and name in self.KEPT_ON_RESUME)
         ]
         self.started = False

@@ -33,6 +33,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 
+from booksscraper.config.readers import boolean
 from booksscraper.extensions.counters import pages_received
 from booksscraper.output import (
     OutputError,
@@ -97,7 +98,7 @@ class CrawlSummary:
         self.crawler = crawler
         self.stats_path = output_path(crawler.settings, "STATS_FILE")
         self.output = OutputFolder.for_crawler(crawler)
-        self.report_on_close = crawler.settings.getbool("REPORT_ON_CLOSE", False)
+        self.report_on_close = boolean(crawler.settings, "REPORT_ON_CLOSE")
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 

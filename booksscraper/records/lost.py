@@ -44,16 +44,13 @@ from scrapy.utils.spider import iterate_spider_output
 from twisted.python.failure import Failure
 
 from booksscraper.compat import over_maxsize
+from booksscraper.config.readers import whole_number
 from booksscraper.middlewares.backoff import failure_reason
-from booksscraper.middlewares.checks import int_setting
 from booksscraper.middlewares.masking import mask_credentials
 from booksscraper.records.failures import RECORDED, Failures, is_recorded
 
 logger = logging.getLogger(__name__)
 
-# Default of the setting: how many more times a page that is not what it should be (a
-# malformed book page, a bot wall for a listing, a redirect that gets dropped) is fetched.
-REFETCH_INVALID_PAGES = 2
 
 # Scrapy's IgnoreRequest carries no type of its own: its messages tell its cases apart.
 # Our own drops are told apart by type (RequestDropped, failures.RequestRecorded).
@@ -159,7 +156,7 @@ class LostRequests:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         # A page that does not come back as itself is fetched again like a malformed one.
-        self.limit = int_setting(crawler.settings, "REFETCH_INVALID_PAGES", REFETCH_INVALID_PAGES)
+        self.limit = whole_number(crawler.settings, "REFETCH_INVALID_PAGES")
         crawler.signals.connect(self._request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(self._request_scheduled, signal=signals.request_scheduled)
 

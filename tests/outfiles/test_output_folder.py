@@ -1,4 +1,4 @@
-"""OUTPUT_DIR is touched only by a crawl with something to write, and then holds that crawl alone."""
+"""OUTPUT_DIR is touched only by a crawl with something to write, then holds that crawl alone."""
 
 from __future__ import annotations
 
