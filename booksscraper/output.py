@@ -66,19 +66,23 @@ def output_path(settings: BaseSettings, name: str) -> Path:
     """The path of output file ``name`` (one of FILE_SETTINGS), checked writable.
 
     Every output file lives in ``OUTPUT_DIR``, temporary files included: a name that
-    leads out of it, or to a folder, is a BadConfig. Nothing is created here
-    (``OutputFolder.start`` does it at the first record): a folder that does not exist
-    yet must be creatable in its nearest existing parent.
+    leads out of it, or to a folder, is a BadConfig. Nothing is left behind here
+    (``OutputFolder.start`` makes the folder at the first record): a folder that does not
+    exist yet is made and removed again, to know at start-up that it can be.
     """
     folder = output_folder(settings)
-    if not creatable(folder):
+    check_creatable(folder, "OUTPUT_DIR")
+    if not os.access(folder, os.W_OK) and folder.exists():
         raise BadConfig(f"OUTPUT_DIR: folder {folder} is not writable")
     path = folder / (settings.get(name) or default(name))
     if not path.resolve().is_relative_to(folder.resolve()):
         raise BadConfig(f"{name}: {path} is outside OUTPUT_DIR {folder}; give a file name in it")
     if path.is_dir():
         raise BadConfig(f"{name}: {path} is a folder; give a file name")
-    if not creatable(path.parent) or (path.exists() and not os.access(path, os.W_OK)):
+    check_creatable(path.parent, name)
+    if (path.parent.exists() and not os.access(path.parent, os.W_OK)) or (
+        path.exists() and not os.access(path, os.W_OK)
+    ):
         raise BadConfig(f"{name}: output path {path} is not writable")
     return path
 
@@ -87,13 +91,24 @@ def output_folder(settings: BaseSettings) -> Path:
     return Path(settings.get("OUTPUT_DIR") or default("OUTPUT_DIR"))
 
 
-def creatable(folder: Path) -> bool:
-    """Whether ``folder`` is a writable folder, or can be made in its nearest existing parent."""
-    while not folder.exists():
-        if folder.parent == folder:
-            return False
-        folder = folder.parent
-    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+def check_creatable(folder: Path, name: str) -> None:
+    """BadConfig unless ``folder`` exists or can be made; a folder made to find out is removed.
+
+    Only the real thing tells (``/proc`` says writable to root, and refuses every mkdir).
+    """
+    if folder.is_dir():
+        return
+    missing = []
+    parent = folder
+    while not parent.exists() and parent.parent != parent:
+        missing.append(parent)
+        parent = parent.parent
+    try:
+        folder.mkdir(parents=True)
+    except OSError as exc:
+        raise BadConfig(f"{name}: cannot create folder {folder}: {exc.strerror}") from None
+    for made in missing:  # deepest first: the look leaves nothing behind
+        made.rmdir()
 
 
 class OutputFolder:
