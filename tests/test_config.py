@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,30 @@ def test_an_undeclared_name_is_a_bug_not_a_default() -> None:
     with pytest.raises(KeyError):
         readers.number(Settings(), "NOT_A_SETTING")
     assert isinstance(Path(docs.PAGE), Path)
+
+
+DOCSTRING_DEFAULT = re.compile(r"``([A-Z][A-Z0-9_]+)`` \[(\[.*?\]|[^\]]*)\]")
+
+
+def stated_default(text: str) -> object:
+    """A module docstring's ``[default]``, as a value (ValueError: prose, not a value)."""
+    text = text.replace("``", "")
+    if not text.startswith("["):
+        text = re.split(r",| = | s$", text)[0]
+    return ast.literal_eval(text.strip())
+
+
+def test_module_docstrings_state_the_declared_defaults() -> None:
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        for name, text in DOCSTRING_DEFAULT.findall(docstring):
+            if name not in DECLARED:
+                continue
+            try:
+                value = stated_default(text)
+            except (ValueError, SyntaxError):
+                continue  # prose ("number of usable CPUs")
+            if value != DECLARED[name].default:
+                wrong.append(f"{name} ({path.relative_to(PACKAGE)}): [{text}]")
+    assert wrong == []
