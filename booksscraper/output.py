@@ -21,7 +21,8 @@ its first record of any file (a book, a reject, a failure, a resource sample,
 the stats at close) first creates ``OUTPUT_DIR`` and removes every file of the
 previous crawl (those above, ``STATS_FILE``, ``MONITOR_FILE`` and ``report.md``;
 when resuming, not the books files nor the samples), so the folder never holds
-a mix of two crawls. A file with no record is then written empty at the end.
+a mix of two crawls, then opens every JSON lines file of the crawl (an empty
+file is this crawl's: no books, no rejects, even after a kill -9).
 
 Every file lives in ``OUTPUT_DIR``. A file that cannot be written (no space, no
 permission) stops the crawl: reason ``output_error``, stat ``output/error``,
@@ -133,6 +134,7 @@ class OutputFolder:
             if not (resuming and name in self.KEPT_ON_RESUME)
         ]
         self.started = False
+        self.writers: list[JsonLinesWriter] = []
 
     @classmethod
     def for_crawler(cls, crawler: Crawler) -> OutputFolder:
@@ -150,6 +152,8 @@ class OutputFolder:
                 path.unlink(missing_ok=True)
         except OSError as exc:
             raise OutputError(path, exc) from exc
+        for writer in self.writers:  # the crawl's set of files from now on, as a kill -9 leaves it
+            writer.open()
 
 
 class OutputError(Exception):
@@ -215,10 +219,19 @@ class JsonLinesWriter:
         self.output = output
         self._file: IO[str] | None = None
         self._state = "new"  # then "open", then "closed"
+        if output is not None and output.enabled:
+            output.writers.append(self)
+
+    def open(self) -> None:
+        """Open the file now, if it is not yet (OutputError if it cannot be)."""
+        if self._state == "new":
+            self._open()
 
     def _open(self) -> None:
         if self.output is not None:
             self.output.start()
+            if self._state != "new":
+                return  # opened by start() itself
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.append:

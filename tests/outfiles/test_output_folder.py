@@ -58,8 +58,11 @@ def test_the_first_record_removes_every_file_of_the_previous_crawl(tmp_path: Pat
     rejects = Rejects.for_crawler(crawler)
     assert snapshot(tmp_path) == before
     failures.record("http://books.example/x", "http_404", 1)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["failures.jsonl", "notes.txt"]
-    rejects._close()  # no reject, but the crawl wrote: an empty file, not the last crawl's
+    # The crawl's JSON lines files exist from its first record (a kill -9 leaves them so).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "failures.jsonl", "notes.txt", "rejects.jsonl"
+    ]
+    rejects._close()  # no reject: an empty file, not the last crawl's
     failures._close()
     assert (tmp_path / "rejects.jsonl").read_text() == ""
     assert [r["url"] for r in read_lines(tmp_path / "failures.jsonl")] == ["http://books.example/x"]
