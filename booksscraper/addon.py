@@ -4,8 +4,11 @@
 below. Each is added only where the project has not placed it already, so a
 project can still move one (another priority) or switch it off (``None``) in
 its own ``DOWNLOADER_MIDDLEWARES`` / ``ITEM_PIPELINES`` / ``EXTENSIONS``.
-Each component reads its own settings in ``from_crawler``; defaults are
-documented in its module and in docs/settings.md.
+Scrapy settings the stack changes are set here (``SCRAPY_SETTINGS``) at the
+"addon" priority: ``scrapy settings --get NAME`` shows them (the project's
+``settings`` command applies the add-ons, as a crawl does), and the project's
+settings.py or ``-s NAME=VALUE`` still win. The project's own settings are
+declared in ``booksscraper.config.declared`` (docs/settings.md).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ ITEM_PIPELINES: dict[str, int] = {
 # Extensions: resource monitor, progress, reports.
 EXTENSIONS: dict[str, int] = {
     # First: Scrapy's numeric settings checked before anything reads them.
-    "booksscraper.settings_check.SettingsCheck": 0,
+    "booksscraper.config.settings_check.SettingsCheck": 0,
     # JOBDIR crawls that survive kill -9 (on only with JOBDIR).
     "booksscraper.resume.ResumeGuard": 50,
     "booksscraper.extensions.latency.LatencyStats": 100,
@@ -60,9 +63,19 @@ EXTENSIONS: dict[str, int] = {
     # robots.txt download errors in one line, not a traceback.
     "booksscraper.extensions.quietlogs.QuietRobotsErrors": 905,
     # Redirects the duplicate filter drops (loops) go to the failures file.
-    "booksscraper.lost.LostRequests": 910,
+    "booksscraper.records.lost.LostRequests": 910,
     # Ctrl-C and SIGTERM end within seconds, whatever downloads hang.
     "booksscraper.extensions.shutdown.FastShutdown": 920,
+}
+
+# Scrapy settings the stack changes (a project's or the command line's value wins).
+SCRAPY_SETTINGS: dict[str, object] = {
+    # Per-slot concurrency that holds during bursts (booksscraper/downloader.py).
+    "DOWNLOADER": "booksscraper.downloader.PerSlotLimitDownloader",
+    # Seen requests as 64-bit keys, not a set of bytes (booksscraper/dupefilter.py).
+    "DUPEFILTER_CLASS": "booksscraper.dupefilter.CompactDupeFilter",
+    # Scrapy's 2 retries are too few for a storm of 503s; ours back off between attempts.
+    "RETRY_TIMES": 6,
 }
 
 # Stock components that ours replace.
@@ -88,10 +101,7 @@ class BooksStack:
         for setting, paths in REPLACED.items():
             for path in paths:
                 settings.set_in_component_priority_dict(setting, load_object(path), None)
-        # Per-slot concurrency that holds during bursts (booksscraper/downloader.py).
-        settings.set("DOWNLOADER", "booksscraper.downloader.PerSlotLimitDownloader", "addon")
-        # Seen requests as 64-bit keys, not a set of bytes (booksscraper/dupefilter.py); "addon"
-        # priority: a DUPEFILTER_CLASS of the project or the command line wins.
-        settings.set("DUPEFILTER_CLASS", "booksscraper.dupefilter.CompactDupeFilter", "addon")
+        for name, value in SCRAPY_SETTINGS.items():
+            settings.set(name, value, "addon")
         # The cluster switch (REDIS_URL) sets SCHEDULER and more, so it is an add-on of its own.
         load_object("booksscraper.cluster.addon.ClusterAddon")().update_settings(settings)

@@ -7,7 +7,7 @@ only each proxy's own capacity (CONCURRENT_REQUESTS_PER_DOMAIN per proxy).
 
 The interval between two requests to a site is the largest of
 
-- ``DOWNLOAD_DELAY`` and ``1 / POLITENESS_MAX_RPS``;
+- Scrapy's ``DOWNLOAD_DELAY`` and ``1 / POLITENESS_MAX_RPS``;
 - robots.txt ``Crawl-delay`` (Scrapy parses it, never applies it);
 - the slow-down after a throttling answer (``THROTTLE_STATUSES``, 429/503,
   seen raw on ``response_downloaded``): the interval doubles (from at least

@@ -53,9 +53,17 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 from scrapy.utils.defer import _schedule_coro
 
+from booksscraper.config.declared import default
+from booksscraper.config.readers import boolean
 from booksscraper.errors import BadConfig
 from booksscraper.extensions.counters import crawl_counters
-from booksscraper.output import JsonLinesWriter, OutputError, output_path, stop_on_output_error
+from booksscraper.output import (
+    JsonLinesWriter,
+    OutputError,
+    OutputFolder,
+    output_path,
+    stop_on_output_error,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -119,16 +127,16 @@ class ProcessTreeSampler:
 class ResourceMonitor:
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
-        if not settings.getbool("MONITOR_ENABLED", True):
+        if not boolean(settings, "MONITOR_ENABLED"):
             raise NotConfigured
         self.crawler = crawler
         self.stats = crawler.stats
-        self.interval = _positive(settings, "MONITOR_INTERVAL", 1.0)
-        self.memory_cap = _non_negative(settings, "MONITOR_MEMORY_CAP_MB", 0) * MB
-        warn_mb = _non_negative(settings, "MONITOR_MEMORY_WARN_MB", 0)
+        self.interval = _positive(settings, "MONITOR_INTERVAL")
+        self.memory_cap = _non_negative(settings, "MONITOR_MEMORY_CAP_MB") * MB
+        warn_mb = _non_negative(settings, "MONITOR_MEMORY_WARN_MB")
         self.memory_warn = warn_mb * MB if warn_mb else 0.8 * self.memory_cap
-        self.fd_warn_ratio = _ratio(settings, "MONITOR_FD_WARN_RATIO", 0.8)
-        self.system_memory_warn = _non_negative(settings, "MONITOR_SYSTEM_MEMORY_WARN_PERCENT", 90)
+        self.fd_warn_ratio = _ratio(settings, "MONITOR_FD_WARN_RATIO")
+        self.system_memory_warn = _non_negative(settings, "MONITOR_SYSTEM_MEMORY_WARN_PERCENT")
         self.path = output_path(settings, "MONITOR_FILE")
         self.append = bool(settings.get("JOBDIR"))
         self._writer: JsonLinesWriter | None = None
@@ -146,7 +154,9 @@ class ResourceMonitor:
     def spider_opened(self) -> None:
         self.sampler = ProcessTreeSampler()
         self.started = time.monotonic()
-        self._writer = JsonLinesWriter(self.path, append=self.append)
+        self._writer = JsonLinesWriter(
+            self.path, append=self.append, output=OutputFolder.for_crawler(self.crawler)
+        )
         self.stats.set_value("monitor/fds_limit", self.sampler.fd_limit)
         self._task = create_looping_call(self.tick)
         self._task.start(self.interval, now=True)
@@ -257,29 +267,30 @@ class ResourceMonitor:
             self._warned.discard(kind)
 
 
-def _number(settings: Any, name: str, default: float) -> float:
+def _number(settings: Any, name: str) -> float:
+    """Declared setting ``name`` as a float (its default from booksscraper.config.declared)."""
     try:
-        return settings.getfloat(name, default)
+        return settings.getfloat(name, default(name))
     except (TypeError, ValueError):
         raise BadConfig(f"{name}: not a number: {settings.get(name)!r}") from None
 
 
-def _positive(settings: Any, name: str, default: float) -> float:
-    value = _number(settings, name, default)
+def _positive(settings: Any, name: str) -> float:
+    value = _number(settings, name)
     if value <= 0:
         raise BadConfig(f"{name}: must be greater than 0, got {value}")
     return value
 
 
-def _non_negative(settings: Any, name: str, default: float) -> float:
-    value = _number(settings, name, default)
+def _non_negative(settings: Any, name: str) -> float:
+    value = _number(settings, name)
     if value < 0:
         raise BadConfig(f"{name}: must be 0 (off) or more, got {value}")
     return value
 
 
-def _ratio(settings: Any, name: str, default: float) -> float:
-    value = _number(settings, name, default)
+def _ratio(settings: Any, name: str) -> float:
+    value = _number(settings, name)
     if not 0 < value <= 1:
         raise BadConfig(f"{name}: must be in (0, 1], got {value}")
     return value

@@ -22,18 +22,17 @@ from scrapy.crawler import Crawler
 from scrapy.utils.asyncio import create_looping_call
 
 from booksscraper.compat import abort_client_connections
-from booksscraper.middlewares.checks import number_setting
+from booksscraper.config.readers import number
 
 logger = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE = 2.0
 CHECK_INTERVAL = 0.5
 
 
 class FastShutdown:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.grace = number_setting(crawler.settings, "SHUTDOWN_GRACE", SHUTDOWN_GRACE)
+        self.grace = number(crawler.settings, "SHUTDOWN_GRACE")
         self.stop_asked_at: float | None = None
         self.task = create_looping_call(self.check)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)

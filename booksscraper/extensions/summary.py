@@ -34,15 +34,17 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 
+from booksscraper.config.readers import boolean
 from booksscraper.extensions.counters import pages_received
-from booksscraper.failures import FAILURES_COUNT
 from booksscraper.output import (
     OutputError,
+    OutputFolder,
     dumps,
     output_path,
     replace_atomically,
     stop_on_output_error,
 )
+from booksscraper.records.failures import FAILURES_COUNT
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +98,8 @@ class CrawlSummary:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.stats_path = output_path(crawler.settings, "STATS_FILE")
-        self.report_on_close = crawler.settings.getbool("REPORT_ON_CLOSE", False)
+        self.output = OutputFolder.for_crawler(crawler)
+        self.report_on_close = boolean(crawler.settings, "REPORT_ON_CLOSE")
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
@@ -108,15 +111,24 @@ class CrawlSummary:
         # A first copy, in case engine_stopped never comes (a spider closed
         # while the engine was starting, scrapy/scrapy#6916).
         try:
-            write_stats(self.crawler.stats.get_stats(), self.stats_path)
+            self._write_stats(self.crawler.stats.get_stats())
         except OutputError as exc:
             stop_on_output_error(self.crawler, exc)
+
+    def _write_stats(self, stats: dict[str, Any]) -> bool:
+        """Write ``STATS_FILE`` (this crawl's output started first); False if output is off."""
+        if not self.output.enabled:
+            return False
+        self.output.start()
+        write_stats(stats, self.stats_path)
+        return True
 
     def engine_stopped(self) -> None:
         stats = self.crawler.stats.get_stats()
         logger.info(format_summary(summary_numbers(stats)))
         try:
-            write_stats(stats, self.stats_path)
+            if not self._write_stats(stats):
+                return
         except OutputError as exc:
             stop_on_output_error(self.crawler, exc)
             return

@@ -59,8 +59,8 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.utils.httpobj import urlparse_cached
 
+from booksscraper.config.readers import choice, text
 from booksscraper.errors import BadConfig
-from booksscraper.middlewares.checks import choice_setting
 from booksscraper.middlewares.masking import proxy_key
 
 # Through importlib.resources: under scrapyd the package is a zipped egg, not files.
@@ -181,13 +181,13 @@ class UserAgentMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
         self.stats = crawler.stats
-        self.mode = choice_setting(s, "USER_AGENT_MODE", "identify", MODES)
+        self.mode = choice(s, "USER_AGENT_MODE", MODES)
         self.identity: str = s.get("USER_AGENT") or ""
         if self.mode == "identify" and not self.identity:
             raise BadConfig("USER_AGENT: empty; identify mode needs a descriptive User-Agent")
         self.profiles: list[BrowserProfile] = []
         if self.mode != "identify":
-            configured = s.get("USER_AGENT_PROFILES_FILE")
+            configured = text(s, "USER_AGENT_PROFILES_FILE")
             self.profiles = load_profiles(Path(configured) if configured else DEFAULT_PROFILES_FILE)
         self.session_profiles: dict[str, BrowserProfile] = {}
 

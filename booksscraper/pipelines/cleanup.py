@@ -73,7 +73,7 @@ from booksscraper.cleanup.signature import NearDuplicateIndex
 from booksscraper.errors import BadConfig
 from booksscraper.middlewares.checks import int_setting, number_setting
 from booksscraper.pipelines.pool import START_METHODS, BatchPool, PoolUnusable
-from booksscraper.rejects import Rejects
+from booksscraper.records.rejects import Rejects
 
 logger = logging.getLogger(__name__)
 

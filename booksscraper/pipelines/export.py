@@ -35,6 +35,7 @@ from booksscraper.output import (
     OUTPUT_ERROR,
     JsonLinesWriter,
     OutputError,
+    OutputFolder,
     dumps,
     iter_json_lines,
     output_path,
@@ -52,6 +53,7 @@ class ExportPipeline:
         self.jsonl_path = output_path(crawler.settings, "OUTPUT_JSONL")
         self.json_path = output_path(crawler.settings, "OUTPUT_JSON")
         self.resuming = bool(crawler.settings.get("JOBDIR"))
+        self.output = OutputFolder.for_crawler(crawler)
         self.seen_upcs = KeySet()
         self.writer: JsonLinesWriter | None = None
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -67,7 +69,7 @@ class ExportPipeline:
             self.resuming = exported.resumed  # else a new job in a fresh JOBDIR
             self.seen_upcs = exported.upc_keys
             self.stats.set_value("export/resumed_with", len(self.seen_upcs))
-        self.writer = JsonLinesWriter(self.jsonl_path, append=self.resuming)
+        self.writer = JsonLinesWriter(self.jsonl_path, append=self.resuming, output=self.output)
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
@@ -96,6 +98,9 @@ class ExportPipeline:
                 self.writer.close()
             elif self.crawler.stats.get_value(OUTPUT_ERROR) is not None:
                 return  # books.json keeps the last complete array; resume completes it
+            if not self.output.enabled:
+                return
+            self.output.start()
             count = write_json_array(self.jsonl_path, self.json_path)
         except OutputError as exc:
             stop_on_output_error(self.crawler, exc)

@@ -24,7 +24,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from booksscraper.monitors import FIELD_INVALID, VALIDATED
-from booksscraper.rejects import Rejects
+from booksscraper.records.rejects import Rejects
 from booksscraper.validation import item_problems, problem_field
 
 logger = logging.getLogger(__name__)

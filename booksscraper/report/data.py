@@ -16,20 +16,21 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from booksscraper.output import DEFAULT_NAMES, read_json_lines
+from booksscraper.config.declared import default
+from booksscraper.output import read_json_lines
 
 TOP_REASONS = 10
 
 
 def load_books(output_dir: Path) -> list[dict[str, Any]]:
     """books.json, or the JSON lines file when the array was never written (a crash)."""
-    array = output_dir / DEFAULT_NAMES["OUTPUT_JSON"]
+    array = output_dir / default("OUTPUT_JSON")
     if array.exists():
         try:
             return json.loads(array.read_text(encoding="utf-8"))
         except ValueError:
             pass
-    return read_json_lines(output_dir / DEFAULT_NAMES["OUTPUT_JSONL"])
+    return read_json_lines(output_dir / default("OUTPUT_JSONL"))
 
 
 def prices(books: list[dict[str, Any]]) -> list[float]:
@@ -77,5 +78,5 @@ def failure_reasons(failures: list[dict[str, Any]]) -> list[tuple[str, int]]:
 
 def read_outcomes(output_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(rejects, failures) of the crawl in ``output_dir``."""
-    return (read_json_lines(output_dir / DEFAULT_NAMES["REJECTS_FILE"]),
-            read_json_lines(output_dir / DEFAULT_NAMES["FAILURES_FILE"]))
+    return (read_json_lines(output_dir / default("REJECTS_FILE")),
+            read_json_lines(output_dir / default("FAILURES_FILE")))

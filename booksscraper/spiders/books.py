@@ -41,12 +41,12 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 
+from booksscraper.config.readers import whole_number
 from booksscraper.errors import BadConfig
-from booksscraper.lost import REFETCH_INVALID_PAGES, record_lost, record_lost_request
-from booksscraper.middlewares.checks import int_setting
 from booksscraper.monitors import ANNOUNCED
 from booksscraper.pages import ListingPage, page_url, parse_book_page, parse_listing_page
-from booksscraper.rejects import Rejects
+from booksscraper.records.lost import record_lost, record_lost_request
+from booksscraper.records.rejects import Rejects
 from booksscraper.resume import UrlSet, exported_before
 from booksscraper.validation import item_problems
 
@@ -106,10 +106,8 @@ class BooksSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BooksSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.refetch_limit = int_setting(
-            crawler.settings, "REFETCH_INVALID_PAGES", REFETCH_INVALID_PAGES
-        )
-        spider.lookahead = int_setting(crawler.settings, "LISTING_LOOKAHEAD", 0)  # 0: auto
+        spider.refetch_limit = whole_number(crawler.settings, "REFETCH_INVALID_PAGES")
+        spider.lookahead = whole_number(crawler.settings, "LISTING_LOOKAHEAD")  # 0: auto
         job = kwargs.get("_job")  # scrapyd's job id
         if job and crawler.settings.getpriority("OUTPUT_DIR") <= SETTINGS_PRIORITIES["project"]:
             # One output folder per scrapyd job, unless the job chose one.

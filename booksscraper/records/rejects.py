@@ -15,7 +15,13 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
 
-from booksscraper.output import JsonLinesWriter, OutputError, output_path, stop_on_output_error
+from booksscraper.output import (
+    JsonLinesWriter,
+    OutputError,
+    OutputFolder,
+    output_path,
+    stop_on_output_error,
+)
 from booksscraper.shared import shared
 
 
@@ -24,7 +30,9 @@ class Rejects:
         self.crawler = crawler
         self.stats = crawler.stats
         self.path = output_path(crawler.settings, "REJECTS_FILE")
-        self._writer = JsonLinesWriter(self.path, append=False)
+        self._writer = JsonLinesWriter(
+            self.path, append=False, output=OutputFolder.for_crawler(crawler)
+        )
         crawler.signals.connect(self._close, signal=signals.spider_closed)
 
     @classmethod

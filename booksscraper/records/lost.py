@@ -5,11 +5,12 @@ Scrapy lets some requests vanish quietly: a page over ``DOWNLOAD_MAXSIZE``
 ``REDIRECT_MAX_TIMES``, a redirect off the site (a DEBUG line), an HTTP error
 that is not retried, a redirect back to a URL already seen (the duplicate
 filter drops it). Each of these becomes a line of the failures file
-(``booksscraper.failures``), a WARNING and a stat ``lost/<reason>``:
+(``booksscraper.records.failures``), a WARNING and a stat ``lost/<reason>``:
 
 - ``record_lost_request`` is the errback of the spider's requests. Requests
-  the retry middleware gave up on are in the failures file already (it marks
-  them with ``failures.RECORDED``) and are not written twice.
+  already in the failures file (the retry middleware marks them with
+  ``failures.RECORDED``; a middleware that drops one it wrote raises
+  ``failures.RequestRecorded``) are not written twice.
 - ``LostRequests`` (an extension, enabled by the BooksStack add-on) handles
   what Scrapy drops before download, where no errback runs: a redirected
   request the scheduler drops as a duplicate (``redirect_loop`` when it points
@@ -23,7 +24,7 @@ filter drops it). Each of these becomes a line of the failures file
 
 Reasons: ``maxsize`` (the body is over DOWNLOAD_MAXSIZE), ``maxsize_decompressed``
 (over it once decompressed), ``redirect_max``, ``offsite_redirect``, ``offsite``, ``robots_txt``,
-``all_proxies_dead``, ``http_<status>``, ``redirect_loop``, ``redirect_to_seen_url``,
+``http_<status>``, ``redirect_loop``, ``redirect_to_seen_url``,
 ``not_a_listing`` (the spider), else the download error's short name
 (``booksscraper.middlewares.backoff.failure_reason``).
 
@@ -43,24 +44,21 @@ from scrapy.utils.spider import iterate_spider_output
 from twisted.python.failure import Failure
 
 from booksscraper.compat import over_maxsize
-from booksscraper.failures import RECORDED, Failures
+from booksscraper.config.readers import whole_number
 from booksscraper.middlewares.backoff import failure_reason
-from booksscraper.middlewares.checks import int_setting
 from booksscraper.middlewares.masking import mask_credentials
+from booksscraper.records.failures import RECORDED, Failures, is_recorded
 
 logger = logging.getLogger(__name__)
 
-# Default of the setting: how many more times a page that is not what it should be (a
-# malformed book page, a bot wall for a listing, a redirect that gets dropped) is fetched.
-REFETCH_INVALID_PAGES = 2
 
-# IgnoreRequest carries no type of its own: Scrapy's messages tell the cases apart.
+# Scrapy's IgnoreRequest carries no type of its own: its messages tell its cases apart.
+# Our own drops are told apart by type (RequestDropped, failures.RequestRecorded).
 _IGNORED = (
     ("during decompression", "maxsize_decompressed"),
     ("max redirections", "redirect_max"),
     ("offsite", "offsite"),
     ("robots.txt", "robots_txt"),
-    ("all proxies dead", "all_proxies_dead"),
 )
 
 
@@ -111,6 +109,9 @@ def record_lost_request(crawler: Crawler, failure: Failure) -> None:
     if request is None:
         logger.error("A request failed and Scrapy did not say which: %s", failure.value)
         return
+    if is_recorded(request, failure.value):
+        request.meta[RECORDED] = True
+        return
     detail = failure.getErrorMessage() or failure.type.__name__
     record_lost(crawler, request, lost_reason(failure.value, request), detail)
 
@@ -155,7 +156,7 @@ class LostRequests:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         # A page that does not come back as itself is fetched again like a malformed one.
-        self.limit = int_setting(crawler.settings, "REFETCH_INVALID_PAGES", REFETCH_INVALID_PAGES)
+        self.limit = whole_number(crawler.settings, "REFETCH_INVALID_PAGES")
         crawler.signals.connect(self._request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(self._request_scheduled, signal=signals.request_scheduled)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from scrapy.crawler import Crawler
 
-from booksscraper.middlewares.checks import int_setting, number_setting
+from booksscraper.config.readers import int_setting, number_setting
 
 # name -> smallest allowed value
 WHOLE_NUMBERS = {

@@ -1,0 +1,11 @@
+"""Records of what a crawl did not export: rejects, failures, lost requests.
+
+- ``rejects``: items not exported (``REJECTS_FILE``), with their stage and reasons.
+- ``failures``: requests given up on (``FAILURES_FILE``), each written once.
+- ``lost``: requests Scrapy ends without a page, turned into failures.
+
+A request whose failure is written carries ``failures.RECORDED`` in its meta; a
+component that writes the failure and then drops the request raises
+``failures.RequestRecorded`` (an ``IgnoreRequest``), which the errback recognises
+by its type, never by its message.
+"""
