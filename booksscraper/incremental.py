@@ -87,7 +87,8 @@ SUMMARY_STAT = "changes/summary"
 
 
 def enabled(settings: BaseSettings) -> bool:
-    return settings.getbool("INCREMENTAL", True) and not settings.get("REDIS_URL")
+    return (settings.getbool("INCREMENTAL", True) and not settings.get("REDIS_URL")
+            and settings.getbool("OUTPUT_ENABLED", True))  # not for a look at one page
 
 
 def state_dir(settings: BaseSettings) -> Path:
@@ -268,6 +269,7 @@ class IncrementalCrawl:
             try:
                 if self.state.exists():
                     shutil.rmtree(self.state)
+                self.state.parent.mkdir(parents=True, exist_ok=True)  # a new job's folder
                 os.replace(source, self.state)
                 logger.info("incremental: comparing with the previous run's state from %s",
                             source)

@@ -74,7 +74,9 @@ def interval_counts(stats: dict[str, Any]) -> dict[str, int]:
 class CrawlMonitors:
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
-        if not settings.getbool("MONITORS_ENABLED", True):
+        # Not for a look at one page (scrapy parse, check...: OUTPUT_ENABLED off).
+        if not (settings.getbool("MONITORS_ENABLED", True)
+                and settings.getbool("OUTPUT_ENABLED", True)):
             raise NotConfigured
         self.crawler = crawler
         self.stats = crawler.stats

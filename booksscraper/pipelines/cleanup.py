@@ -92,6 +92,8 @@ class CleanupPipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self.workers = int_setting(settings, "CLEANUP_WORKERS", usable_cpus())
+        if not settings.getbool("OUTPUT_ENABLED", True):
+            self.workers = 0  # a look at one page (scrapy parse...): no pool to start and stop
         self.start_method = settings.get("CLEANUP_START_METHOD", "forkserver")
         if self.start_method not in START_METHODS:
             raise BadConfig(f"CLEANUP_START_METHOD: {self.start_method!r} is not one of "

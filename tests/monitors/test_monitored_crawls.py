@@ -166,7 +166,7 @@ def test_a_throttling_site_fires_the_periodic_rate_monitor(site: RunningSandbox,
     site.configure(fault_429=0.3, fault_kinds=["book"], retry_after=0)
     result = run_crawl(site.base_url, tmp_path, "-s", "RETRY_BACKOFF_BASE=0.02",
                        "-s", "RETRY_BACKOFF_CAP=0.1", "-s", "RETRY_SLOWDOWN_MAX=0",
-                       "-s", "MONITOR_CHECK_INTERVAL=0.5", "-s", "MONITOR_RATE_MIN_RESPONSES=10",
+                       "-s", "MONITOR_CHECK_INTERVAL=0.1", "-s", "MONITOR_RATE_MIN_RESPONSES=10",
                        timeout=90)
     assert result.returncode == 3, result.stderr[-3000:]
     assert len(read_books(tmp_path)) == BOOKS  # every book, through the 429s

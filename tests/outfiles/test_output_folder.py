@@ -34,7 +34,8 @@ def previous_crawl(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def crawler_for(folder: Path, **settings):
@@ -137,6 +138,9 @@ def test_a_crawl_replaces_the_previous_crawls_files_and_leaves_no_mix(
     result = run_crawl(sandbox.truth()[0]["url"], tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["books.json", "books.jsonl", "failures.jsonl", "monitor.jsonl", "notes.txt",
-                     "rejects.jsonl", "stats.json"]
-    assert "old" not in "".join((tmp_path / n).read_text() for n in names if n != "notes.txt")
+    assert names == ["books.json", "books.jsonl", "failures.jsonl", "incremental",
+                     "monitor.jsonl", "notes.txt", "rejects.jsonl", "stats.json"]
+    text = "".join((tmp_path / n).read_text() for n in names
+                   if n != "notes.txt" and (tmp_path / n).is_file())
+    for mark in ('"old"', "old-reject", "old-failure", "old report"):
+        assert mark not in text
