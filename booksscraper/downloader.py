@@ -1,40 +1,13 @@
 """Scrapy's downloader with per-slot concurrency enforced during bursts.
 
-Scrapy 2.19 under the asyncio reactor: ``Downloader._process_queue`` pops
-requests while ``slot.free_transfer_slots() > 0``, but each popped request is
-only added to ``slot.transferring`` when its download task starts, on a later
-loop turn. A burst therefore drains the whole slot queue at once: with
-``CONCURRENT_REQUESTS=64`` and ``CONCURRENT_REQUESTS_PER_DOMAIN=4`` the server
-saw 60 requests in flight. This subclass counts a request as transferring
-when it is popped. The add-on sets ``DOWNLOADER`` to it.
+The add-on sets ``DOWNLOADER`` to ``booksscraper.downloader.PerSlotLimitDownloader``;
+the fix itself overrides a private method of Scrapy's, so it lives in
+``booksscraper.compat`` with the other workarounds (and
+docs/upstream-per-slot-concurrency.md reports it to Scrapy).
 """
 
 from __future__ import annotations
 
-from time import monotonic
+from booksscraper.compat import PerSlotLimitDownloader
 
-from scrapy.core.downloader import Downloader, Slot
-from scrapy.utils.asyncio import call_later
-from scrapy.utils.defer import _schedule_coro
-
-
-class PerSlotLimitDownloader(Downloader):
-    def _process_queue(self, slot: Slot) -> None:
-        # Scrapy 2.19's method, but for the marked line.
-        if slot.latercall:
-            return
-        now = monotonic()
-        delay = slot.download_delay()
-        if delay:
-            penalty = delay - now + slot.lastseen
-            if penalty > 0:
-                slot.latercall = call_later(penalty, self._latercall, slot)
-                return
-        while slot.queue and slot.free_transfer_slots() > 0:
-            slot.lastseen = now
-            request, queue_dfd = slot.queue.popleft()
-            slot.transferring.add(request)  # the fix: taken now, not when the task starts
-            _schedule_coro(self._wait_for_download(slot, request, queue_dfd))
-            if delay:
-                self._process_queue(slot)
-                break
+__all__ = ["PerSlotLimitDownloader"]

@@ -42,7 +42,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.spider import iterate_spider_output
 from twisted.python.failure import Failure
 
-from booksscraper.compat import over_maxsize
+from booksscraper.compat import ignored_reason, over_maxsize
 from booksscraper.failures import RECORDED, Failures
 from booksscraper.middlewares.backoff import failure_reason
 from booksscraper.middlewares.checks import int_setting
@@ -54,15 +54,6 @@ logger = logging.getLogger(__name__)
 # malformed book page, a bot wall for a listing, a redirect that gets dropped) is fetched.
 REFETCH_INVALID_PAGES = 2
 
-# IgnoreRequest carries no type of its own: Scrapy's messages tell the cases apart.
-_IGNORED = (
-    ("during decompression", "maxsize_decompressed"),
-    ("max redirections", "redirect_max"),
-    ("offsite", "offsite"),
-    ("robots.txt", "robots_txt"),
-    ("all proxies dead", "all_proxies_dead"),
-)
-
 
 def lost_reason(exception: BaseException, request: Request | None = None) -> str:
     if isinstance(exception, RequestDropped):
@@ -72,15 +63,12 @@ def lost_reason(exception: BaseException, request: Request | None = None) -> str
     if over_maxsize(exception):
         return "maxsize"
     if isinstance(exception, IgnoreRequest):
-        message = str(exception)
-        if "max redirections" in message and request is not None:
+        reason = ignored_reason(exception) or "ignored"
+        if reason == "redirect_max" and request is not None:
             chain = request.meta.get("redirect_urls") or []
             if len(set(chain)) < len(chain) or request.url in chain:
                 return "redirect_loop"  # the same page again and again, not a long chain
-        for text, reason in _IGNORED:
-            if text in message:
-                return reason
-        return "ignored"
+        return reason
     return failure_reason(exception)
 
 

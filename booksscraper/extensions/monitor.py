@@ -51,8 +51,8 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
-from scrapy.utils.defer import _schedule_coro
 
+from booksscraper.compat import schedule_coro
 from booksscraper.errors import BadConfig
 from booksscraper.extensions.counters import crawl_counters
 from booksscraper.output import JsonLinesWriter, OutputError, output_path, stop_on_output_error
@@ -245,7 +245,7 @@ class ResourceMonitor:
                 rss_mb,
                 self.memory_cap / MB,
             )
-            _schedule_coro(engine.close_spider_async(reason="memory_cap"))
+            schedule_coro(engine.close_spider_async(reason="memory_cap"))
 
     def _warn_once(self, kind: str, crossed: bool, message: str) -> None:
         """Warn when ``kind`` crosses its threshold; again only after it fell back."""
