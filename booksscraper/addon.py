@@ -80,8 +80,8 @@ class BooksStack:
                 settings.set_in_component_priority_dict(setting, load_object(path), None)
         # Per-slot concurrency that holds during bursts (booksscraper/downloader.py).
         settings.set("DOWNLOADER", "booksscraper.downloader.PerSlotLimitDownloader", "addon")
-        # Seen requests as 64-bit keys, not a set of bytes (booksscraper/dupefilter.py); "addon"
-        # priority: a DUPEFILTER_CLASS of the project or the command line wins.
-        settings.set("DUPEFILTER_CLASS", "booksscraper.dupefilter.CompactDupeFilter", "addon")
+        # Seen requests as 64-bit keys, not a set of bytes (booksscraper/dedup/dupefilter.py);
+        # "addon" priority: a DUPEFILTER_CLASS of the project or the command line wins.
+        settings.set("DUPEFILTER_CLASS", "booksscraper.dedup.dupefilter.CompactDupeFilter", "addon")
         # The cluster switch (REDIS_URL) sets SCHEDULER and more, so it is an add-on of its own.
         load_object("booksscraper.cluster.addon.ClusterAddon")().update_settings(settings)

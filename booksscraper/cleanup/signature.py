@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-from booksscraper.compactset import OpenTable
+from booksscraper.dedup.keyset import OpenTable
 
 NUM_PERM = 64
 BANDS = 8
