@@ -41,6 +41,8 @@ EXTENSIONS: dict[str, int] = {
     "booksscraper.resume.ResumeGuard": 50,
     "booksscraper.extensions.latency.LatencyStats": 100,
     "booksscraper.extensions.monitor.ResourceMonitor": 110,
+    # Freed heap back to the OS every few seconds: flat RSS over long crawls.
+    "booksscraper.extensions.trim.MemoryTrim": 115,
     "booksscraper.extensions.progress.Progress": 120,
     # Crawl-delay and POLITENESS_MAX_RPS as slot floors; the adaptive controller (opt-in).
     "booksscraper.extensions.adaptive.AdaptiveConcurrency": 130,
