@@ -31,7 +31,7 @@ from twisted.internet.defer import Deferred
 
 import booksscraper.compat as compat
 from booksscraper.compat import ROBOTS_LOGGER, executor_processes, ignored_reason
-from booksscraper.downloader import PerSlotLimitDownloader
+from booksscraper.compat import PerSlotLimitDownloader
 
 
 def _raised(call) -> IgnoreRequest:
@@ -113,6 +113,7 @@ def _pop_burst(downloader_cls: type[Downloader], monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(scrapy.core.downloader, "_schedule_coro", schedule)
     monkeypatch.setattr(compat, "_schedule_coro", schedule)
     downloader = downloader_cls.__new__(downloader_cls)  # no crawler: only the queue runs
+    downloader._entered = {}  # what our __init__ sets up (when each request arrived)
     slot = Slot(concurrency=2, delay=0, jitter=0)
     for i in range(5):
         slot.queue.append((Request(f"http://site.test/{i}"), Deferred()))
