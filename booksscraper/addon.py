@@ -72,8 +72,8 @@ EXTENSIONS: dict[str, int] = {
 SCRAPY_SETTINGS: dict[str, object] = {
     # Per-slot concurrency that holds during bursts (booksscraper/downloader.py).
     "DOWNLOADER": "booksscraper.downloader.PerSlotLimitDownloader",
-    # Seen requests as 64-bit keys, not a set of bytes (booksscraper/dupefilter.py).
-    "DUPEFILTER_CLASS": "booksscraper.dupefilter.CompactDupeFilter",
+    # Seen requests as 64-bit keys, not a set of bytes (booksscraper/dedup/dupefilter.py).
+    "DUPEFILTER_CLASS": "booksscraper.dedup.dupefilter.CompactDupeFilter",
     # Scrapy's 2 retries are too few for a storm of 503s; ours back off between attempts.
     "RETRY_TIMES": 6,
 }

@@ -62,7 +62,7 @@ from scrapy.spiders import Spider
 from scrapy.utils.response import response_from_dict
 from w3lib.http import headers_dict_to_raw, headers_raw_to_dict
 
-from booksscraper.compactset import KeySet
+from booksscraper.dedup.keyset import KeySet
 from booksscraper.output import (
     OutputError,
     dumps,

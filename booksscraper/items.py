@@ -34,7 +34,7 @@ class BookItem:
     description_raw: str | None = None  # as the page shows it
     word_count: int | None = None  # words in the clean description
     reading_time_s: int | None = None  # seconds to read it at 230 words a minute
-    near_duplicate_of: str | None = None  # url of an earlier book with a near-identical description
+    near_duplicate_of: str | None = None  # url of an earlier book of the job, same blurb (cleanup)
 
 
 # Fields a crawl must get right, compared with the sandbox's ground truth.

@@ -39,7 +39,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 
-from booksscraper.compactset import KeySet, key64
+from booksscraper.dedup.keyset import KeySet, key64
 from booksscraper.errors import BadConfig
 from booksscraper.output import iter_json_lines, output_path
 from booksscraper.shared import shared

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from booksscraper.compactset import key64
+from booksscraper.dedup.keyset import key64
 
 REQUIRED: dict[str, type | tuple[type, ...]] = {
     "url": str,

@@ -38,7 +38,7 @@ def test_the_scrapy_settings_it_changes_at_addon_priority() -> None:
     addon = 15  # SETTINGS_PRIORITIES["addon"]
     assert {name: value for name, value in changed.items() if value[1] is not None} == {
         "DOWNLOADER": ("booksscraper.downloader.PerSlotLimitDownloader", addon),
-        "DUPEFILTER_CLASS": ("booksscraper.dupefilter.CompactDupeFilter", addon),
+        "DUPEFILTER_CLASS": ("booksscraper.dedup.dupefilter.CompactDupeFilter", addon),
         "RETRY_TIMES": (6, addon),
     }
     assert set(changed) == {

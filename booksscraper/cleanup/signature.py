@@ -19,13 +19,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sqlite3
 import tempfile
 from array import array
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from booksscraper.compactset import OpenTable
+from booksscraper.dedup.keyset import OpenTable
 
 NUM_PERM = 64
 BANDS = 8
@@ -193,6 +195,55 @@ class NearDuplicateIndex:
         if best is None:
             return None
         return self._record(best)[_SIGNATURE_BYTES:].decode("utf-8")
+
+
+class SignatureStore:
+    """Each cleaned book's signature, in SQLite in JOBDIR: the index of the next run.
+
+    A resumed crawl skips the books earlier runs exported, so its index would know
+    none of them; the pipeline replays the stored signatures of exported books into
+    the index when the spider opens (a book stored but not exported, killed before
+    export or rejected, is fetched and stored again). One row a book (~0.4 KiB on
+    disk), written in transactions of ``BATCH`` rows and on close (one transaction a
+    row cost ~2x the index's own time a book: BENCHMARKS.md); ``synchronous=OFF``.
+    What a ``kill -9`` (or a power cut) loses is the last rows: fewer earlier books
+    to compare with, never a wrong flag.
+    """
+
+    FILE = "near_duplicates.sqlite"
+    BATCH = 100
+
+    def __init__(self, jobdir: Path) -> None:
+        jobdir.mkdir(parents=True, exist_ok=True)
+        self.path = jobdir / self.FILE
+        self._db = sqlite3.connect(self.path, isolation_level=None)  # autocommit
+        self._pending: list[tuple[str, bytes]] = []
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS signatures (key TEXT PRIMARY KEY, signature BLOB)"
+        )
+
+    def __iter__(self) -> Iterator[tuple[str, bytes]]:
+        """(key, signature) of every stored book, in the order they were stored."""
+        yield from self._db.execute("SELECT key, signature FROM signatures ORDER BY rowid")
+
+    def put(self, key: str, signature: bytes) -> None:
+        self._pending.append((key, signature))
+        if len(self._pending) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        rows, self._pending = self._pending, []
+        with self._db:  # one transaction
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO signatures VALUES (?, ?)", rows)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._db.close()
 
 
 def _band_hash(signature: bytes, band: int) -> int:

@@ -23,9 +23,9 @@ hold leases says once what it waits for (how many leases, whose, last
 heartbeat how long ago).
 
 Why look at the engine's in-progress set: Scrapy has no signal for "this
-request is completely handled"; ``engine._slot.inprogress`` holds every
-request from download until its output is processed (a private attribute of
-Scrapy 2.19, checked when the crawl opens).
+request is completely handled"; ``booksscraper.compat.requests_in_progress``
+reads every request from download until its output is processed (a private
+attribute of Scrapy 2.19, checked when the crawl opens).
 
 End of crawl: a worker stays open while the queue or any worker's leases are
 not empty, and closes after both were empty for
@@ -78,6 +78,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 
 from booksscraper.cluster.leases import LeasedPriorityQueue
+from booksscraper.compat import check_engine, requests_in_progress, wake_engine
 from booksscraper.errors import BadConfig
 from booksscraper.middlewares.checks import number_setting
 from booksscraper.middlewares.delayed import DelayedRequests
@@ -171,10 +172,7 @@ class ClusterScheduler(Scheduler):
         threading.Thread(
             target=self._beat, name="cluster-heartbeat", daemon=True
         ).start()
-        if getattr(self.crawler.engine, "_slot", None) is None or not hasattr(
-            self.crawler.engine._slot, "inprogress"
-        ):
-            raise RuntimeError("ClusterScheduler needs Scrapy's engine._slot.inprogress (2.19)")
+        check_engine(self.crawler.engine)
         if len(self.queue) or self.queue.leased_count():
             logger.info(
                 "Joining a crawl: %d requests queued, %d leased",
@@ -260,8 +258,7 @@ class ClusterScheduler(Scheduler):
         return {lease_of(r) for r in requests if LEASE_META in r.meta}
 
     def _live_leases(self) -> set[str]:
-        slot = getattr(self.crawler.engine, "_slot", None)
-        in_progress = list(slot.inprogress) if slot is not None else []
+        in_progress = requests_in_progress(self.crawler.engine)
         return self._leases_of(in_progress + self._delayed_requests())
 
     def _ack(self, lease_ids: list[str]) -> None:
@@ -307,9 +304,7 @@ class ClusterScheduler(Scheduler):
             logger.exception("cluster heartbeat failed; trying again in %.1fs", self.poll_interval)
             return
         # Wake the engine: it pulls queued work or re-checks whether the crawl is over.
-        slot = getattr(self.crawler.engine, "_slot", None)
-        if slot is not None and slot.closing is None:
-            slot.nextcall.schedule()
+        wake_engine(self.crawler.engine)
 
     def _spider_idle(self) -> None:
         self._ack_finished()

@@ -57,7 +57,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLEANUP_MAX_IN_FLIGHT", 1000, int, "most items queued or running", CLEANUP),
     Setting("CLEANUP_NEAR_DUPLICATES", True, bool,
             "signatures and near-duplicate flagging (the index costs ~0.1-0.2 KiB per book in "
-            "the main process and ~0.3 KiB on disk; see BENCHMARKS.md)", CLEANUP),
+            "the main process and ~0.3 KiB on disk; with `JOBDIR`, ~0.4 KiB more in "
+            "`JOBDIR/near_duplicates.sqlite`, so a resumed crawl flags against earlier runs' "
+            "books; a cluster worker compares only with its own; see BENCHMARKS.md)", CLEANUP),
     Setting("CLEANUP_NEAR_DUPLICATE_THRESHOLD", 0.8, float,
             "estimated Jaccard similarity of word 3-grams", CLEANUP),
     Setting("CLEANUP_START_METHOD", "forkserver", str,

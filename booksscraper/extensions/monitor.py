@@ -51,8 +51,8 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
-from scrapy.utils.defer import _schedule_coro
 
+from booksscraper.compat import schedule_coro
 from booksscraper.config.declared import default
 from booksscraper.config.readers import boolean
 from booksscraper.errors import BadConfig
@@ -255,7 +255,7 @@ class ResourceMonitor:
                 rss_mb,
                 self.memory_cap / MB,
             )
-            _schedule_coro(engine.close_spider_async(reason="memory_cap"))
+            schedule_coro(engine.close_spider_async(reason="memory_cap"))
 
     def _warn_once(self, kind: str, crossed: bool, message: str) -> None:
         """Warn when ``kind`` crosses its threshold; again only after it fell back."""

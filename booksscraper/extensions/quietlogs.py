@@ -16,9 +16,8 @@ import logging
 from scrapy import signals
 from scrapy.crawler import Crawler
 
+from booksscraper.compat import ROBOTS_LOGGER
 from booksscraper.middlewares.backoff import failure_reason
-
-ROBOTS_LOGGER = "scrapy.downloadermiddlewares.robotstxt"
 
 
 class _DownloadErrorsInOneLine(logging.Filter):

@@ -40,6 +40,7 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from twisted.internet import reactor
 from twisted.internet.base import DelayedCall
 
+from booksscraper.compat import engine_closing
 from booksscraper.failures import Failures
 from booksscraper.shared import shared
 
@@ -95,8 +96,7 @@ class DelayedRequests:
 
     def _release(self, request: Request) -> None:
         engine = self.crawler.engine
-        slot = getattr(engine, "_slot", None)
-        if slot is not None and slot.closing:
+        if engine_closing(engine):
             return  # the crawl is closing: _spider_closed records it
         if engine is None or not engine.running:
             return

@@ -5,7 +5,11 @@ every download while it runs. This pipeline sends items, in batches, to a
 ``ProcessPoolExecutor`` (``booksscraper.pipelines.pool.BatchPool``) running
 the pure functions of ``booksscraper.cleanup``, and awaits each item's result:
 the reactor only pickles and applies results. Near-duplicate flagging needs
-every description seen so far, so its LSH index stays in this process.
+every description seen so far, so its LSH index stays in this process; with
+``JOBDIR`` it also covers earlier runs of the job: each signature is kept in
+``JOBDIR/near_duplicates.sqlite`` (``SignatureStore``) and those of the books
+earlier runs exported are put back in the index when the spider opens. In a
+cluster each worker's index holds the books that worker cleaned (docs/cleanup.md).
 
 Per item: title and category repaired (mojibake, NFC, whitespace);
 ``description`` = the clean description, ``description_raw`` = the text as the
@@ -47,9 +51,10 @@ Stats: ``cleanup/items`` (cleaned), ``cleanup/batches``, ``cleanup/batch_size_ma
 ``cleanup/pool_restarts``, ``cleanup/pool_unusable`` (1 when workers kept dying
 before finishing any batch, and the crawl fell back to cleaning inline),
 ``cleanup/workers``, ``cleanup/near_duplicates``,
-``cleanup/near_duplicate_index_failed`` (1 when the index's temp file failed:
-flagging stops, the books go on), ``cleanup/rejected`` and
-``cleanup/rejected/cleanup_error``.
+``cleanup/near_duplicate_index_failed`` (1 when the index's temp file or its
+JOBDIR store failed: flagging stops, the books go on),
+``cleanup/near_duplicate_index_restored`` (signatures of earlier runs put back),
+``cleanup/rejected`` and ``cleanup/rejected/cleanup_error``.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ import contextlib
 import functools
 import logging
 import os
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -69,11 +76,12 @@ from scrapy.utils.reactor import is_reactor_installed
 
 from booksscraper.cleanup import CleanupOptions, clean_batch
 from booksscraper.cleanup.record import INPUT_FIELDS, SIGNATURE
-from booksscraper.cleanup.signature import NearDuplicateIndex
+from booksscraper.cleanup.signature import NearDuplicateIndex, SignatureStore
 from booksscraper.errors import BadConfig
 from booksscraper.middlewares.checks import int_setting, number_setting
 from booksscraper.pipelines.pool import START_METHODS, BatchPool, PoolUnusable
 from booksscraper.records.rejects import Rejects
+from booksscraper.resume import exported_before
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +120,8 @@ class CleanupPipeline:
             raise BadConfig("CLEANUP_NEAR_DUPLICATE_THRESHOLD: must be in (0, 1]")
         near_duplicates = settings.getbool("CLEANUP_NEAR_DUPLICATES", True)
         self.index = NearDuplicateIndex(threshold) if near_duplicates else None
+        jobdir = settings.get("JOBDIR")
+        self.store = SignatureStore(Path(jobdir)) if near_duplicates and jobdir else None
         self.options = CleanupOptions(
             extra_work=int_setting(settings, "CLEANUP_EXTRA_WORK", 0),
             signatures=near_duplicates,
@@ -127,6 +137,14 @@ class CleanupPipeline:
 
     async def open_spider(self) -> None:
         self.stats.set_value("cleanup/workers", self.workers)
+        if self.store is not None and self.index is not None:
+            exported = exported_before(self.crawler)
+            restored = 0
+            for key, signature in self.store:
+                if key in exported:
+                    self.index.add(key, signature)
+                    restored += 1
+            self.stats.set_value("cleanup/near_duplicate_index_restored", restored)
         if self.workers == 0:
             return
         if not is_asyncio_available():
@@ -167,6 +185,8 @@ class CleanupPipeline:
             await self.pool.close()
         if self.index is not None:
             self.index.close()  # its temporary file
+        if self.store is not None:
+            self.store.close()
         if self._shutdown_trigger is not None:
             from twisted.internet import reactor
 
@@ -216,7 +236,11 @@ class CleanupPipeline:
                 fields["near_duplicate_of"] = (
                     self.index.add(key, signature) if signature is not None else None
                 )
-            except OSError as exc:  # its temp file (TMPDIR full, gone): the books still go on
+                if fields["near_duplicate_of"] == key:  # itself, cleaned in an earlier run
+                    fields["near_duplicate_of"] = None
+                if self.store is not None and signature is not None:
+                    self.store.put(key, signature)
+            except (OSError, sqlite3.Error) as exc:  # temp file or store (full, gone): books go on
                 logger.error("near-duplicate index failed (%s): no more near-duplicate flags", exc)
                 self.stats.set_value("cleanup/near_duplicate_index_failed", 1)
                 with contextlib.suppress(OSError):

@@ -12,7 +12,7 @@ Books are unique by UPC: an item whose UPC was already exported (a book
 reached by two paths, or again after a resumed crawl, whose earlier lines are
 read back when ``JOBDIR`` is set) is not written twice and is counted under
 ``export/duplicates``. The UPCs seen are kept as 64-bit keys in a
-``booksscraper.compactset.KeySet`` (a 16-hex-digit UPC is exactly one key; any
+``booksscraper.dedup.keyset.KeySet`` (a 16-hex-digit UPC is exactly one key; any
 other value is hashed), ~20 bytes a book instead of ~100 in a set of strings.
 
 Settings: ``OUTPUT_DIR``, ``OUTPUT_JSONL``, ``OUTPUT_JSON`` (see
@@ -30,7 +30,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from booksscraper.compactset import KeySet
+from booksscraper.dedup.keyset import KeySet
 from booksscraper.output import (
     OUTPUT_ERROR,
     JsonLinesWriter,

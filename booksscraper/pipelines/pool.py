@@ -190,8 +190,9 @@ class BatchPool:
 
     def worker_pids(self) -> list[int]:
         """Pids of the live workers (started lazily, on the first batches)."""
-        processes = getattr(self._executor, "_processes", None) or {}
-        return [pid for pid, process in list(processes.items()) if process.is_alive()]
+        from booksscraper.compat import executor_processes  # not in workers: it imports Scrapy
+
+        return [p.pid for p in executor_processes(self._executor) if p.is_alive()]
 
     async def close(self) -> None:
         """Run everything pending, then stop the workers."""
@@ -210,8 +211,9 @@ class BatchPool:
         executor, self._executor = self._executor, None
         if executor is None:
             return
-        # _processes is private but stable since 3.2: the only handle on the workers.
-        processes = list((getattr(executor, "_processes", None) or {}).values())
+        from booksscraper.compat import executor_processes  # not in workers: it imports Scrapy
+
+        processes = executor_processes(executor)
         executor.shutdown(wait=False)  # its pending futures fail when the workers go
         deadline = time.monotonic() + grace
         for process in processes:

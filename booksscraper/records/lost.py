@@ -43,7 +43,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.spider import iterate_spider_output
 from twisted.python.failure import Failure
 
-from booksscraper.compat import over_maxsize
+from booksscraper.compat import ignored_reason, over_maxsize
 from booksscraper.config.readers import whole_number
 from booksscraper.middlewares.backoff import failure_reason
 from booksscraper.middlewares.masking import mask_credentials
@@ -51,15 +51,6 @@ from booksscraper.records.failures import RECORDED, Failures, is_recorded
 
 logger = logging.getLogger(__name__)
 
-
-# Scrapy's IgnoreRequest carries no type of its own: its messages tell its cases apart.
-# Our own drops are told apart by type (RequestDropped, failures.RequestRecorded).
-_IGNORED = (
-    ("during decompression", "maxsize_decompressed"),
-    ("max redirections", "redirect_max"),
-    ("offsite", "offsite"),
-    ("robots.txt", "robots_txt"),
-)
 
 
 def lost_reason(exception: BaseException, request: Request | None = None) -> str:
@@ -70,15 +61,12 @@ def lost_reason(exception: BaseException, request: Request | None = None) -> str
     if over_maxsize(exception):
         return "maxsize"
     if isinstance(exception, IgnoreRequest):
-        message = str(exception)
-        if "max redirections" in message and request is not None:
+        reason = ignored_reason(exception) or "ignored"
+        if reason == "redirect_max" and request is not None:
             chain = request.meta.get("redirect_urls") or []
             if len(set(chain)) < len(chain) or request.url in chain:
                 return "redirect_loop"  # the same page again and again, not a long chain
-        for text, reason in _IGNORED:
-            if text in message:
-                return reason
-        return "ignored"
+        return reason
     return failure_reason(exception)
 
 

@@ -19,6 +19,7 @@ from booksscraper.errors import BadConfig
 from booksscraper.items import BookItem
 from booksscraper.pipelines.cleanup import CleanupPipeline
 from booksscraper.pipelines.pool import BatchPool
+from booksscraper.resume import MARKER
 from tests.cleanup.samples import CATALOGUE, spider_item
 from tests.helpers import read_lines
 
@@ -167,3 +168,31 @@ def test_a_failing_near_duplicate_index_stops_flagging_but_loses_no_book(tmp_pat
     assert stats["cleanup/near_duplicate_index_failed"] == 1
     assert stats["cleanup/items"] == 20
     assert pipeline.index is None
+
+
+@pytest.mark.timeout(60)
+def test_a_resumed_jobdir_crawl_flags_near_duplicates_of_books_exported_before(
+    tmp_path: Path,
+) -> None:
+    """The index covers the job, not one process: earlier runs' exported books count."""
+    jobdir = tmp_path / "job"
+    first = [spider_item(i) for i in range(1, 21)]
+    asyncio.run(process_all(make_pipeline(tmp_path, CLEANUP_WORKERS=0, JOBDIR=str(jobdir)),
+                            first))
+    # The first run was killed after exporting books 1-10; 11-20 were cleaned, not exported.
+    (jobdir / MARKER).write_text("1")  # what a killed run leaves (booksscraper.resume)
+    (tmp_path / "books.jsonl").write_text(
+        "".join(f'{{"url": "{item.url}"}}\n' for item in first[:10]), encoding="utf-8")
+
+    def resumed(**settings: Any) -> tuple[list[Any], CleanupPipeline]:
+        copy_of_exported, copy_of_unexported = spider_item(21), spider_item(22)
+        copy_of_exported.description = first[3].description
+        copy_of_unexported.description = first[14].description
+        pipeline = make_pipeline(tmp_path, CLEANUP_WORKERS=0, **settings)
+        return asyncio.run(process_all(pipeline, [copy_of_exported, copy_of_unexported])), pipeline
+
+    results, pipeline = resumed(JOBDIR=str(jobdir))
+    assert [r.near_duplicate_of for r in results] == [first[3].url, None]
+    assert pipeline.stats.get_value("cleanup/near_duplicate_index_restored") == 10
+    results, _ = resumed()  # the control: without JOBDIR a run knows only its own books
+    assert [r.near_duplicate_of for r in results] == [None, None]

@@ -19,8 +19,8 @@ from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 from booksscraper.addon import BooksStack
-from booksscraper.compactset import KeySet, key64
-from booksscraper.dupefilter import CompactDupeFilter
+from booksscraper.dedup.dupefilter import CompactDupeFilter
+from booksscraper.dedup.keyset import KeySet, key64
 from booksscraper.pipelines.export import upc_key, write_json_array
 from booksscraper.resume import already_exported
 from booksscraper.sandbox.testing import running_sandbox
@@ -131,7 +131,7 @@ def test_a_torn_last_record_is_skipped(tmp_path: Path) -> None:
 def test_the_addon_turns_it_on_unless_the_project_chose_a_filter() -> None:
     settings = Settings()
     BooksStack().update_settings(settings)
-    assert settings["DUPEFILTER_CLASS"] == "booksscraper.dupefilter.CompactDupeFilter"
+    assert settings["DUPEFILTER_CLASS"] == "booksscraper.dedup.dupefilter.CompactDupeFilter"
     chosen = "scrapy.dupefilters.BaseDupeFilter"
     settings = Settings({"DUPEFILTER_CLASS": chosen}, priority="project")
     BooksStack().update_settings(settings)
@@ -209,7 +209,7 @@ def test_records_across_read_chunks_and_a_torn_tail(
     path = tmp_path / "requests.seen"
     whole = path.read_bytes()
     path.write_bytes(whole + whole[:9])  # a torn 51st record
-    monkeypatch.setattr("booksscraper.dupefilter._READ_CHUNK", 7)  # records span chunks
+    monkeypatch.setattr("booksscraper.dedup.dupefilter._READ_CHUNK", 7)  # records span chunks
     again = make_filter(CompactDupeFilter, tmp_path)
     assert all(again.request_seen(r) for r in requests(50))
     again.close("finished")

@@ -4,7 +4,7 @@
 fingerprinter) as a ``bytes`` object in a Python ``set``: ~85 bytes a request,
 plus the fragmentation of a hundred thousand small objects living as long as
 the crawl. ``CompactDupeFilter`` keeps a 64-bit blake2b key of each
-fingerprint in a ``booksscraper.compactset.KeySet`` (13-27 bytes a request).
+fingerprint in a ``booksscraper.dedup.keyset.KeySet`` (13-27 bytes a request).
 Everything else is Scrapy's: the fingerprinter (``REQUEST_FINGERPRINTER_CLASS``),
 ``DUPEFILTER_DEBUG``, the log line and stat of a filtered request, and with
 ``JOBDIR`` the ``requests.seen`` file, written and read back in Scrapy's format
@@ -30,7 +30,7 @@ from typing import IO, TYPE_CHECKING
 from scrapy.dupefilters import RFPDupeFilter
 from scrapy.utils.request import RequestFingerprinterProtocol
 
-from booksscraper.compactset import KeySet, key64
+from booksscraper.dedup.keyset import KeySet, key64
 
 if TYPE_CHECKING:
     from scrapy.http import Request
