@@ -66,17 +66,17 @@ from rotating_proxies.expire import Proxies, exp_backoff_full_jitter
 from rotating_proxies.middlewares import RotatingProxyMiddleware
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import Deferred
 
 from booksscraper.errors import BadConfig
-from booksscraper.failures import Failures
 from booksscraper.middlewares.bans import BAN_REASON_META
 from booksscraper.middlewares.checks import choice_setting, int_setting, number_setting
 from booksscraper.middlewares.masking import mask_proxy, proxy_key
+from booksscraper.records.failures import Failures, RequestRecorded
 
 logger = logging.getLogger(__name__)
 
@@ -281,12 +281,10 @@ class ProxyRotationMiddleware(RotatingProxyMiddleware):
         return proxy
 
     def _drop(self, request: Request) -> None:
-        """Give up on ``request`` for want of a proxy: written down, then IgnoreRequest."""
-        Failures.for_crawler(self.crawler).record(
-            request.url, "all_proxies_dead", request.meta.get("retry_times", 0) + 1
-        )
+        """Give up on ``request`` for want of a proxy: written down once, then dropped as such."""
+        Failures.for_crawler(self.crawler).record_request(request, "all_proxies_dead")
         self.stats.inc_value("proxies/dropped")
-        raise IgnoreRequest("all proxies are dead")
+        raise RequestRecorded("all proxies are dead")
 
     def process_exception(self, request: Request, exception: Exception) -> Request | None:  # type: ignore[override]
         return self._handle_result(request)

@@ -30,8 +30,12 @@ from scrapy.utils.test import get_crawler
 from twisted.internet.defer import Deferred
 
 import booksscraper.compat as compat
-from booksscraper.compat import ROBOTS_LOGGER, executor_processes, ignored_reason
-from booksscraper.compat import PerSlotLimitDownloader
+from booksscraper.compat import (
+    ROBOTS_LOGGER,
+    PerSlotLimitDownloader,
+    executor_processes,
+    ignored_reason,
+)
 
 
 def _raised(call) -> IgnoreRequest:
