@@ -181,6 +181,15 @@ def stop_on_output_error(crawler: Crawler, error: OutputError) -> None:
         closing.addErrback(lambda _failure: None)  # closing already, for another reason
 
 
+
+@contextlib.contextmanager
+def stopping_on_output_error(crawler: Crawler) -> Iterator[None]:
+    """Run a write; if it fails, ``stop_on_output_error`` instead of raising."""
+    try:
+        yield
+    except OutputError as exc:
+        stop_on_output_error(crawler, exc)
+
 def replace_atomically(path: os.PathLike[str] | str, write: Callable[[IO[str]], None]) -> None:
     """Write ``path`` through a temporary file beside it and a rename; OutputError on failure.
 

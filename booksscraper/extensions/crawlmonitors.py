@@ -44,7 +44,7 @@ from twisted.internet.threads import deferToThread
 from booksscraper import monitors
 from booksscraper.alerts import Alerts, alert_payload, safe_json
 from booksscraper.errors import BadConfig
-from booksscraper.output import OutputError, output_path, stop_on_output_error
+from booksscraper.output import output_path, stopping_on_output_error
 
 logger = logging.getLogger(__name__)
 
@@ -169,10 +169,8 @@ class CrawlMonitors:
         if failed:
             self.stats.set_value(monitors.FAILED, [c["name"] for c in failed])
             self._alert("close", failed, in_thread=False)
-        try:
+        with stopping_on_output_error(self.crawler):
             self.alerts.close()
-        except OutputError as exc:
-            stop_on_output_error(self.crawler, exc)
 
     def _alert(self, kind: str, failed: list[dict[str, Any]], *, in_thread: bool) -> None:
         spider = self.crawler.spider
@@ -187,10 +185,8 @@ class CrawlMonitors:
         }
         alert = alert_payload(kind, crawl, safe_json(failed), {
             "report": self.report_path, "stats": self.stats_path, "alerts": self.alerts.path})
-        try:
+        with stopping_on_output_error(self.crawler):
             self.alerts.write(alert)
-        except OutputError as exc:
-            stop_on_output_error(self.crawler, exc)
         if in_thread:
             deferToThread(self.alerts.post, alert)  # post() never raises
         else:

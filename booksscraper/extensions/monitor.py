@@ -63,6 +63,7 @@ from booksscraper.output import (
     OutputFolder,
     output_path,
     stop_on_output_error,
+    stopping_on_output_error,
 )
 
 logger = logging.getLogger(__name__)
@@ -167,10 +168,8 @@ class ResourceMonitor:
         if self._writer is not None:
             self.tick()  # the final counters, so the series ends where the crawl did
         if self._writer is not None:
-            try:
+            with stopping_on_output_error(self.crawler):
                 self._writer.close()
-            except OutputError as exc:
-                stop_on_output_error(self.crawler, exc)
             self._writer = None
 
     def tick(self) -> None:

@@ -43,6 +43,7 @@ from booksscraper.output import (
     output_path,
     replace_atomically,
     stop_on_output_error,
+    stopping_on_output_error,
 )
 from booksscraper.records.failures import FAILURES_COUNT
 
@@ -110,10 +111,8 @@ class CrawlSummary:
     def spider_closed(self) -> None:
         # A first copy, in case engine_stopped never comes (a spider closed
         # while the engine was starting, scrapy/scrapy#6916).
-        try:
+        with stopping_on_output_error(self.crawler):
             self._write_stats(self.crawler.stats.get_stats())
-        except OutputError as exc:
-            stop_on_output_error(self.crawler, exc)
 
     def _write_stats(self, stats: dict[str, Any]) -> bool:
         """Write ``STATS_FILE`` (this crawl's output started first); False if output is off."""

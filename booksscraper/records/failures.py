@@ -22,10 +22,9 @@ from scrapy.exceptions import IgnoreRequest
 from booksscraper.middlewares.masking import mask_proxy
 from booksscraper.output import (
     JsonLinesWriter,
-    OutputError,
     OutputFolder,
     output_path,
-    stop_on_output_error,
+    stopping_on_output_error,
 )
 from booksscraper.shared import shared
 
@@ -71,10 +70,8 @@ class Failures:
             "proxy": mask_proxy(proxy),
         }
         self.crawler.stats.inc_value(FAILURES_COUNT)
-        try:
+        with stopping_on_output_error(self.crawler):
             self._writer.write(record)
-        except OutputError as exc:
-            stop_on_output_error(self.crawler, exc)
 
     def record_request(
         self, request: Request, reason: str, attempts: int | None = None, proxy: str | None = None
@@ -88,7 +85,5 @@ class Failures:
         self.record(request.url, reason, attempts, proxy)
 
     def _close(self) -> None:
-        try:
+        with stopping_on_output_error(self.crawler):
             self._writer.close()
-        except OutputError as exc:
-            stop_on_output_error(self.crawler, exc)

@@ -17,10 +17,9 @@ from scrapy.crawler import Crawler
 
 from booksscraper.output import (
     JsonLinesWriter,
-    OutputError,
     OutputFolder,
     output_path,
-    stop_on_output_error,
+    stopping_on_output_error,
 )
 from booksscraper.shared import shared
 
@@ -53,16 +52,12 @@ class Rejects:
             "item": data,
             "rejected_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        try:
+        with stopping_on_output_error(self.crawler):
             self._writer.write(record)
-        except OutputError as exc:
-            stop_on_output_error(self.crawler, exc)
         self.stats.inc_value(f"{stage}/rejected")
         for reason in reasons:
             self.stats.inc_value(f"{stage}/rejected/{reason.split(':', 1)[0]}")
 
     def _close(self) -> None:
-        try:
+        with stopping_on_output_error(self.crawler):
             self._writer.close()
-        except OutputError as exc:
-            stop_on_output_error(self.crawler, exc)
