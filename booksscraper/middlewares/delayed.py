@@ -37,7 +37,6 @@ from typing import Any
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest
-from twisted.internet import reactor
 from twisted.internet.base import DelayedCall
 
 from booksscraper.compat import engine_closing
@@ -74,6 +73,9 @@ class DelayedRequests:
     def _hold(self, request: Request, delay: float) -> None:
         if request not in self.waiting:
             self.counts[request.meta.get(HELD_BY, "retry")] += 1
+        # Imported when first needed: importing it installs Twisted's default reactor.
+        from twisted.internet import reactor
+
         self.waiting[request] = reactor.callLater(delay, self._release, request)  # type: ignore[attr-defined]
         self.crawler.stats.max_value("retry/backoff/max_waiting", len(self.waiting))
         self.crawler.stats.set_value(WAITING, len(self.waiting))

@@ -47,6 +47,7 @@ from booksscraper.compat import ignored_reason, over_maxsize
 from booksscraper.config.readers import whole_number
 from booksscraper.middlewares.backoff import failure_reason
 from booksscraper.middlewares.masking import mask_credentials
+from booksscraper.middlewares.retry import BackoffRetryMiddleware
 from booksscraper.records.failures import RECORDED, Failures, is_recorded
 
 logger = logging.getLogger(__name__)
@@ -183,10 +184,6 @@ class LostRequests:
             dont_filter=True,
             meta={k: v for k, v in redirected.meta.items() if not k.startswith("redirect_")},
         )
-        # Imported here: the spider imports this module before Scrapy installs its reactor,
-        # and the retry middleware's holder imports twisted's reactor.
-        from booksscraper.middlewares.retry import BackoffRetryMiddleware
-
         retry = self.crawler.get_downloader_middleware(BackoffRetryMiddleware)
         again = retry.retry_dropped(original, reason, self.limit) if retry is not None else None
         if again is not None:
