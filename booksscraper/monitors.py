@@ -52,7 +52,7 @@ from typing import Any
 from scrapy.settings import BaseSettings
 
 from booksscraper.errors import BadConfig
-from booksscraper.failures import FAILURES_COUNT
+from booksscraper.records.failures import FAILURES_COUNT
 from booksscraper.validation import FIELDS
 
 # Stats this module owns (the spider and the validation pipeline write the first three).

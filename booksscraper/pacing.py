@@ -67,9 +67,9 @@ from scrapy_redis.connection import get_redis_from_settings
 
 from booksscraper.cluster.concurrency import EXPIRY_MARGIN, ClusterSlots
 from booksscraper.cluster.ratelimit import ClusterRateLimiter, domain_key_setting, require_redis
+from booksscraper.config.readers import int_setting, number_setting
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES
 from booksscraper.middlewares.bans import is_robots_txt
-from booksscraper.middlewares.checks import int_setting, number_setting
 from booksscraper.middlewares.delayed import HELD_BY, NOT_BEFORE, DelayedRequests
 
 # Requests handed back to the engine to wait (each passes the scheduler once more).

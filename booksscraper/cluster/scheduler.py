@@ -79,8 +79,8 @@ from scrapy_redis.scheduler import Scheduler
 
 from booksscraper.cluster.leases import LeasedPriorityQueue
 from booksscraper.compat import check_engine, requests_in_progress, wake_engine
+from booksscraper.config.readers import number_setting
 from booksscraper.errors import BadConfig
-from booksscraper.middlewares.checks import number_setting
 from booksscraper.middlewares.delayed import DelayedRequests
 
 logger = logging.getLogger(__name__)

@@ -55,9 +55,9 @@ from scrapy.http import Response
 from scrapy.utils.asyncio import create_looping_call
 from scrapy.utils.httpobj import urlparse_cached
 
+from booksscraper.config.readers import int_setting, number_setting
 from booksscraper.errors import BadConfig
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES, parse_retry_after
-from booksscraper.middlewares.checks import int_setting, number_setting
 from booksscraper.output import JsonLinesWriter
 from booksscraper.pacing import SitePacer
 from booksscraper.politeness.law import ConcurrencyLaw, Decision, LawParams, TickSignals

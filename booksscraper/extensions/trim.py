@@ -27,7 +27,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
-from booksscraper.middlewares.checks import number_setting
+from booksscraper.config.readers import number_setting
 
 
 def glibc_malloc_trim() -> Any | None:

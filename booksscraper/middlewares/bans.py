@@ -43,8 +43,8 @@ from scrapy.http import Response
 from scrapy.utils.misc import load_object
 from twisted.internet import error as net
 
+from booksscraper.config.readers import int_setting
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES, failure_reason
-from booksscraper.middlewares.checks import int_setting
 
 MARKER_SCAN_BYTES = 64 * 1024
 DEFAULT_MARKERS = ["SANDBOX-BLOCKED", "<title>Access denied</title>"]

@@ -40,7 +40,7 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from twisted.internet.base import DelayedCall
 
 from booksscraper.compat import engine_closing
-from booksscraper.failures import Failures
+from booksscraper.records.failures import Failures
 from booksscraper.shared import shared
 
 logger = logging.getLogger(__name__)

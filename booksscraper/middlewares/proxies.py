@@ -72,9 +72,9 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import Deferred
 
+from booksscraper.config.readers import choice_setting, int_setting, number_setting
 from booksscraper.errors import BadConfig
 from booksscraper.middlewares.bans import BAN_REASON_META
-from booksscraper.middlewares.checks import choice_setting, int_setting, number_setting
 from booksscraper.middlewares.masking import mask_proxy, proxy_key
 from booksscraper.records.failures import Failures, RequestRecorded
 

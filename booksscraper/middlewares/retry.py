@@ -59,17 +59,17 @@ from scrapy.http import Response
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.misc import load_object
 
+from booksscraper.config.readers import int_setting, number_setting
 from booksscraper.errors import BadConfig
-from booksscraper.failures import RECORDED, Failures
 from booksscraper.middlewares.backoff import (
     RetryBudget,
     failure_reason,
     full_jitter_delay,
     parse_retry_after,
 )
-from booksscraper.middlewares.checks import int_setting, number_setting
 from booksscraper.middlewares.delayed import NOT_BEFORE, DelayedRequests
 from booksscraper.middlewares.masking import mask_credentials
+from booksscraper.records.failures import RECORDED, Failures
 
 logger = logging.getLogger(__name__)
 
