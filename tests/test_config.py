@@ -28,15 +28,12 @@ READERS = {
 }
 # Readers that still take a literal default (the explicit-default ones and Scrapy's get*).
 DEFAULT_ARGUMENT = {"int_setting": 2, "number_setting": 2, "choice_setting": 2}
-# Modules issue 15 is rewriting, and wt16c's: they still carry literal defaults, which must
-# equal the declared ones until they are converted to booksscraper.config.readers.
+# Modules other engineers are converting: they still carry literal defaults, which must
+# equal the declared ones until they read through booksscraper.config.readers.
 NOT_CONVERTED = {
-    "middlewares/retry.py", "middlewares/proxies.py", "middlewares/bans.py",
-    "middlewares/delayed.py", "middlewares/backoff.py", "extensions/adaptive.py",
-    "extensions/progress.py", "downloader.py", "pipelines/cleanup.py", "extensions/trim.py",
-    # Merged while the declaration was written (monitors, incremental crawls, the pacer):
-    # their literals must agree with it until they read through booksscraper.config.readers.
-    "alerts.py", "monitors.py", "extensions/crawlmonitors.py", "incremental.py", "pacing.py",
+    "extensions/adaptive.py", "extensions/progress.py", "pipelines/cleanup.py",
+    "extensions/trim.py", "alerts.py", "monitors.py", "extensions/crawlmonitors.py",
+    "incremental.py", "pacing.py",
 }
 
 

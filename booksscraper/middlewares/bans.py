@@ -16,13 +16,13 @@ Our policy, fitted to the site:
   upstream" page looks the same as the site's error), timeouts and
   connections lost mid-response (the site may have reset them).
 
-Settings (defaults in brackets):
+Settings (defaults in docs/settings.md):
 
-- ``ROTATING_PROXY_BAN_STATUSES`` [[403]]
-- ``ROTATING_PROXY_BAN_MARKERS`` [["SANDBOX-BLOCKED", "<title>Access denied</title>"]]:
-  looked for in the first 64 KiB of 200 bodies.
-- ``ROTATING_PROXY_EMPTY_BODY_STRIKES`` [3]: empty pages in a row that ban a proxy.
-- ``ROTATING_PROXY_BAN_POLICY`` [``booksscraper.middlewares.bans.BanPolicy``].
+- ``ROTATING_PROXY_BAN_STATUSES``: statuses that mean a ban.
+- ``ROTATING_PROXY_BAN_MARKERS``: body texts that mean a ban, looked for in the first
+  64 KiB of 200 bodies.
+- ``ROTATING_PROXY_EMPTY_BODY_STRIKES``: empty pages in a row that ban a proxy.
+- ``ROTATING_PROXY_BAN_POLICY``: the class that decides (``BanPolicy``, below).
 
 Stats: ``bans/status/<code>``, ``bans/blocked_page``, ``bans/empty``, ``bans/error/<reason>``:
 counted by the proxy middleware once per death of a proxy (the failures of the
@@ -43,11 +43,11 @@ from scrapy.http import Response
 from scrapy.utils.misc import load_object
 from twisted.internet import error as net
 
-from booksscraper.config.readers import int_setting
+from booksscraper.config.declared import default
+from booksscraper.config.readers import text, text_list, whole_number
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES, failure_reason
 
 MARKER_SCAN_BYTES = 64 * 1024
-DEFAULT_MARKERS = ["SANDBOX-BLOCKED", "<title>Access denied</title>"]
 BAN_REASON_META = "_ban_reason"
 PROXY_FAILURES = (
     DownloadConnectionRefusedError,
@@ -65,7 +65,10 @@ def is_robots_txt(request: Request) -> bool:
 
 class BanPolicy:
     def __init__(
-        self, ban_statuses: set[int], markers: list[bytes], empty_strikes: int = 3
+        self,
+        ban_statuses: set[int],
+        markers: list[bytes],
+        empty_strikes: int = default("ROTATING_PROXY_EMPTY_BODY_STRIKES"),
     ) -> None:
         self.ban_statuses = ban_statuses
         self.markers = markers
@@ -76,9 +79,9 @@ class BanPolicy:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BanPolicy:
         s = crawler.settings
-        statuses = {int(x) for x in s.getlist("ROTATING_PROXY_BAN_STATUSES", [403])}
-        markers = [m.encode() for m in s.getlist("ROTATING_PROXY_BAN_MARKERS", DEFAULT_MARKERS)]
-        strikes = int_setting(s, "ROTATING_PROXY_EMPTY_BODY_STRIKES", 3, minimum=1)
+        statuses = {int(x) for x in text_list(s, "ROTATING_PROXY_BAN_STATUSES")}
+        markers = [m.encode() for m in text_list(s, "ROTATING_PROXY_BAN_MARKERS")]
+        strikes = whole_number(s, "ROTATING_PROXY_EMPTY_BODY_STRIKES", minimum=1)
         return cls(statuses, markers, strikes)
 
     def assess(self, request: Request, response: Response) -> tuple[bool | None, str | None]:
@@ -124,9 +127,10 @@ class BanDetectionMiddleware(_PackageBanDetection):
         # Imported here: proxies.py imports this module.
         from booksscraper.middlewares.proxies import configured_proxies
 
-        if not configured_proxies(crawler.settings):
+        s = crawler.settings
+        if not configured_proxies(s):
             raise NotConfigured  # no proxies, no bans to detect
-        policy_cls = load_object(crawler.settings.get("ROTATING_PROXY_BAN_POLICY") or BanPolicy)
+        policy_cls = load_object(text(s, "ROTATING_PROXY_BAN_POLICY") or BanPolicy)
         policy = (
             policy_cls.from_crawler(crawler)
             if hasattr(policy_cls, "from_crawler")

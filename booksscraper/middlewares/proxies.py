@@ -30,16 +30,16 @@ comma-separated string), the environment variable named by
 ``ROTATING_PROXY_ENV_VAR`` (comma or whitespace separated). None: direct
 connections, the middleware is off.
 
-Settings (defaults in brackets):
+Settings (defaults in docs/settings.md):
 
-- ``ROTATING_PROXY_LIST`` [[]], ``ROTATING_PROXY_LIST_PATH`` [None],
-  ``ROTATING_PROXY_ENV_VAR`` ["BOOKS_PROXIES"]
-- ``ROTATING_PROXY_ALL_DEAD`` ["wait"]: or "close".
-- ``ROTATING_PROXY_BACKOFF_BASE`` [300] and ``ROTATING_PROXY_BACKOFF_CAP``
-  [3600]: seconds a dead proxy rests, random(0, min(cap, base * 2**deaths)).
-- ``ROTATING_PROXY_PAGE_RETRY_TIMES`` [5]: other proxies a banned page tries
-  before it counts as a page failure (then the retry middleware takes over).
-- ``ROTATING_PROXY_LOGSTATS_INTERVAL`` [30]: seconds between pool summaries in the log.
+- ``ROTATING_PROXY_LIST``, ``ROTATING_PROXY_LIST_PATH``, ``ROTATING_PROXY_ENV_VAR``:
+  where the proxies come from (above).
+- ``ROTATING_PROXY_ALL_DEAD``: ``wait`` or ``close``.
+- ``ROTATING_PROXY_BACKOFF_BASE`` and ``ROTATING_PROXY_BACKOFF_CAP``: seconds a dead
+  proxy rests, random(0, min(cap, base * 2**deaths)).
+- ``ROTATING_PROXY_PAGE_RETRY_TIMES``: other proxies a banned page tries before it
+  counts as a page failure (then the retry middleware takes over).
+- ``ROTATING_PROXY_LOGSTATS_INTERVAL``: seconds between pool summaries in the log.
 
 Stats: ``proxies/good``, ``proxies/dead``, ``proxies/unchecked``,
 ``proxies/reanimated``, ``proxies/mean_backoff``, ``proxies/deaths`` (one per
@@ -72,7 +72,7 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import Deferred
 
-from booksscraper.config.readers import choice_setting, int_setting, number_setting
+from booksscraper.config.readers import choice, number, text, text_list, whole_number
 from booksscraper.errors import BadConfig
 from booksscraper.middlewares.bans import BAN_REASON_META
 from booksscraper.middlewares.masking import mask_proxy, proxy_key
@@ -111,19 +111,20 @@ def parse_proxy_url(text: str, setting: str) -> str:
 def configured_proxies(settings: BaseSettings, environ: dict[str, str] | None = None) -> list[str]:
     """The proxy list from the file, the setting or the environment (first found), validated."""
     environ = os.environ if environ is None else environ
-    path = settings.get("ROTATING_PROXY_LIST_PATH")
-    env_var = settings.get("ROTATING_PROXY_ENV_VAR", "BOOKS_PROXIES")
+    path = text(settings, "ROTATING_PROXY_LIST_PATH")
+    listed = text_list(settings, "ROTATING_PROXY_LIST")
+    env_var = text(settings, "ROTATING_PROXY_ENV_VAR")
     if path:
         setting = "ROTATING_PROXY_LIST_PATH"
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            content = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             why = getattr(exc, "strerror", None) or str(exc)
             raise BadConfig(f"{setting}: cannot read proxy file {path}: {why}") from None
-        entries = [line.strip() for line in text.splitlines()]
-    elif settings.get("ROTATING_PROXY_LIST"):
+        entries = [line.strip() for line in content.splitlines()]
+    elif any(listed):
         setting = "ROTATING_PROXY_LIST"
-        entries = [e.strip() for e in settings.getlist(setting)]
+        entries = [e.strip() for e in listed]
     elif env_var and environ.get(env_var, "").strip():
         setting = env_var
         entries = re.split(r"[\s,]+", environ[env_var])
@@ -195,22 +196,20 @@ class ProxyPool(Proxies):
 class ProxyRotationMiddleware(RotatingProxyMiddleware):
     def __init__(self, crawler: Crawler, proxy_list: list[str]) -> None:
         s = crawler.settings
-        base = number_setting(s, "ROTATING_PROXY_BACKOFF_BASE", 300.0)
-        cap = number_setting(s, "ROTATING_PROXY_BACKOFF_CAP", 3600.0)
+        base = number(s, "ROTATING_PROXY_BACKOFF_BASE")
+        cap = number(s, "ROTATING_PROXY_BACKOFF_CAP")
+        self.logstats_interval = number(s, "ROTATING_PROXY_LOGSTATS_INTERVAL", minimum=0.1)
+        self.all_dead = choice(s, "ROTATING_PROXY_ALL_DEAD", ALL_DEAD_CHOICES)
+        self.max_proxies_to_try = whole_number(s, "ROTATING_PROXY_PAGE_RETRY_TIMES")
         self.crawler = crawler
         self.stats = crawler.stats
         self.proxies = ProxyPool(
             proxy_list, backoff=lambda attempt: exp_backoff_full_jitter(attempt, cap=cap, base=base)
         )
-        self.logstats_interval = number_setting(
-            s, "ROTATING_PROXY_LOGSTATS_INTERVAL", 30.0, minimum=0.1
-        )
         self.reanimate_interval = 1.0
-        self.all_dead = choice_setting(s, "ROTATING_PROXY_ALL_DEAD", "wait", ALL_DEAD_CHOICES)
         self.stop_if_no_proxies = self.all_dead == "close"
         self._closing: Deferred[None] | None = None
         self._warned_all_dead = False
-        self.max_proxies_to_try = int_setting(s, "ROTATING_PROXY_PAGE_RETRY_TIMES", 5)
         self.auth_headers = {
             proxy_key(p): _basic_auth(p) for p in proxy_list if urlsplit(p).username is not None
         }
