@@ -24,15 +24,14 @@ SETTINGS_METHODS = {
 READERS = {
     "int_setting", "number_setting", "choice_setting", "number", "whole_number", "boolean",
     "choice", "text", "text_list", "output_path", "_positive", "_non_negative", "_ratio",
-    "domain_key_setting", "require_redis", "positive",
+    "domain_key_setting", "require_redis", "positive", "share",
 }
 # Readers that still take a literal default (the explicit-default ones and Scrapy's get*).
 DEFAULT_ARGUMENT = {"int_setting": 2, "number_setting": 2, "choice_setting": 2}
 # Modules other engineers are converting: they still carry literal defaults, which must
 # equal the declared ones until they read through booksscraper.config.readers.
 NOT_CONVERTED = {
-    "extensions/adaptive.py", "pipelines/cleanup.py", "alerts.py", "monitors.py",
-    "extensions/crawlmonitors.py", "incremental.py", "pacing.py",
+    "extensions/adaptive.py", "pipelines/cleanup.py", "incremental.py", "pacing.py",
 }
 
 
