@@ -67,7 +67,8 @@ from scrapy_redis.connection import get_redis_from_settings
 
 from booksscraper.cluster.concurrency import EXPIRY_MARGIN, ClusterSlots
 from booksscraper.cluster.ratelimit import ClusterRateLimiter, domain_key_setting, require_redis
-from booksscraper.config.readers import int_setting, number_setting
+from booksscraper.config.declared import default
+from booksscraper.config.readers import boolean, number, text, whole_number
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES
 from booksscraper.middlewares.bans import is_robots_txt
 from booksscraper.middlewares.delayed import HELD_BY, NOT_BEFORE, DelayedRequests
@@ -79,21 +80,6 @@ logger = logging.getLogger(__name__)
 
 PACING_AT = "pacing_at"  # [wall-clock send time reserved, reserved again after missing it]
 OWNER = "pacer"
-# Every setting the pacer reads, with its default.
-DEFAULTS: dict[str, Any] = {
-    "CLUSTER_CONCURRENCY_KEY": "inflight:%(domain)s",
-    "CLUSTER_CONCURRENCY_POLL": 0.05,
-    "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN": 0,
-    "CLUSTER_MAX_RPS_PER_DOMAIN": 0.0,
-    "CLUSTER_RATE_KEY": "ratelimit:%(domain)s",
-    "CLUSTER_RPS_BURST": 1.0,
-    "POLITENESS_CRAWL_DELAY_MAX": 60.0,
-    "POLITENESS_MAX_RPS": 0.0,
-    "POLITENESS_OBEY_CRAWL_DELAY": True,
-    "RETRY_SLOWDOWN_MAX": 10.0,
-    "RETRY_SLOWDOWN_MIN": 0.05,
-    "RETRY_SLOWDOWN_RECOVERY": 0.8,
-}
 # A request that comes back late for its send time (a busy event loop, a full downloader)
 # keeps its reservation: reserving again would put it behind every later reservation, and
 # when all come back late (a storm of hangs filling the downloader) nothing would ever go.
@@ -124,60 +110,49 @@ class SitePacer:
 
     def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
-
-        def number(name: str, **limits: float) -> float:
-            return number_setting(s, name, DEFAULTS[name], **limits)
-
+        max_rps = number(s, "POLITENESS_MAX_RPS")
+        self.floor = max(s.getfloat("DOWNLOAD_DELAY"), 1.0 / max_rps if max_rps else 0.0)
+        self.obey_crawl_delay = boolean(s, "POLITENESS_OBEY_CRAWL_DELAY") and s.getbool(
+            "ROBOTSTXT_OBEY"
+        )
+        self.crawl_delay_max = number(s, "POLITENESS_CRAWL_DELAY_MAX")
+        self.robots_agent = s.get("ROBOTSTXT_USER_AGENT") or s.get("USER_AGENT") or "*"
+        self.slowdown_min = number(s, "RETRY_SLOWDOWN_MIN")
+        self.slowdown_max = number(s, "RETRY_SLOWDOWN_MAX")
+        self.slowdown_recovery = number(s, "RETRY_SLOWDOWN_RECOVERY", maximum=1.0)
+        self.poll = number(s, "CLUSTER_CONCURRENCY_POLL", minimum=0.001)
+        cluster_rps = number(s, "CLUSTER_MAX_RPS_PER_DOMAIN")
+        cluster_cap = whole_number(s, "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN")
+        if cluster_rps:
+            require_redis(s, "CLUSTER_MAX_RPS_PER_DOMAIN")
+        if cluster_cap:
+            require_redis(s, "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN")
+        shared = bool(text(s, "REDIS_URL") or text(s, "REDIS_HOST"))
         self.crawler = crawler
         self.stats = crawler.stats
-        max_rps = number("POLITENESS_MAX_RPS")
-        self.floor = max(s.getfloat("DOWNLOAD_DELAY"), 1.0 / max_rps if max_rps else 0.0)
-        self.obey_crawl_delay = s.getbool(
-            "POLITENESS_OBEY_CRAWL_DELAY", DEFAULTS["POLITENESS_OBEY_CRAWL_DELAY"]
-        ) and s.getbool("ROBOTSTXT_OBEY")
-        self.crawl_delay_max = number("POLITENESS_CRAWL_DELAY_MAX")
-        self.robots_agent = s.get("ROBOTSTXT_USER_AGENT") or s.get("USER_AGENT") or "*"
-        self.slowdown_min = number("RETRY_SLOWDOWN_MIN")
-        self.slowdown_max = number("RETRY_SLOWDOWN_MAX")
-        self.slowdown_recovery = number("RETRY_SLOWDOWN_RECOVERY", maximum=1.0)
-        self.poll = number("CLUSTER_CONCURRENCY_POLL", minimum=0.001)
         self.sites: dict[str, Site] = {}
         self.passed: dict[Request, tuple[str, str | None]] = {}  # -> (site, cluster token)
         self.delayed = DelayedRequests.for_crawler(crawler)
         self.rate: ClusterRateLimiter | None = None
         self.slots: ClusterSlots | None = None
-        self._cluster_setup(s)
+        if shared:
+            # With Redis every site's schedule is shared: Crawl-delay, POLITENESS_MAX_RPS and
+            # the slow-down hold for the cluster, not per worker.
+            server = get_redis_from_settings(s)
+            self.floor = max(self.floor, 1.0 / cluster_rps if cluster_rps else 0.0)
+            burst = number(s, "CLUSTER_RPS_BURST", minimum=1.0)
+            key = domain_key_setting(s, "CLUSTER_RATE_KEY", default("CLUSTER_RATE_KEY"))
+            self.rate = ClusterRateLimiter(server, cluster_rps or 1.0, burst, key)
+            if cluster_cap:
+                key = domain_key_setting(
+                    s, "CLUSTER_CONCURRENCY_KEY", default("CLUSTER_CONCURRENCY_KEY")
+                )
+                ttl = s.getfloat("DOWNLOAD_TIMEOUT") + EXPIRY_MARGIN
+                self.slots = ClusterSlots(server, cluster_cap, ttl, key)
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
         crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
         crawler.signals.connect(self._left_downloader, signal=signals.request_left_downloader)
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
-
-    def _cluster_setup(self, s: Any) -> None:
-        cluster_rps = number_setting(
-            s, "CLUSTER_MAX_RPS_PER_DOMAIN", DEFAULTS["CLUSTER_MAX_RPS_PER_DOMAIN"]
-        )
-        cap = int_setting(
-            s, "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN", DEFAULTS["CLUSTER_MAX_CONCURRENCY_PER_DOMAIN"]
-        )
-        if cluster_rps:
-            require_redis(s, "CLUSTER_MAX_RPS_PER_DOMAIN")
-        if cap:
-            require_redis(s, "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN")
-        if not s.get("REDIS_URL") and not s.get("REDIS_HOST"):
-            return
-        server = get_redis_from_settings(s)
-        # With Redis every site's schedule is shared: Crawl-delay, POLITENESS_MAX_RPS and the
-        # slow-down hold for the cluster, not per worker.
-        self.floor = max(self.floor, 1.0 / cluster_rps if cluster_rps else 0.0)
-        burst = number_setting(s, "CLUSTER_RPS_BURST", DEFAULTS["CLUSTER_RPS_BURST"], minimum=1.0)
-        key = domain_key_setting(s, "CLUSTER_RATE_KEY", DEFAULTS["CLUSTER_RATE_KEY"])
-        self.rate = ClusterRateLimiter(server, cluster_rps or 1.0, burst, key)
-        if cap:
-            key = domain_key_setting(
-                s, "CLUSTER_CONCURRENCY_KEY", DEFAULTS["CLUSTER_CONCURRENCY_KEY"]
-            )
-            ttl = s.getfloat("DOWNLOAD_TIMEOUT") + EXPIRY_MARGIN
-            self.slots = ClusterSlots(server, cap, ttl, key)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SitePacer:
