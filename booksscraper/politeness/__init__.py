@@ -1,1 +1,1 @@
-"""Politeness: the adaptive concurrency control law (pure, no Scrapy); see ``law.py``."""
+"""Politeness: the adaptive controller (``controller.py``) and its law (``law.py``); pure."""
