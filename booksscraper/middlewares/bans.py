@@ -4,8 +4,8 @@ scrapy-rotating-proxies 0.6.2 counts every status but 200/301/302 as a ban,
 so a site's 503 or 429 (the site throttling everyone) kills healthy proxies.
 Our policy, fitted to the site:
 
-- ban: a status in ROTATING_PROXY_BAN_STATUSES (403); a 200 page carrying one
-  of ROTATING_PROXY_BAN_MARKERS (a "blocked" page); empty 200 bodies (except
+- ban: a status in ROTATING_PROXY_BAN_STATUSES (a "forbidden"); a 200 page carrying
+  one of ROTATING_PROXY_BAN_MARKERS (a "blocked" page); empty 200 bodies (except
   robots.txt) through the same proxy ROTATING_PROXY_EMPTY_BODY_STRIKES times
   in a row (one empty page may be the site's hiccup: it is retried, and the
   proxy keeps its state); failing to reach or talk to the proxy (refused,
