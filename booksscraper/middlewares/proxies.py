@@ -194,8 +194,11 @@ class ProxyPool(Proxies):
 
 
 class ProxyRotationMiddleware(RotatingProxyMiddleware):
-    def __init__(self, crawler: Crawler, proxy_list: list[str]) -> None:
+    def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
+        proxy_list = configured_proxies(s)
+        if not proxy_list:
+            raise NotConfigured  # no proxies: direct connections (the normal case, not a warning)
         base = number(s, "ROTATING_PROXY_BACKOFF_BASE")
         cap = number(s, "ROTATING_PROXY_BACKOFF_CAP")
         self.logstats_interval = number(s, "ROTATING_PROXY_LOGSTATS_INTERVAL", minimum=0.1)
@@ -216,14 +219,11 @@ class ProxyRotationMiddleware(RotatingProxyMiddleware):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ProxyRotationMiddleware:
-        proxy_list = configured_proxies(crawler.settings)
-        if not proxy_list:
-            raise NotConfigured  # no proxies: direct connections (the normal case, not a warning)
-        mw = cls(crawler, proxy_list)
+        mw = cls(crawler)
         crawler.signals.connect(mw.engine_started, signal=signals.engine_started)
         crawler.signals.connect(mw.engine_stopped, signal=signals.engine_stopped)
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
-        logger.info("Rotating %d proxies", len(proxy_list))
+        logger.info("Rotating %d proxies", len(mw.proxies.proxies))
         return mw
 
     async def process_request(self, request: Request) -> None:  # type: ignore[override]
