@@ -4,7 +4,7 @@ Every ``ADAPTIVE_CONCURRENCY_INTERVAL`` seconds each site's control law
 (``booksscraper.politeness.law``) gets what the site saw (latency of each raw
 response against its own baseline, 429/503 and Retry-After, its peak
 in-flight) and the crawler process's CPU (psutil), and hands its decision to
-the site pacer (``booksscraper/pacing.py``, ``SitePacer.set_adaptive``): how
+the site pacer (``booksscraper/pacing/pacer.py``, ``SitePacer.set_adaptive``): how
 many requests of the site may be in flight, and the pace (``1 / learned rate
 cap``, shortened when late timers keep the rate below it). The pacer combines
 that pace with Crawl-delay, ``POLITENESS_MAX_RPS`` and the 429/503 slow-down
@@ -55,11 +55,11 @@ from scrapy.http import Response
 from scrapy.utils.asyncio import create_looping_call
 from scrapy.utils.httpobj import urlparse_cached
 
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES, parse_retry_after
 from booksscraper.middlewares.checks import int_setting, number_setting
-from booksscraper.output import JsonLinesWriter
-from booksscraper.pacing import SitePacer
+from booksscraper.output.jsonlines import JsonLinesWriter
+from booksscraper.pacing.pacer import SitePacer
 from booksscraper.politeness.law import ConcurrencyLaw, Decision, LawParams, TickSignals
 
 logger = logging.getLogger(__name__)

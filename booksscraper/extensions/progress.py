@@ -39,7 +39,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
 from booksscraper.extensions.counters import crawl_counters
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ which switches the stock one off.
   the server asks, capped by RETRY_AFTER_MAX. The wait happens outside the
   downloader (see ``delayed.py``), so other requests keep going meanwhile.
 - A 429 or 503 says "too fast" for the whole site: the site pacer
-  (``booksscraper/pacing.py``) slows the site down (RETRY_SLOWDOWN_*); this
+  (``booksscraper/pacing/pacer.py``) slows the site down (RETRY_SLOWDOWN_*); this
   middleware only retries.
 - Retries stay under RETRY_BUDGET_RATIO of the requests of the last
   RETRY_BUDGET_WINDOW seconds (at least RETRY_BUDGET_MIN), so a failing site
@@ -59,7 +59,7 @@ from scrapy.http import Response
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.misc import load_object
 
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
 from booksscraper.failures import RECORDED, Failures
 from booksscraper.middlewares.backoff import (
     RetryBudget,
@@ -69,7 +69,7 @@ from booksscraper.middlewares.backoff import (
 )
 from booksscraper.middlewares.checks import int_setting, number_setting
 from booksscraper.middlewares.delayed import NOT_BEFORE, DelayedRequests
-from booksscraper.middlewares.masking import mask_credentials
+from booksscraper.records.credentials import mask_credentials
 
 logger = logging.getLogger(__name__)
 

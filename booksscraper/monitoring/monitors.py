@@ -51,9 +51,9 @@ from typing import Any
 
 from scrapy.settings import BaseSettings
 
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
+from booksscraper.extraction.validation import FIELDS
 from booksscraper.failures import FAILURES_COUNT
-from booksscraper.validation import FIELDS
 
 # Stats this module owns (the spider and the validation pipeline write the first three).
 ANNOUNCED = "books/announced"
