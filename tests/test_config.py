@@ -36,8 +36,8 @@ NOT_CONVERTED = {
     "extensions/progress.py", "pacing/downloader.py", "pipelines/cleanup.py", "extensions/trim.py",
     # Merged while the declaration was written (monitors, incremental crawls, the pacer):
     # their literals must agree with it until they read through booksscraper.config.readers.
-    "monitoring/alerts.py", "monitoring/monitors.py", "extensions/crawlmonitors.py", "incremental.py",
-    "pacing/pacer.py",
+    "monitoring/alerts.py", "monitoring/monitors.py", "extensions/crawlmonitors.py",
+    "incremental.py", "pacing/pacer.py",
 }
 
 
