@@ -19,9 +19,9 @@ from scrapy.utils.misc import load_object
 # Downloader middlewares: User-Agent, proxies, retries with backoff.
 DOWNLOADER_MIDDLEWARES: dict[str, int] = {
     # Right after Scrapy's robots.txt middleware (100), before anything else spends work on
-    # a request: the site pacer holds one that may not leave yet (booksscraper/pacing.py).
+    # a request: the site pacer holds one that may not leave yet (booksscraper/pacing/pacer.py).
     # Not before robots.txt: requests waiting there for robots.txt would go all at once.
-    "booksscraper.pacing.SitePacer": 110,
+    "booksscraper.pacing.pacer.SitePacer": 110,
     # Backoff retries where Scrapy's RetryMiddleware was; proxies and ban detection where
     # scrapy-rotating-proxies puts them; User-Agent after the proxy (per_proxy mode needs it).
     "booksscraper.middlewares.retry.BackoffRetryMiddleware": 550,
@@ -47,7 +47,7 @@ EXTENSIONS: dict[str, int] = {
     # First: Scrapy's numeric settings checked before anything reads them.
     "booksscraper.config.settings_check.SettingsCheck": 0,
     # JOBDIR crawls that survive kill -9 (on only with JOBDIR).
-    "booksscraper.resume.ResumeGuard": 50,
+    "booksscraper.output.resume.ResumeGuard": 50,
     "booksscraper.extensions.latency.LatencyStats": 100,
     "booksscraper.extensions.monitor.ResourceMonitor": 110,
     # Freed heap back to the OS every few seconds: flat RSS over long crawls.
@@ -70,8 +70,8 @@ EXTENSIONS: dict[str, int] = {
 
 # Scrapy settings the stack changes (a project's or the command line's value wins).
 SCRAPY_SETTINGS: dict[str, object] = {
-    # Per-slot concurrency that holds during bursts (booksscraper/downloader.py).
-    "DOWNLOADER": "booksscraper.downloader.PerSlotLimitDownloader",
+    # Per-slot concurrency that holds during bursts (booksscraper/pacing/downloader.py).
+    "DOWNLOADER": "booksscraper.pacing.downloader.PerSlotLimitDownloader",
     # Seen requests as 64-bit keys, not a set of bytes (booksscraper/dedup/dupefilter.py).
     "DUPEFILTER_CLASS": "booksscraper.dedup.dupefilter.CompactDupeFilter",
     # Scrapy's 2 retries are too few for a storm of 503s; ours back off between attempts.

@@ -63,17 +63,12 @@ from scrapy.utils.response import response_from_dict
 from w3lib.http import headers_dict_to_raw, headers_raw_to_dict
 
 from booksscraper.dedup.keyset import KeySet
-from booksscraper.output import (
-    OutputError,
-    dumps,
-    iter_json_lines,
-    output_path,
-    replace_atomically,
-    stop_on_output_error,
-)
-from booksscraper.resume import CRAWL_STATE
+from booksscraper.extraction.validation import upc_key
+from booksscraper.output.errors import OutputError, stop_on_output_error
+from booksscraper.output.folder import output_path
+from booksscraper.output.jsonlines import dumps, iter_json_lines, replace_atomically
+from booksscraper.output.resume import CRAWL_STATE
 from booksscraper.spiders.books import LISTINGS_LOST
-from booksscraper.validation import upc_key
 
 logger = logging.getLogger(__name__)
 

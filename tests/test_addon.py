@@ -37,7 +37,7 @@ def test_the_scrapy_settings_it_changes_at_addon_priority() -> None:
     changed = changes(settings)
     addon = 15  # SETTINGS_PRIORITIES["addon"]
     assert {name: value for name, value in changed.items() if value[1] is not None} == {
-        "DOWNLOADER": ("booksscraper.downloader.PerSlotLimitDownloader", addon),
+        "DOWNLOADER": ("booksscraper.pacing.downloader.PerSlotLimitDownloader", addon),
         "DUPEFILTER_CLASS": ("booksscraper.dedup.dupefilter.CompactDupeFilter", addon),
         "RETRY_TIMES": (6, addon),
     }
@@ -51,7 +51,7 @@ def test_the_components_it_adds_and_replaces() -> None:
     settings = Settings()
     BooksStack().update_settings(settings)
     assert component_paths(settings, "DOWNLOADER_MIDDLEWARES") == {
-        "booksscraper.pacing.SitePacer": 110,
+        "booksscraper.pacing.pacer.SitePacer": 110,
         "booksscraper.middlewares.retry.BackoffRetryMiddleware": 550,
         "booksscraper.middlewares.proxies.ProxyRotationMiddleware": 610,
         "booksscraper.middlewares.bans.BanDetectionMiddleware": 620,
@@ -68,7 +68,7 @@ def test_the_components_it_adds_and_replaces() -> None:
     }
     assert component_paths(settings, "EXTENSIONS") == {
         "booksscraper.config.settings_check.SettingsCheck": 0,
-        "booksscraper.resume.ResumeGuard": 50,
+        "booksscraper.output.resume.ResumeGuard": 50,
         "booksscraper.extensions.latency.LatencyStats": 100,
         "booksscraper.extensions.monitor.ResourceMonitor": 110,
         "booksscraper.extensions.trim.MemoryTrim": 115,

@@ -4,7 +4,7 @@ Amounts stay Decimal end to end (never float). ``normalize_amount`` quantizes
 to the currency's minor unit (2 places) only when that changes no value: an
 amount like 51.775 is an error, not something to round away silently.
 Price strings are read here and nowhere else, with price-parser: ``read_price``
-as the page shows them (extraction, ``pages/book.py``: never raises, no repair),
+as the page shows them (extraction, ``extraction/book.py``: never raises, no repair),
 ``parse_price`` strictly, after the mojibake repair of ``clean_text`` ("Â£51.77"
 from a client that ignored the charset).
 """

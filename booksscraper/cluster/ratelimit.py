@@ -1,7 +1,7 @@
 """The shared per-site schedule in Redis: GCRA send times for every worker.
 
 Each worker applying its own limits would send N times the load. The site
-pacer (``booksscraper/pacing.py``) reserves every request's send time
+pacer (``booksscraper/pacing/pacer.py``) reserves every request's send time
 (retries and robots.txt included) from one schedule per site kept in Redis,
 passing its interval (the largest of Crawl-delay, POLITENESS_MAX_RPS, the
 429/503 slow-down, the adaptive pace and ``1 / CLUSTER_MAX_RPS_PER_DOMAIN``).
@@ -26,7 +26,7 @@ import logging
 from redis import Redis
 from scrapy.settings import BaseSettings
 
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
 
 logger = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ DUPEFILTER_CLASS and SCHEDULER_PERSIST when ``REDIS_URL`` is set:
 - ``SCHEDULER_QUEUE_KEY`` ["%(spider)s:requests"], ``SCHEDULER_DUPEFILTER_KEY``
   ["%(spider)s:dupefilter"]: as in scrapy-redis.
 - ``SCHEDULER_PERSIST`` [True]: keep queue and fingerprints when a worker closes.
-- ``SCHEDULER_SERIALIZER`` ["booksscraper.cluster_json"]: requests are stored in
+- ``SCHEDULER_SERIALIZER`` ["booksscraper.cluster.serializer"]: requests are stored in
   Redis as JSON (scrapy-redis's default is pickle).
 - ``CLUSTER_HEARTBEAT_TIMEOUT`` [4]: seconds without a heartbeat after which a
   worker counts as dead and its leased requests go back to the queue.
@@ -79,8 +79,8 @@ from scrapy_redis.scheduler import Scheduler
 
 from booksscraper.cluster.leases import LeasedPriorityQueue
 from booksscraper.compat import check_engine, requests_in_progress, wake_engine
+from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import number_setting
-from booksscraper.errors import BadConfig
 from booksscraper.middlewares.delayed import DelayedRequests
 
 logger = logging.getLogger(__name__)
@@ -124,8 +124,8 @@ class ClusterScheduler(Scheduler):
         s = crawler.settings
         checked = cls.check_settings(s)
         # JSON, not scrapy-redis's default pickle: whoever can write to Redis must not be
-        # able to run code in the workers (booksscraper/cluster_json.py).
-        serializer = s.get("SCHEDULER_SERIALIZER") or "booksscraper.cluster_json"
+        # able to run code in the workers (booksscraper/cluster/serializer.py).
+        serializer = s.get("SCHEDULER_SERIALIZER") or "booksscraper.cluster.serializer"
         scheduler = cls(
             server=connection.get_redis_from_settings(s),
             persist=s.getbool("SCHEDULER_PERSIST", True),

@@ -14,7 +14,7 @@ job log under scrapyd) and exits:
 - 2 when it cannot start because of its input (``BadConfig``: a bad setting,
   spider argument or input file, ``LOG_LEVEL``, ``LOG_FILE``, ``JOBDIR``...);
 - 3 when it did its job by the rules above but a monitor failed
-  (``booksscraper/monitors.py``: too few books against what the site announces,
+  (``booksscraper/monitoring/monitors.py``: too few books against what the site announces,
   a field missing, too many rejects or failures, a stall...); 1 and 4 come first;
 - 4 when an output file could not be written (no space, no permission):
   nothing unwritten is marked exported, so the same JOBDIR completes it.
@@ -35,9 +35,9 @@ from scrapy.exceptions import UsageError
 from scrapy.settings import BaseSettings
 from twisted.internet.defer import Deferred
 
-from booksscraper.errors import BadConfig
-from booksscraper.monitors import FAILED, RESULTS, describe_failures
-from booksscraper.output import OUTPUT_ERROR
+from booksscraper.config.errors import BadConfig
+from booksscraper.monitoring.monitors import FAILED, RESULTS, describe_failures
+from booksscraper.output.errors import OUTPUT_ERROR
 
 logger = logging.getLogger(__name__)
 

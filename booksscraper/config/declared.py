@@ -220,7 +220,7 @@ SETTINGS: tuple[Setting, ...] = (
             "keep the queue and fingerprints when a worker closes", CLUSTER),
     Setting("SCHEDULER_QUEUE_KEY", "%(spider)s:requests", str, "Redis key of the queue",
             CLUSTER),
-    Setting("SCHEDULER_SERIALIZER", "booksscraper.cluster_json", str,
+    Setting("SCHEDULER_SERIALIZER", "booksscraper.cluster.serializer", str,
             "requests stored in Redis as JSON (scrapy-redis's default is pickle)", CLUSTER),
     Setting("SHUTDOWN_GRACE", 2.0, float,
             "seconds downloads in progress get after Ctrl-C or SIGTERM before they are aborted",

@@ -7,7 +7,7 @@ pace. This extension feeds it and applies what it decides: every
 process's CPU (psutil); each raw response (the ``response_downloaded`` signal,
 before any middleware: a 429 is seen even when the retry middleware retries it)
 goes to the controller with its latency, Retry-After and the site's in-flight count
-from the site pacer (``booksscraper/pacing.py``). Each decision goes to
+from the site pacer (``booksscraper/pacing/pacer.py``). Each decision goes to
 ``SitePacer.set_adaptive``: how many requests of the site may be in flight, and the
 pace (``1 / learned rate cap``, shortened when late timers keep the rate below it).
 The pacer combines that pace with Crawl-delay, ``POLITENESS_MAX_RPS`` and the
@@ -55,11 +55,12 @@ from scrapy.http import Response
 from scrapy.utils.asyncio import create_looping_call
 from scrapy.utils.httpobj import urlparse_cached
 
+from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import boolean, number, text, whole_number
-from booksscraper.errors import BadConfig
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES, parse_retry_after
-from booksscraper.output import JsonLinesWriter, output_folder
-from booksscraper.pacing import SitePacer
+from booksscraper.output.folder import output_folder
+from booksscraper.output.jsonlines import JsonLinesWriter
+from booksscraper.pacing.pacer import SitePacer
 from booksscraper.politeness.controller import AdaptiveController, Step
 from booksscraper.politeness.law import LawParams
 

@@ -1,7 +1,7 @@
 """Monitors at the end of every crawl and while it runs; alerts when one fails.
 
 At the end (``engine_stopped``, before ``CrawlSummary`` writes stats.json) the
-close monitors of ``booksscraper.monitors`` judge the final stats. Every
+close monitors of ``booksscraper.monitoring.monitors`` judge the final stats. Every
 ``MONITOR_CHECK_INTERVAL`` seconds the periodic ones look at the crawl as it
 runs:
 
@@ -15,7 +15,7 @@ responses. A periodic monitor fires once per crawl: a WARNING line and an alert
 right away (a stalled crawl may never end), and it counts as a failed monitor at
 the end. Results: one WARNING line per failed monitor, ``monitors/results`` and
 ``monitors/failed`` in stats.json, the report's Monitors section, one alert
-(``booksscraper.alerts``) and exit status 3 (``commands/crawl.py``).
+(``booksscraper.monitoring.alerts``) and exit status 3 (``commands/crawl.py``).
 
 Settings (defaults in docs/settings.md):
 
@@ -25,8 +25,8 @@ Settings (defaults in docs/settings.md):
 - ``MONITOR_MAX_THROTTLE_RATE``: share of 429/503 responses in an interval.
 - ``MONITOR_RATE_MIN_RESPONSES``: fewer in an interval: not judged.
 
-The close monitors' settings are in ``booksscraper/monitors.py``; the alerts'
-in ``booksscraper/alerts.py``.
+The close monitors' settings are in ``booksscraper/monitoring/monitors.py``; the alerts'
+in ``booksscraper/monitoring/alerts.py``.
 """
 
 from __future__ import annotations
@@ -41,11 +41,12 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 from twisted.internet.threads import deferToThread
 
-from booksscraper import monitors
-from booksscraper.alerts import Alerts, alert_payload, safe_json
+from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import boolean, number, whole_number
-from booksscraper.errors import BadConfig
-from booksscraper.output import output_path, stopping_on_output_error
+from booksscraper.monitoring import monitors
+from booksscraper.monitoring.alerts import Alerts, alert_payload, safe_json
+from booksscraper.output.errors import stopping_on_output_error
+from booksscraper.output.folder import output_path
 
 logger = logging.getLogger(__name__)
 

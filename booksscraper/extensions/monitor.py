@@ -54,17 +54,12 @@ from scrapy.utils.asyncio import create_looping_call
 
 from booksscraper.compat import schedule_coro
 from booksscraper.config.declared import default
+from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import boolean
-from booksscraper.errors import BadConfig
 from booksscraper.extensions.counters import crawl_counters
-from booksscraper.output import (
-    JsonLinesWriter,
-    OutputError,
-    OutputFolder,
-    output_path,
-    stop_on_output_error,
-    stopping_on_output_error,
-)
+from booksscraper.output.errors import OutputError, stop_on_output_error, stopping_on_output_error
+from booksscraper.output.folder import OutputFolder, output_path
+from booksscraper.output.jsonlines import JsonLinesWriter
 
 logger = logging.getLogger(__name__)
 

@@ -40,8 +40,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 from scrapy.utils.asyncio import create_looping_call
 
+from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import number, text
-from booksscraper.errors import BadConfig
 from booksscraper.extensions.counters import crawl_counters
 
 logger = logging.getLogger(__name__)

@@ -36,15 +36,9 @@ from scrapy.crawler import Crawler
 
 from booksscraper.config.readers import boolean
 from booksscraper.extensions.counters import pages_received
-from booksscraper.output import (
-    OutputError,
-    OutputFolder,
-    dumps,
-    output_path,
-    replace_atomically,
-    stop_on_output_error,
-    stopping_on_output_error,
-)
+from booksscraper.output.errors import OutputError, stop_on_output_error, stopping_on_output_error
+from booksscraper.output.folder import OutputFolder, output_path
+from booksscraper.output.jsonlines import dumps, replace_atomically
 from booksscraper.records.failures import FAILURES_COUNT
 
 logger = logging.getLogger(__name__)

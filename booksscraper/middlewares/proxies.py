@@ -72,10 +72,10 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import Deferred
 
+from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import choice, number, text, text_list, whole_number
-from booksscraper.errors import BadConfig
 from booksscraper.middlewares.bans import BAN_REASON_META
-from booksscraper.middlewares.masking import mask_proxy, proxy_key
+from booksscraper.records.credentials import mask_proxy, proxy_key
 from booksscraper.records.failures import Failures, RequestRecorded
 
 logger = logging.getLogger(__name__)

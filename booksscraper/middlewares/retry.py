@@ -9,7 +9,7 @@ which switches the stock one off.
   the server asks, capped by RETRY_AFTER_MAX. The wait happens outside the
   downloader (see ``delayed.py``), so other requests keep going meanwhile.
 - A 429 or 503 says "too fast" for the whole site: the site pacer
-  (``booksscraper/pacing.py``) slows the site down (RETRY_SLOWDOWN_*); this
+  (``booksscraper/pacing/pacer.py``) slows the site down (RETRY_SLOWDOWN_*); this
   middleware only retries.
 - Retries stay under RETRY_BUDGET_RATIO of the requests of the last
   RETRY_BUDGET_WINDOW seconds (at least RETRY_BUDGET_MIN), so a failing site
@@ -57,8 +57,8 @@ from scrapy.http import Response
 from scrapy.settings import default_settings
 from scrapy.utils.misc import load_object
 
+from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import boolean, int_setting, number, whole_number
-from booksscraper.errors import BadConfig
 from booksscraper.middlewares.backoff import (
     RetryBudget,
     failure_reason,
@@ -66,7 +66,7 @@ from booksscraper.middlewares.backoff import (
     parse_retry_after,
 )
 from booksscraper.middlewares.delayed import NOT_BEFORE, DelayedRequests
-from booksscraper.middlewares.masking import mask_credentials
+from booksscraper.records.credentials import mask_credentials
 from booksscraper.records.failures import RECORDED, Failures
 
 logger = logging.getLogger(__name__)

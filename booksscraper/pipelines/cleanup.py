@@ -77,11 +77,11 @@ from scrapy.utils.reactor import is_reactor_installed
 from booksscraper.cleanup import CleanupOptions, clean_batch
 from booksscraper.cleanup.record import INPUT_FIELDS, SIGNATURE
 from booksscraper.cleanup.signature import NearDuplicateIndex, SignatureStore
+from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import int_setting, number_setting
-from booksscraper.errors import BadConfig
+from booksscraper.output.resume import exported_before
 from booksscraper.pipelines.pool import START_METHODS, BatchPool, PoolUnusable
 from booksscraper.records.rejects import Rejects
-from booksscraper.resume import exported_before
 
 logger = logging.getLogger(__name__)
 

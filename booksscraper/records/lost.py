@@ -46,8 +46,8 @@ from twisted.python.failure import Failure
 from booksscraper.compat import ignored_reason, over_maxsize
 from booksscraper.config.readers import whole_number
 from booksscraper.middlewares.backoff import failure_reason
-from booksscraper.middlewares.masking import mask_credentials
 from booksscraper.middlewares.retry import BackoffRetryMiddleware
+from booksscraper.records.credentials import mask_credentials
 from booksscraper.records.failures import RECORDED, Failures, is_recorded
 
 logger = logging.getLogger(__name__)

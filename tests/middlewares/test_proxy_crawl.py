@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from booksscraper.middlewares.masking import proxy_key
 from booksscraper.middlewares.useragent import DEFAULT_PROFILES_FILE, load_profiles
+from booksscraper.records.credentials import proxy_key
 from tests.helpers import read_books, read_lines, run_crawl
 from tests.middlewares.conftest import PROXY_PASSWORD, crawl_stats
 

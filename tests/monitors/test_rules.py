@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from scrapy.settings import Settings
 
-from booksscraper.alerts import Alerts, split_credentials
 from booksscraper.commands.crawl import EXIT_MONITORS, EXIT_NOT_FINISHED, outcome
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
 from booksscraper.extensions.crawlmonitors import CrawlMonitors
-from booksscraper.monitors import FAILED, RESULTS, Thresholds, close_checks
-from booksscraper.validation import problem_field
+from booksscraper.extraction.validation import problem_field
+from booksscraper.monitoring.alerts import Alerts, split_credentials
+from booksscraper.monitoring.monitors import FAILED, RESULTS, Thresholds, close_checks
 from tests.monitors.conftest import Receiver
 
 CLEAN = {"finish_reason": "finished", "books/announced": 1000, "export/json_items": 1000,
@@ -85,7 +85,7 @@ def test_problem_field_is_the_longest_field_name() -> None:
 
 
 def test_a_start_page_announces_the_books_from_it_on() -> None:
-    from booksscraper.pages import ListingPage
+    from booksscraper.extraction import ListingPage
 
     first = ListingPage(book_urls=["u"] * 20, page=1, page_count=50, result_count=1000)
     assert first.books_from_here == 1000

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from booksscraper.middlewares.masking import proxy_key
+from booksscraper.records.credentials import proxy_key
 from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.tools.truth import differences
 from tests.helpers import read_books, read_lines

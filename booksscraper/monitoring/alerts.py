@@ -35,10 +35,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from scrapy.settings import BaseSettings
 
+from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import number, text
-from booksscraper.errors import BadConfig
-from booksscraper.middlewares.masking import mask_credentials
-from booksscraper.output import JsonLinesWriter, OutputError, dumps, output_path
+from booksscraper.output.errors import OutputError
+from booksscraper.output.folder import output_path
+from booksscraper.output.jsonlines import JsonLinesWriter, dumps
+from booksscraper.records.credentials import mask_credentials
 
 logger = logging.getLogger(__name__)
 

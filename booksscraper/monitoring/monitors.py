@@ -51,10 +51,10 @@ from typing import Any
 from scrapy.settings import BaseSettings
 
 from booksscraper.config.declared import default
+from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import number, text_list, whole_number
-from booksscraper.errors import BadConfig
+from booksscraper.extraction.validation import FIELDS
 from booksscraper.records.failures import FAILURES_COUNT
-from booksscraper.validation import FIELDS
 
 # Stats this module owns (the spider and the validation pipeline write the first three).
 ANNOUNCED = "books/announced"

@@ -40,10 +40,11 @@ from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 
 from booksscraper.dedup.keyset import KeySet, key64
-from booksscraper.errors import BadConfig
-from booksscraper.output import iter_json_lines, output_path
-from booksscraper.shared import shared
-from booksscraper.validation import upc_key
+from booksscraper.config.errors import BadConfig
+from booksscraper.output.folder import output_path
+from booksscraper.output.jsonlines import iter_json_lines
+from booksscraper.records.shared import shared
+from booksscraper.extraction.validation import upc_key
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,6 @@
+"""Politeness keyed by the site: when a request may leave, and how many at once.
+
+- ``pacer``: ``SitePacer``, the one owner of the delay between requests to a site (held
+  requests wait in the delayed-request holder; a cluster shares the schedule in Redis).
+- ``downloader``: Scrapy's downloader with per-slot concurrency that holds during bursts.
+"""
