@@ -192,11 +192,7 @@ def test_module_docstrings_state_the_declared_defaults() -> None:
 # Modules whose docstrings still give their settings' defaults in brackets (checked against
 # the declaration above). Any other module names a setting and its meaning only: the default
 # is in docs/settings.md, generated from the declaration, and nowhere else.
-DOCSTRING_DEFAULTS_LEFT = {
-    "cluster/scheduler.py", "extensions/monitor.py", "extensions/shutdown.py",
-    "extensions/summary.py", "incremental.py", "middlewares/useragent.py",
-    "pipelines/cleanup.py", "records/lost.py", "spiders/books.py",
-}
+DOCSTRING_DEFAULTS_LEFT = {"incremental.py", "pipelines/cleanup.py"}
 
 
 def test_other_docstrings_do_not_repeat_a_declared_default() -> None:

@@ -15,8 +15,7 @@ across the cluster; a worker that dies after reserving only wastes a slot.
 A request that must wait is held outside the downloader by the pacer, never
 slept on in a middleware.
 
-Settings (read by the pacer; defaults in docs/settings.md): ``CLUSTER_MAX_RPS_PER_DOMAIN``
-(0 = off), ``CLUSTER_RPS_BURST``, ``CLUSTER_RATE_KEY``.
+Settings: ``CLUSTER_MAX_RPS_PER_DOMAIN``, ``CLUSTER_RPS_BURST``, ``CLUSTER_RATE_KEY``.
 """
 
 from __future__ import annotations

@@ -173,8 +173,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REDIS_URL", None, str, "turns on cluster mode", CLUSTER),
     Setting("REFETCH_INVALID_PAGES", 2, int,
             "how many more times a page that is not what it should be is fetched: a book page "
-            "giving an invalid item, a listing page without books, pager or result count, a "
-            "redirect Scrapy drops (to itself, off the site)", CRAWL),
+            "giving an invalid item, a listing page without books, pager or result count", CRAWL),
     Setting("REJECTS_FILE", "rejects.jsonl", str, "items not exported, in `OUTPUT_DIR`", CRAWL),
     Setting("REPORT_ON_CLOSE", False, bool,
             "build the report when the crawl ends (matplotlib adds 1-2 s)", MONITORING),

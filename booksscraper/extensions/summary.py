@@ -11,8 +11,8 @@ numbers; it is written atomically (temp file + rename).
 
 Settings (defaults in brackets):
 
-- ``STATS_FILE`` [``"stats.json"``]: in ``OUTPUT_DIR``; the final stats, keys sorted.
-- ``REPORT_ON_CLOSE`` [``False``]: also build the Markdown report with charts
+- ``STATS_FILE``: in ``OUTPUT_DIR``; the final stats, keys sorted.
+- ``REPORT_ON_CLOSE``: also build the Markdown report with charts
   (``python -m booksscraper.report OUTPUT_DIR``) when the crawl ends; off by
   default because matplotlib adds a few seconds to every crawl.
 

@@ -34,8 +34,8 @@ README's User-Agent paragraph.
 
 Settings (defaults in brackets):
 
-- ``USER_AGENT_MODE`` ["identify"]: identify, rotate or per_proxy.
-- ``USER_AGENT_PROFILES_FILE`` [booksscraper/data/browser_profiles.json]: JSON
+- ``USER_AGENT_MODE``: identify, rotate or per_proxy.
+- ``USER_AGENT_PROFILES_FILE``: JSON
   ``{"profiles": [{"name", "family", "headers": {"User-Agent", ...}}]}``.
 - ``USER_AGENT`` [the project's descriptive UA]: used in identify mode.
 

@@ -10,8 +10,7 @@ n - K (the first page schedules the next K) and goes out right after the
 books of page n - K (priorities), so the queue always holds about K pages of
 books: never empty while a listing page is in flight (no idle round trips),
 never the whole catalogue (flat memory without JOBDIR). K is
-``LISTING_LOOKAHEAD`` [0 = auto: enough books for two rounds of
-``CONCURRENT_REQUESTS``]. The window lives in the requests' meta, not in the
+``LISTING_LOOKAHEAD``. The window lives in the requests' meta, not in the
 spider, so it works the same on a scrapy-redis cluster. A listing page that
 fails or is unrecognised still schedules its successor. Without a numbered
 pager the spider follows 'next' one page at a time.
