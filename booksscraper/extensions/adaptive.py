@@ -1,7 +1,7 @@
 """The adaptive controller as a Scrapy extension: what each site saw in, decisions to the pacer.
 
-The controller itself (``booksscraper.politeness.controller``, with its law in
-``booksscraper.politeness.law``; both pure) decides each site's concurrency and
+The controller itself (``booksscraper.pacing.controller``, with its law in
+``booksscraper.pacing.law``; both pure) decides each site's concurrency and
 pace. This extension feeds it and applies what it decides: every
 ``ADAPTIVE_CONCURRENCY_INTERVAL`` seconds it steps the controller with the crawler
 process's CPU (psutil); each raw response (the ``response_downloaded`` signal,
@@ -60,9 +60,9 @@ from booksscraper.config.readers import boolean, number, text, whole_number
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES, parse_retry_after
 from booksscraper.output.folder import output_folder
 from booksscraper.output.jsonlines import JsonLinesWriter
+from booksscraper.pacing.controller import AdaptiveController, Step
+from booksscraper.pacing.law import LawParams
 from booksscraper.pacing.pacer import SitePacer
-from booksscraper.politeness.controller import AdaptiveController, Step
-from booksscraper.politeness.law import LawParams
 
 logger = logging.getLogger(__name__)
 

@@ -3,4 +3,7 @@
 - ``pacer``: ``SitePacer``, the one owner of the delay between requests to a site (held
   requests wait in the delayed-request holder; a cluster shares the schedule in Redis).
 - ``downloader``: Scrapy's downloader with per-slot concurrency that holds during bursts.
+- ``controller`` and ``law``: the adaptive controller (pure, no Scrapy): each site's window
+  of signals and the control law that turns them into a concurrency and a pace;
+  ``booksscraper.extensions.adaptive`` feeds it and applies its decisions.
 """

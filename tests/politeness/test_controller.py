@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from booksscraper.politeness.controller import AdaptiveController
-from booksscraper.politeness.law import LawParams
+from booksscraper.pacing.controller import AdaptiveController
+from booksscraper.pacing.law import LawParams
 
 
 def respond(controller: AdaptiveController, site: str, now: float, **signals: object):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from booksscraper.politeness.law import ConcurrencyLaw, Decision, LawParams, TickSignals
+from booksscraper.pacing.law import ConcurrencyLaw, Decision, LawParams, TickSignals
 
 
 @dataclass

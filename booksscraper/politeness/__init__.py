@@ -1,1 +1,0 @@
-"""Politeness: the adaptive controller (``controller.py``) and its law (``law.py``); pure."""
