@@ -36,7 +36,7 @@ NOT_CONVERTED = {
     "extensions/progress.py", "downloader.py", "pipelines/cleanup.py", "extensions/trim.py",
     # Merged while the declaration was written (monitors, incremental crawls, the pacer):
     # their literals must agree with it until they read through booksscraper.config.readers.
-    "alerts.py", "monitors.py", "extensions/crawlmonitors.py", "incremental.py", "pacing.py",
+    "alerts.py", "monitors.py", "extensions/crawlmonitors.py", "pacing.py",
 }
 
 
