@@ -1,6 +1,9 @@
 """``IncrementalCrawl``: hands the state over at start-up, compares at the end of the crawl.
 
-The crawl's books against the state; the state advances when the crawl finished.
+A single-process crawl compares its own books with the state and advances the state when
+it finished. A cluster worker (``REDIS_URL``) sees part of the catalogue: it writes what the
+comparison at the merge step needs (``booksscraper.incremental.cluster``) and compares
+nothing itself.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from booksscraper.config.readers import boolean, text
+from booksscraper.incremental import cluster
 from booksscraper.incremental.changes import compare, failed_urls, unseen_verdict
 from booksscraper.incremental.state import (
     STATE_BOOKS,
     enabled,
     in_scope,
+    on_cluster,
     read_run,
     state_dir,
     take_over,
@@ -49,14 +53,15 @@ class IncrementalCrawl:
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> IncrementalCrawl:
+    def from_crawler(cls, crawler: Crawler) -> IncrementalCrawl | cluster.ClusterWorker:
         settings = crawler.settings
         if not enabled(settings):
-            if text(settings, "REDIS_URL") and boolean(settings, "INCREMENTAL"):
-                logger.info("incremental crawls are not supported on a cluster yet: full crawl")
             # No comparison this run: a changes file of an earlier run would pass for this one's.
             output_path(settings, "CHANGES_FILE").unlink(missing_ok=True)
+            cluster.worker_file(settings).unlink(missing_ok=True)
             raise NotConfigured
+        if on_cluster(settings):
+            return cluster.ClusterWorker(crawler)
         return cls(crawler)
 
     def engine_stopped(self) -> None:

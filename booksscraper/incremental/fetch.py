@@ -5,8 +5,9 @@ request goes out with the stored ETag / Last-Modified (``If-None-Match`` /
 ``If-Modified-Since``) and a 304 hands the stored page to the spider, which yields the
 same item again. Pages without validators are not stored and are fetched in full.
 
-Pages are kept by ``JsonCacheStorage`` (Scrapy's filesystem storage, metadata as JSON) in
-``STATE_DIR/httpcache``.
+Where pages are kept: ``JsonCacheStorage`` (Scrapy's filesystem storage, metadata as JSON)
+in ``STATE_DIR/httpcache`` for a single-process crawl; ``RedisCacheStorage`` on a cluster
+(``REDIS_URL``), one hash per page under ``INCREMENTAL_REDIS_KEY``, shared by every worker.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from scrapy.downloadermiddlewares.httpcache import HttpCacheMiddleware
 from scrapy.exceptions import NotConfigured
 from scrapy.extensions.httpcache import FilesystemCacheStorage, RFC2616Policy
 from scrapy.http import Response
-from scrapy.settings import Settings
+from scrapy.settings import BaseSettings, Settings
 from scrapy.spiders import Spider
 from scrapy.utils.response import response_from_dict
 from w3lib.http import headers_dict_to_raw, headers_raw_to_dict
 
-from booksscraper.config.readers import boolean
-from booksscraper.incremental.state import CACHE_DIR, enabled, state_dir
+from booksscraper.config.readers import boolean, text
+from booksscraper.incremental.state import CACHE_DIR, enabled, on_cluster, state_dir
 from booksscraper.output import OutputError, stop_on_output_error
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,47 @@ class JsonCacheStorage(FilesystemCacheStorage):
             f.write(json.dumps(_meta(request, response)).encode())
 
 
+class RedisCacheStorage:
+    """The same entries in Redis, for a cluster: every worker revalidates every page.
+
+    One hash per page (``meta`` as JSON, ``headers``, ``body``), key
+    ``INCREMENTAL_REDIS_KEY:<request fingerprint>``, written in one command. It outlives the
+    crawl's own keys (``books:*``), which are deleted before the next crawl.
+    """
+
+    def __init__(self, settings: BaseSettings) -> None:
+        self.settings = settings
+        self.server: Any = None
+        self.prefix = ""
+
+    def open_spider(self, spider: Spider) -> None:
+        from scrapy_redis.connection import get_redis_from_settings
+
+        self.server = get_redis_from_settings(self.settings)
+        self.prefix = text(self.settings, "INCREMENTAL_REDIS_KEY") % {"spider": spider.name}
+        self._fingerprinter = spider.crawler.request_fingerprinter
+        logger.debug("Using the Redis page cache under %s:*", self.prefix)
+
+    def close_spider(self, spider: Spider) -> None:
+        pass
+
+    def _key(self, request: Request) -> str:
+        return f"{self.prefix}:{self._fingerprinter.fingerprint(request).hex()}"
+
+    def retrieve_response(self, spider: Spider, request: Request) -> Response | None:
+        entry = self.server.hgetall(self._key(request))
+        if not entry or not {b"meta", b"headers", b"body"} <= entry.keys():
+            return None
+        return _response(request, json.loads(entry[b"meta"]), entry[b"headers"], entry[b"body"])
+
+    def store_response(self, spider: Spider, request: Request, response: Response) -> None:
+        self.server.hset(self._key(request), mapping={
+            "meta": json.dumps(_meta(request, response)),
+            "headers": headers_dict_to_raw(response.headers) or b"",
+            "body": response.body,
+        })
+
+
 class ConditionalFetch(HttpCacheMiddleware):
     """Scrapy's HTTP cache middleware on the incremental state, with ``RevalidatePolicy``.
 
@@ -120,8 +162,11 @@ class ConditionalFetch(HttpCacheMiddleware):
         ours = Settings(settings.copy_to_dict())  # the crawler's are frozen
         ours.set("HTTPCACHE_ENABLED", True)
         ours.set("HTTPCACHE_POLICY", f"{__name__}.RevalidatePolicy")
-        ours.set("HTTPCACHE_STORAGE", f"{__name__}.JsonCacheStorage")
-        ours.set("HTTPCACHE_DIR", str((state_dir(settings) / CACHE_DIR).resolve()))
+        if on_cluster(settings):
+            ours.set("HTTPCACHE_STORAGE", f"{__name__}.RedisCacheStorage")
+        else:
+            ours.set("HTTPCACHE_STORAGE", f"{__name__}.JsonCacheStorage")
+            ours.set("HTTPCACHE_DIR", str((state_dir(settings) / CACHE_DIR).resolve()))
         ours.set("HTTPCACHE_IGNORE_MISSING", False)
         ours.set("HTTPCACHE_EXPIRATION_SECS", 0)
         o = cls(ours, crawler.stats)
@@ -134,7 +179,8 @@ class ConditionalFetch(HttpCacheMiddleware):
         try:
             super()._cache_response(response, request)
         except OSError as exc:  # the cache is in OUTPUT_DIR: a full disk stops the crawl (exit 4)
-            stop_on_output_error(self.crawler, OutputError(self.storage.cachedir, exc))
+            where = getattr(self.storage, "cachedir", "the page cache")
+            stop_on_output_error(self.crawler, OutputError(where, exc))
 
     def process_exception(self, request: Request, exception: Exception,  # type: ignore[override]
                           spider: Any = None) -> None:

@@ -2,7 +2,8 @@
 
 The folder ``OUTPUT_DIR/incremental/`` (``STATE_DIR``): ``books.jsonl``, the catalogue as
 last known, ``run.json`` (the start URL and time of the run that wrote it) and, for a
-``httpcache/``.
+single-process crawl, ``httpcache/``. On a cluster it is the folder of the merged output
+(``booksscraper.incremental.cluster``) and the page cache is in Redis.
 """
 
 from __future__ import annotations
@@ -32,12 +33,8 @@ CACHE_DIR = "httpcache"
 
 
 def enabled(settings: BaseSettings) -> bool:
-    """``INCREMENTAL``, and an output to compare (not for a look at one page).
-
-    Off on a cluster (``REDIS_URL``), where each worker sees part of the catalogue.
-    """
-    return (boolean(settings, "INCREMENTAL") and not on_cluster(settings)
-            and boolean(settings, "OUTPUT_ENABLED"))
+    """``INCREMENTAL``, and an output to compare (not for a look at one page)."""
+    return boolean(settings, "INCREMENTAL") and boolean(settings, "OUTPUT_ENABLED")
 
 
 def on_cluster(settings: BaseSettings) -> bool:
