@@ -153,3 +153,21 @@ def test_removed_only_when_every_worker_finished(tmp_path: Path) -> None:
     assert compare_workers(out, plain) is None
     assert not (out / "changes.jsonl").exists()
     assert (out / "incremental" / "books.jsonl").read_bytes() == state
+
+
+def test_the_merge_command_prints_the_summary_and_takes_a_worker_without_books(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from booksscraper.cluster.merge import main
+
+    out = tmp_path / "out" / "books.json"
+    first = [worker(tmp_path / "a", [book(1), book(2)], listed=["http://s/b1", "http://s/b2"])]
+    assert main([str(out), *map(str, first)]) == 0
+    # Book 2 was on the idle worker's listing page: not removed, yet not seen either.
+    idle = worker(tmp_path / "c", [], listed=["http://s/b2"])
+    (idle / "books.jsonl").unlink()  # it exported nothing: no books file, only its report
+    assert main([str(out), str(worker(tmp_path / "b", [book(1, "3.00")])), str(idle)]) == 0
+    printed = capsys.readouterr().out
+    assert "Changes since the last crawl: 0 new, 0 removed, 1 changed: price 1; 1 not seen" \
+        in printed
+    assert json.loads(out.read_text()) == [book(1, "3.00")]
