@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,10 +39,19 @@ def new_crawl_keys(client: redis.Redis) -> None:
         client.delete(key)
 
 
+@pytest.fixture
+def clean_redis(redis_client: redis.Redis) -> Iterator[redis.Redis]:
+    """An empty database, emptied again after the test: the keys of a finished crawl would
+    stop the next test's worker at preflight (tests using only ``redis_server`` share it)."""
+    yield redis_client
+    redis_client.flushdb()
+
+
 @pytest.mark.timeout(300)
 def test_two_workers_twice_report_exactly_the_changes_and_revalidate(
-    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+    redis_server: RedisServer, clean_redis: redis.Redis, tmp_path: Path
 ) -> None:
+    redis_client = clean_redis
     out = tmp_path / "merged"
     merged = out / "books.json"
     with running_sandbox(books=80, seed=21, latency_ms=30) as sb:
