@@ -29,7 +29,7 @@ DOWNLOADER_MIDDLEWARES: dict[str, int] = {
     "booksscraper.middlewares.bans.BanDetectionMiddleware": 620,
     "booksscraper.middlewares.useragent.UserAgentMiddleware": 640,
     # Conditional requests of incremental crawls: Scrapy's HTTP cache middleware, at its place.
-    "booksscraper.incremental.ConditionalFetch": 900,
+    "booksscraper.incremental.fetch.ConditionalFetch": 900,
     # Next to the downloader: logs every attempt with its raw status.
     "booksscraper.middlewares.requestlog.RequestLogMiddleware": 950,
 }
@@ -56,7 +56,7 @@ EXTENSIONS: dict[str, int] = {
     # The adaptive controller (opt-in): per-site concurrency and pace, applied by the pacer.
     "booksscraper.extensions.adaptive.AdaptiveConcurrency": 130,
     # What changed since the last run; before the summary, which writes its stats.
-    "booksscraper.incremental.IncrementalCrawl": 850,
+    "booksscraper.incremental.extension.IncrementalCrawl": 850,
     # Monitors at the end (before the summary writes stats.json) and while it runs; alerts.
     "booksscraper.extensions.crawlmonitors.CrawlMonitors": 890,
     "booksscraper.extensions.summary.CrawlSummary": 900,

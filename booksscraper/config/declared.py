@@ -99,6 +99,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("INCREMENTAL_FROM", "", str,
             "the output folder of the run to compare with; empty: `OUTPUT_DIR` itself, or under "
             "scrapyd the sibling job folder with the newest state", CRAWL),
+    Setting("INCREMENTAL_REDIS_KEY", "incremental:%(spider)s", str,
+            "on a cluster, the Redis key prefix of the page cache all workers revalidate "
+            "against (kept from crawl to crawl: not under `books:*`)", CLUSTER),
     Setting("LISTING_LOOKAHEAD", 0, int,
             "listing pages fetched ahead of the books they lead to; 0 = auto: 1 + ceil(2 x "
             "`CONCURRENT_REQUESTS` / books per page) (stat `books/listing_lookahead`)", CRAWL),
