@@ -84,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"merged {count} books from {len(args.worker_dirs)} workers into {args.out}")
     if changes:
         print(changes)
+    if not count:
+        print("error: the cluster crawl exported no book (see the workers' failures and rejects "
+              "files)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -72,10 +72,9 @@ def test_two_workers_twice_report_exactly_the_changes_and_revalidate(
             sb.reset()
             codes = run_workers(redis_server.url, sb.base_url, dirs, *SPREAD,
                                 "-s", "RETRY_TIMES=1")
-            # 3: the monitors flag the failed pages. 1: a worker that got no page at all (the
-            # other leased every request first, quick 304s): "finished without a single book".
-            assert all(code in (0, 3) or (code == 1 and pages(d) == 0)
-                       for code, d in zip(codes, dirs, strict=True)), codes
+            # 3: the monitors flag the failed pages. A worker that got no page at all (the
+            # other leased every request first, quick 304s) exits 0 too: the merge counts.
+            assert all(code in (0, 3) for code in codes), codes
             count, line = merge_and_compare(merged, dirs)
             report = tmp_path / f"report{run}"  # this crawl's changes.jsonl
             report.mkdir()

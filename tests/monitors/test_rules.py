@@ -102,6 +102,10 @@ def test_exit_status_three_comes_after_not_finished() -> None:
     assert outcome(failed, None) == ("monitors failed: items: 9 of 10 books", EXIT_MONITORS)
     assert outcome({**failed, "finish_reason": "memory_cap"}, None)[1] == EXIT_NOT_FINISHED
     assert outcome(CLEAN, None) is None
+    no_book = {**CLEAN, "item_scraped_count": 0, "export/json_items": 0}
+    assert outcome(no_book, None)[1] == EXIT_NOT_FINISHED
+    # A cluster worker whose peers took every request: the merge counts the cluster's books.
+    assert outcome(no_book, None, cluster=True) is None
 
 
 def test_webhook_credentials_become_basic_auth() -> None:
