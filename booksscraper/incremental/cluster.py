@@ -68,8 +68,7 @@ class ClusterWorker:
             "start_url": getattr(spider, "start_url", None),
             "finish_reason": stats.get_value("finish_reason"),
             "listings_lost": stats.get_value(LISTINGS_LOST, 0),
-            # UrlSet keeps 64-bit keys of the URLs, not the URLs (resume.UrlSet).
-            "listed": list(listed._keys) if listed is not None else None,
+            "listed": list(listed.keys()) if listed is not None else None,
         }
         try:
             replace_atomically(self.path, lambda f: f.write(json.dumps(report) + "\n"))
