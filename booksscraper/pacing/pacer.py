@@ -1,45 +1,14 @@
 """One owner for pacing: when the next request to a site may leave, whatever proxy carries it.
 
-Keyed by the site (the request's hostname), never by Scrapy's download slot:
-with proxies the slot is the proxy, and N proxies used to give the site N
-times the configured rate. Download slots (``middlewares/proxies.py``) keep
-only each proxy's own capacity (CONCURRENT_REQUESTS_PER_DOMAIN per proxy).
-
-The interval between two requests to a site is the largest of
-
-- Scrapy's ``DOWNLOAD_DELAY`` and ``1 / POLITENESS_MAX_RPS``;
-- robots.txt ``Crawl-delay`` (Scrapy parses it, never applies it);
-- the slow-down after a throttling answer (``THROTTLE_STATUSES``, 429/503,
-  seen raw on ``response_downloaded``): the interval doubles (from at least
-  ``RETRY_SLOWDOWN_MIN``, up to ``RETRY_SLOWDOWN_MAX``; once per interval, as
-  the responses already in flight report the same overload) and decays by
-  ``RETRY_SLOWDOWN_RECOVERY`` after each success;
-- the adaptive controller's pace (``set_adaptive``, ``extensions/adaptive.py``);
-- with ``REDIS_URL``, ``1 / CLUSTER_MAX_RPS_PER_DOMAIN``;
-
-and at most min(adaptive concurrency, ``CLUSTER_MAX_CONCURRENCY_PER_DOMAIN``)
-requests of the site are in flight (the cluster cap as a Redis sorted set of
-tokens, ``cluster/concurrency.py``).
-
-Send times come from one GCRA schedule per site (a token bucket kept as one
-timestamp): in memory, or with ``REDIS_URL`` in Redis (``cluster/ratelimit.py``),
-so every limit above holds for the whole cluster. A request that may not leave
-yet is never slept on: this middleware (right after Scrapy's robots.txt
-middleware, so that requests waiting for robots.txt do not leave together
-once it arrives) returns it with
-``meta["backoff_not_before"]`` and it waits outside the downloader in the
-delayed-request holder (``middlewares/delayed.py``, as retries do), then
-comes back through the scheduler with its reserved send time
-(``meta["pacing_at"]``). Held requests count against CONCURRENT_REQUESTS
-when the engine decides whether to take more from the scheduler
-(``downloader.py``), so a paced crawl does not drain its queue (or the
-cluster's) into memory. A request held for the concurrency cap is released
-as soon as one of the site's requests leaves the downloader (and at the
-latest after ``CLUSTER_CONCURRENCY_POLL`` seconds: other workers' requests
-free cluster slots too). robots.txt requests cannot be held (Scrapy's
-robots middleware downloads them itself, and the request that asked for
-robots.txt waits for it in the downloader anyway): they wait for their send
-time here, one per site and worker.
+Keyed by the site (the request's hostname), never by Scrapy's download slot (with proxies
+the slot is the proxy). The interval between two requests to a site is the largest of every
+limit (``site.Site.interval``); send times come from one GCRA schedule per site, in memory
+or, with ``REDIS_URL``, in Redis (``cluster/ratelimit.py``), so the limits hold for the whole
+cluster. A request that may not leave yet is never slept on: it is returned with
+``meta["backoff_not_before"]`` to wait in the delayed-request holder
+(``middlewares/delayed.py``) and comes back through the scheduler with its reserved send
+time (``meta["pacing_at"]``). docs/middlewares.md ("Pacing: one owner, keyed by the site")
+has the design.
 
 Stats: ``pacing/held`` (requests held for their send time), ``pacing/held_for_concurrency``,
 ``pacing/returned`` (requests handed back to the engine to wait, either way),
@@ -52,10 +21,7 @@ Stats: ``pacing/held`` (requests held for their send time), ``pacing/held_for_co
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from scrapy import Request, signals
@@ -72,6 +38,7 @@ from booksscraper.config.readers import boolean, number, text, whole_number
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES
 from booksscraper.middlewares.bans import is_robots_txt
 from booksscraper.middlewares.delayed import HELD_BY, NOT_BEFORE, DelayedRequests
+from booksscraper.pacing.site import Site, SlowDown
 
 # Requests handed back to the engine to wait (each passes the scheduler once more).
 RETURNED = "pacing/returned"
@@ -91,20 +58,6 @@ SPACING_SLACK = 0.001
 CLUSTER_LATENESS = 0.05
 
 
-@dataclass
-class Site:
-    crawl_delay: float = 0.0
-    slowdown: float = 0.0  # the interval after a 429/503, decaying back to 0
-    last_raise: float = -math.inf  # monotonic
-    adaptive_pace: float = 0.0
-    adaptive_concurrency: int = 0  # 0 = no local cap
-    tat: float = 0.0  # the local GCRA schedule (wall clock)
-    last_sent: float = -math.inf  # monotonic: when this worker last let a request go
-    in_flight: int = 0
-    held: int = 0  # held for a send time, not yet back
-    waiting_for_slot: deque[Request] = field(default_factory=deque)
-
-
 class SitePacer:
     """Downloader middleware deciding when each site's next request leaves."""
 
@@ -117,9 +70,11 @@ class SitePacer:
         )
         self.crawl_delay_max = number(s, "POLITENESS_CRAWL_DELAY_MAX")
         self.robots_agent = s.get("ROBOTSTXT_USER_AGENT") or s.get("USER_AGENT") or "*"
-        self.slowdown_min = number(s, "RETRY_SLOWDOWN_MIN")
-        self.slowdown_max = number(s, "RETRY_SLOWDOWN_MAX")
-        self.slowdown_recovery = number(s, "RETRY_SLOWDOWN_RECOVERY", maximum=1.0)
+        self.slowdown = SlowDown(
+            minimum=number(s, "RETRY_SLOWDOWN_MIN"),
+            maximum=number(s, "RETRY_SLOWDOWN_MAX"),
+            recovery=number(s, "RETRY_SLOWDOWN_RECOVERY", maximum=1.0),
+        )
         self.poll = number(s, "CLUSTER_CONCURRENCY_POLL", minimum=0.001)
         cluster_rps = number(s, "CLUSTER_MAX_RPS_PER_DOMAIN")
         cluster_cap = whole_number(s, "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN")
@@ -167,9 +122,7 @@ class SitePacer:
 
     def interval(self, name: str, *, with_slowdown: bool = True) -> float:
         """Seconds between two requests to site ``name`` now."""
-        state = self.site(name)
-        interval = max(self.floor, state.crawl_delay, state.adaptive_pace)
-        return max(interval, state.slowdown) if with_slowdown else interval
+        return self.site(name).interval(self.floor, with_slowdown=with_slowdown)
 
     def in_flight(self, name: str) -> int:
         return self.site(name).in_flight
@@ -207,30 +160,15 @@ class SitePacer:
         name = urlparse_cached(request).hostname or ""
         state = self.site(name)
         if response.status in THROTTLE_STATUSES:
-            self._slow_down(name, state, response.status)
-        elif state.slowdown and 200 <= response.status < 400:
-            base = self.interval(name, with_slowdown=False)
-            state.slowdown = base + (state.slowdown - base) * self.slowdown_recovery
-            if state.slowdown - base < 0.01:
-                state.slowdown = 0.0
-                self.stats.inc_value("retry/slowdown/recovered")
-
-    def _slow_down(self, name: str, state: Site, status: int) -> None:
-        if self.slowdown_max <= 0:
-            return
-        now = time.monotonic()
-        current = self.interval(name)
-        if now - state.last_raise < current:
-            return  # the responses already in flight report the same overload
-        slowed = min(self.slowdown_max, max(current * 2, self.slowdown_min))
-        if slowed <= current:
-            return
-        state.slowdown = slowed
-        state.last_raise = now
-        self.stats.inc_value("retry/slowdown/raised")
-        self.stats.max_value("retry/slowdown/delay_max", slowed)
-        logger.debug("Site %s slowed down to %.2fs between requests after HTTP %d",
-                     name, slowed, status)
+            slowed = self.slowdown.raise_after_throttling(state, self.floor, time.monotonic())
+            if slowed is not None:
+                self.stats.inc_value("retry/slowdown/raised")
+                self.stats.max_value("retry/slowdown/delay_max", slowed)
+                logger.debug("Site %s slowed down to %.2fs between requests after HTTP %d",
+                             name, slowed, response.status)
+        elif (state.slowdown and 200 <= response.status < 400
+              and self.slowdown.recover(state, self.floor)):
+            self.stats.inc_value("retry/slowdown/recovered")
 
     # -- the middleware ---------------------------------------------------------------------
     async def process_request(self, request: Request) -> Request | None:
@@ -251,7 +189,7 @@ class SitePacer:
             if wait > 0:
                 await sleep(wait)
             return self._pass(request, name, token)
-        if not self._room(state):
+        if not state.has_room():
             return self._hold_for_slot(request, name, state)
         token = self._take_cluster_slot(name)
         if token is False:
@@ -285,10 +223,6 @@ class SitePacer:
         send_at = max(state.tat, now)
         state.tat = send_at + interval
         return send_at - now
-
-    @staticmethod
-    def _room(state: Site) -> bool:
-        return not state.adaptive_concurrency or state.in_flight < state.adaptive_concurrency
 
     def _take_cluster_slot(self, name: str) -> str | bool | None:
         """A cluster in-flight token, None without a cluster cap, False when the cap is reached."""
