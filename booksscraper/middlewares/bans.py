@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from rotating_proxies.middlewares import BanDetectionMiddleware as _PackageBanDetection
 from scrapy import Request
 from scrapy.core.downloader.handlers.http11 import TunnelError
 from scrapy.crawler import Crawler
@@ -46,6 +45,7 @@ from twisted.internet import error as net
 from booksscraper.config.declared import default
 from booksscraper.config.readers import text, text_list, whole_number
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES, failure_reason
+from booksscraper.proxies.sources import configured_proxies
 
 MARKER_SCAN_BYTES = 64 * 1024
 BAN_REASON_META = "_ban_reason"
@@ -115,18 +115,19 @@ class BanPolicy:
         return True if isinstance(exception, PROXY_FAILURES) else None
 
 
-class BanDetectionMiddleware(_PackageBanDetection):
-    """Sets ``request.meta["_ban"]`` (True, False or None) for the proxy middleware."""
+class BanDetectionMiddleware:
+    """Sets ``request.meta["_ban"]`` (True, False or None) for the proxy middleware.
+
+    As the package's middleware of the same name does (a spider's ``response_is_ban`` /
+    ``exception_is_ban`` win over the policy), without being built on it.
+    """
 
     def __init__(self, crawler: Crawler, policy: BanPolicy) -> None:
-        super().__init__(crawler.stats, policy)
         self.crawler = crawler
+        self.policy = policy
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BanDetectionMiddleware:
-        # Imported here: proxies.py imports this module.
-        from booksscraper.middlewares.proxies import configured_proxies
-
         s = crawler.settings
         if not configured_proxies(s):
             raise NotConfigured  # no proxies, no bans to detect
@@ -138,7 +139,7 @@ class BanDetectionMiddleware(_PackageBanDetection):
         )
         return cls(crawler, policy)
 
-    def process_response(self, request: Request, response: Response) -> Response:  # type: ignore[override]
+    def process_response(self, request: Request, response: Response) -> Response:
         spider_rule = getattr(self.crawler.spider, "response_is_ban", None)
         assess = getattr(self.policy, "assess", None)
         if spider_rule is None and assess is not None:
@@ -149,7 +150,7 @@ class BanDetectionMiddleware(_PackageBanDetection):
         request.meta[BAN_REASON_META] = (reason or f"status/{response.status}") if ban else None
         return response
 
-    def process_exception(self, request: Request, exception: Exception) -> None:  # type: ignore[override]
+    def process_exception(self, request: Request, exception: Exception) -> None:
         spider = self.crawler.spider
         is_ban = getattr(spider, "exception_is_ban", self.policy.exception_is_ban)
         ban = is_ban(request, exception)

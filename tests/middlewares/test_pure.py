@@ -20,13 +20,13 @@ from booksscraper.middlewares.backoff import (
     parse_retry_after,
 )
 from booksscraper.middlewares.bans import BanPolicy
-from booksscraper.middlewares.proxies import configured_proxies, parse_proxy_url
 from booksscraper.middlewares.useragent import (
     DEFAULT_PROFILES_FILE,
     decodable_encodings,
     load_profiles,
     profile_problems,
 )
+from booksscraper.proxies.sources import configured_proxies, parse_proxy_url
 from booksscraper.records.credentials import mask_credentials, mask_proxy, proxy_key
 from booksscraper.sandbox import BLOCKED_PAGE
 from booksscraper.tools.browser_profiles import chromium_brands
