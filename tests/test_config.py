@@ -110,7 +110,7 @@ def test_no_literal_default_for_a_declared_setting_and_the_old_ones_agree() -> N
     for module, name, literal in reads():
         if literal is None or name not in DECLARED:
             continue
-        if module not in NOT_CONVERTED and not module.startswith("cluster/"):
+        if module not in NOT_CONVERTED:
             literal_defaults.append(f"{name} ({module})")
             continue
         try:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from redis import Redis
 from scrapy.crawler import Crawler
-from scrapy_redis import defaults
 from scrapy_redis.connection import get_redis_from_settings
 
 from booksscraper.cluster.leases import LeasedPriorityQueue
 from booksscraper.cluster.scheduler import ClusterScheduler
 from booksscraper.config.errors import BadConfig
+from booksscraper.config.readers import text
 
 
 class ClusterPreflight:
@@ -41,8 +41,8 @@ def check_not_finished(crawler: Crawler, server: Redis) -> None:
     """BadConfig when these keys hold a finished crawl: a new crawl needs new (or no) keys."""
     s = crawler.settings
     spider = {"spider": getattr(crawler.spidercls, "name", "")}
-    queue_key = s.get("SCHEDULER_QUEUE_KEY", defaults.SCHEDULER_QUEUE_KEY) % spider
-    seen_key = s.get("SCHEDULER_DUPEFILTER_KEY", defaults.SCHEDULER_DUPEFILTER_KEY) % spider
+    queue_key = text(s, "SCHEDULER_QUEUE_KEY") % spider
+    seen_key = text(s, "SCHEDULER_DUPEFILTER_KEY") % spider
     seen = LeasedPriorityQueue.finished(server, queue_key, seen_key)
     if not seen:
         return

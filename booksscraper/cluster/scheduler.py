@@ -34,12 +34,11 @@ dry does not close while others still produce requests. It checks Redis every
 ``CLUSTER_POLL_INTERVAL`` seconds (Scrapy's engine alone would look only every
 5 s). Redis calls are short and never blocking (no BRPOP).
 
-Settings (defaults in brackets); the cluster add-on sets SCHEDULER,
+Settings; the cluster add-on sets SCHEDULER,
 DUPEFILTER_CLASS and SCHEDULER_PERSIST when ``REDIS_URL`` is set:
 
 - ``REDIS_URL``: the Redis server, e.g. ``redis://host:6379/0``.
-- ``SCHEDULER_QUEUE_KEY``, ``SCHEDULER_DUPEFILTER_KEY``
-  ["%(spider)s:dupefilter"]: as in scrapy-redis.
+- ``SCHEDULER_QUEUE_KEY``, ``SCHEDULER_DUPEFILTER_KEY``: as in scrapy-redis.
 - ``SCHEDULER_PERSIST``: keep queue and fingerprints when a worker closes.
 - ``SCHEDULER_SERIALIZER``: requests are stored in
   Redis as JSON (scrapy-redis's default is pickle).
@@ -73,14 +72,15 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.settings import BaseSettings
 from scrapy.utils.asyncio import create_looping_call
 from scrapy.utils.misc import load_object
-from scrapy_redis import connection, defaults
+from scrapy_redis import connection
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 
 from booksscraper.cluster.leases import LeasedPriorityQueue
 from booksscraper.compat import check_engine, requests_in_progress, wake_engine
+from booksscraper.config.declared import default
 from booksscraper.config.errors import BadConfig
-from booksscraper.config.readers import number_setting
+from booksscraper.config.readers import boolean, number, text
 from booksscraper.middlewares.delayed import DelayedRequests
 
 logger = logging.getLogger(__name__)
@@ -104,19 +104,17 @@ class ClusterScheduler(Scheduler):
             )
         for name in ("SCHEDULER_QUEUE_KEY", "SCHEDULER_DUPEFILTER_KEY"):
             try:
-                s.get(name, "%(spider)s") % {"spider": "books"}
+                text(s, name) % {"spider": "books"}
             except (KeyError, TypeError, ValueError):
                 raise BadConfig(
                     f"{name}: only %(spider)s may be used, got {s.get(name)!r}"
                 ) from None
         return {
             "dupefilter_cls": dupefilter_cls,
-            "lease_seconds": number_setting(s, "CLUSTER_LEASE_SECONDS", 60.0, minimum=1.0),
-            "heartbeat_timeout": number_setting(
-                s, "CLUSTER_HEARTBEAT_TIMEOUT", 4.0, minimum=0.5
-            ),
-            "poll_interval": number_setting(s, "CLUSTER_POLL_INTERVAL", 0.5, minimum=0.05),
-            "idle_before_close": number_setting(s, "CLUSTER_IDLE_BEFORE_CLOSE", 3.0),
+            "lease_seconds": number(s, "CLUSTER_LEASE_SECONDS", minimum=1.0),
+            "heartbeat_timeout": number(s, "CLUSTER_HEARTBEAT_TIMEOUT", minimum=0.5),
+            "poll_interval": number(s, "CLUSTER_POLL_INTERVAL", minimum=0.05),
+            "idle_before_close": number(s, "CLUSTER_IDLE_BEFORE_CLOSE"),
         }
 
     @classmethod
@@ -124,15 +122,15 @@ class ClusterScheduler(Scheduler):
         s = crawler.settings
         checked = cls.check_settings(s)
         # JSON, not scrapy-redis's default pickle: whoever can write to Redis must not be
-        # able to run code in the workers (booksscraper/cluster/serializer.py).
-        serializer = s.get("SCHEDULER_SERIALIZER") or "booksscraper.cluster.serializer"
+        # able to run code in the workers (booksscraper/cluster/serializer.py); empty too.
+        serializer = text(s, "SCHEDULER_SERIALIZER") or default("SCHEDULER_SERIALIZER")
         scheduler = cls(
             server=connection.get_redis_from_settings(s),
-            persist=s.getbool("SCHEDULER_PERSIST", True),
-            queue_key=s.get("SCHEDULER_QUEUE_KEY", defaults.SCHEDULER_QUEUE_KEY),
-            dupefilter_key=s.get("SCHEDULER_DUPEFILTER_KEY", defaults.SCHEDULER_DUPEFILTER_KEY),
+            persist=boolean(s, "SCHEDULER_PERSIST"),
+            queue_key=text(s, "SCHEDULER_QUEUE_KEY"),
+            dupefilter_key=text(s, "SCHEDULER_DUPEFILTER_KEY"),
             dupefilter_cls=checked["dupefilter_cls"],
-            serializer=importlib.import_module(serializer) if serializer else None,
+            serializer=importlib.import_module(serializer),
         )
         scheduler.crawler = crawler
         scheduler.stats = crawler.stats
