@@ -1,38 +1,18 @@
 """scrapy-redis scheduler with leased requests and a cluster-wide end of crawl.
 
-Each request a worker takes from Redis is leased (see ``leases.py``). A lease
-is acknowledged once nothing of the worker refers to it any more: the request
-(or the retry/redirect that replaced it) has left the engine, i.e. its
-response went through the spider callback, the requests it produced are in
-Redis and its items through the pipelines. A retry waiting out its backoff
-in memory (``booksscraper.middlewares.delayed``) carries the lease in its
-``meta`` (``request.copy()``), so the lease is kept, and renewed, until the
-retry is back in Redis or done: ``kill -9`` during a backoff loses nothing.
-On a graceful stop (SIGTERM, CLOSESPIDER_*) such waiting retries are given
-back to the queue at once, and taken out of the backoff holder so they are
-not also written to the failures file.
-Each worker beats a heartbeat in Redis from a thread of its own (a key with a
-TTL of ``CLUSTER_HEARTBEAT_TIMEOUT`` seconds, refreshed four times as often),
-and each lease names its worker. A worker that dies (``kill -9``, machine
-gone) stops beating; within ``CLUSTER_HEARTBEAT_TIMEOUT`` seconds any worker's
-poll puts its leased requests back in the queue (before, they waited out a
-60 s lease while the listing pages that schedule the rest of the catalogue
-were among them). The lease expiry (``CLUSTER_LEASE_SECONDS``) stays as a
-backstop for a worker alive but hung. A worker with nothing to do while others
-hold leases says once what it waits for (how many leases, whose, last
-heartbeat how long ago).
+Each request a worker takes from Redis is leased (``leases.py``) and acknowledged once
+nothing of the worker refers to it any more: the request (or the retry or redirect that
+replaced it) has left the engine, its new requests are in Redis and its items through the
+pipelines. Scrapy has no signal for "this request is completely handled", so the engine's
+in-progress set is read (``compat.requests_in_progress``, checked when the crawl opens). A
+retry waiting out its backoff carries its lease in ``meta``: ``kill -9`` during a backoff
+loses nothing; a graceful stop gives waiting retries back to the queue at once.
 
-Why look at the engine's in-progress set: Scrapy has no signal for "this
-request is completely handled"; ``booksscraper.compat.requests_in_progress``
-reads every request from download until its output is processed (a private
-attribute of Scrapy 2.19, checked when the crawl opens).
-
-End of crawl: a worker stays open while the queue or any worker's leases are
-not empty, and closes after both were empty for
-``CLUSTER_IDLE_BEFORE_CLOSE`` seconds, so a worker that starts late or runs
-dry does not close while others still produce requests. It checks Redis every
-``CLUSTER_POLL_INTERVAL`` seconds (Scrapy's engine alone would look only every
-5 s). Redis calls are short and never blocking (no BRPOP).
+Each worker beats a heartbeat in Redis from a thread of its own; a worker that stops
+beating for ``CLUSTER_HEARTBEAT_TIMEOUT`` seconds is dead, and any worker's poll puts its
+leased requests back in the queue (the lease expiry stays as the backstop for a worker
+alive but hung). A worker closes only after the queue and every worker's leases were empty
+for ``CLUSTER_IDLE_BEFORE_CLOSE`` seconds. docs/cluster.md has the design.
 
 Settings; the cluster add-on sets SCHEDULER,
 DUPEFILTER_CLASS and SCHEDULER_PERSIST when ``REDIS_URL`` is set:
