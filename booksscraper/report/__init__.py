@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from booksscraper.extensions.summary import summary_numbers
-from booksscraper.incremental import report_section
+from booksscraper.incremental.changes import report_section
 from booksscraper.monitoring.monitors import RESULTS
 from booksscraper.output.jsonlines import read_json_lines
 from booksscraper.report import charts, data

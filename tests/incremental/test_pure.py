@@ -10,12 +10,8 @@ from scrapy.extensions.httpcache import RFC2616Policy
 from scrapy.http import HtmlResponse
 from scrapy.settings import Settings
 
-from booksscraper.incremental import (
-    RevalidatePolicy,
-    changed_fields,
-    format_changes,
-    report_section,
-)
+from booksscraper.incremental.changes import changed_fields, format_changes, report_section
+from booksscraper.incremental.fetch import RevalidatePolicy
 
 
 def test_changed_fields_ignores_scraped_at_and_near_duplicates() -> None:
@@ -65,7 +61,7 @@ def test_the_cache_storage_keeps_pages_without_pickle(tmp_path) -> None:
     from scrapy import Spider
     from scrapy.utils.test import get_crawler
 
-    from booksscraper.incremental import JsonCacheStorage
+    from booksscraper.incremental.fetch import JsonCacheStorage
 
     storage = JsonCacheStorage(Settings({"HTTPCACHE_DIR": str(tmp_path)}))
     spider = Spider.from_crawler(get_crawler(Spider), name="books")
