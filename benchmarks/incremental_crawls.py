@@ -1,6 +1,6 @@
 """A full crawl against incremental re-crawls of the same catalogue, measured in one run.
 
-    .venv/bin/python benchmarks/incremental.py [--books 1000] [--latency-ms 0] [--repeat 1]
+    .venv/bin/python benchmarks/incremental_crawls.py [--books 1000] [--latency-ms 0] [--repeat 1]
         [--cluster WORKERS]
 
 One sandbox: a plain full crawl (``INCREMENTAL=False``: no HTTP cache to store; against the
@@ -31,9 +31,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-# The repo instead of this folder: this script would pass for the `incremental` package
-# Twisted imports (the cluster rows import Scrapy in this process).
-sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from booksscraper.cluster.merge import merge_and_compare
