@@ -33,7 +33,7 @@ DEFAULT_ARGUMENT = {"int_setting": 2, "number_setting": 2, "choice_setting": 2}
 NOT_CONVERTED = {
     "middlewares/retry.py", "middlewares/proxies.py", "middlewares/bans.py",
     "middlewares/delayed.py", "middlewares/backoff.py", "extensions/adaptive.py",
-    "extensions/progress.py", "downloader.py", "pipelines/cleanup.py", "extensions/trim.py",
+    "extensions/progress.py", "downloader.py", "extensions/trim.py",
     # Merged while the declaration was written (monitors, incremental crawls, the pacer):
     # their literals must agree with it until they read through booksscraper.config.readers.
     "alerts.py", "monitors.py", "extensions/crawlmonitors.py", "incremental.py", "pacing.py",
