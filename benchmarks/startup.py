@@ -8,7 +8,7 @@ page with a plain Scrapy spider (``benchmarks/baselines/one_page.py``), each a
 fresh process, wall time from start to exit; also ours with cleanup inline
 (``CLEANUP_WORKERS=0``), to show what the worker pool's start costs. Prints the median of each and
 their ratio; also the modules the crawl imported that it should not need
-(numpy, matplotlib, rich, ftfy), and the import of the stack alone.
+(numpy, matplotlib, rich, ftfy, redis), and the import of the stack alone.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 from benchmarks.bench import OURS, REPO, command, write_section
 from booksscraper.sandbox.testing import running_sandbox
 
-HEAVY = ("numpy", "matplotlib", "rich", "ftfy")
+HEAVY = ("numpy", "matplotlib", "rich", "ftfy", "redis")
 # What a crawl process loads: the settings, the spider, every component the add-on switches on.
 IMPORT_STACK = (
     "from scrapy.utils.project import get_project_settings; "

@@ -63,7 +63,6 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.utils.asyncio import sleep
 from scrapy.utils.httpobj import urlparse_cached
-from scrapy_redis.connection import get_redis_from_settings
 
 from booksscraper.cluster.concurrency import EXPIRY_MARGIN, ClusterSlots
 from booksscraper.cluster.ratelimit import ClusterRateLimiter, domain_key_setting, require_redis
@@ -165,6 +164,8 @@ class SitePacer:
             require_redis(s, "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN")
         if not s.get("REDIS_URL") and not s.get("REDIS_HOST"):
             return
+        from scrapy_redis.connection import get_redis_from_settings  # a cluster crawl only
+
         server = get_redis_from_settings(s)
         # With Redis every site's schedule is shared: Crawl-delay, POLITENESS_MAX_RPS and the
         # slow-down hold for the cluster, not per worker.

@@ -15,7 +15,7 @@ def test_the_stack_imports_no_heavy_library() -> None:
                             cwd=REPO, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"imported at start-up: {result.stdout.strip()}"
-    assert set(HEAVY) == {"numpy", "matplotlib", "rich", "ftfy"}
+    assert set(HEAVY) == {"numpy", "matplotlib", "rich", "ftfy", "redis"}
 
 
 def test_the_near_duplicate_index_needs_no_numpy() -> None:
