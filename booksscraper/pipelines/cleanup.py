@@ -30,7 +30,7 @@ Settings (defaults in brackets):
 - ``CLEANUP_INLINE_ITEMS`` [50]: items cleaned inline, in the crawl process, before
   the pool is used: the pool starts, in the background, with the next item, so a
   crawl of up to this many items never starts a worker (a worker pool costs ~0.5 s
-  of start-up and CPU that a one-page crawl would wait for; one item costs ~0.5 ms
+  of start-up and CPU that a one-page crawl would wait for; one item costs ~1.5 ms
   inline). The items after it wait for the workers asynchronously, as the crawl
   goes on. 0 starts the pool when the spider opens.
 - ``CLEANUP_START_METHOD`` [``"forkserver"``]: how workers start;
