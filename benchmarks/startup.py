@@ -46,6 +46,17 @@ def timed(argv: list[str]) -> float:
     return elapsed
 
 
+def bytecode() -> str:
+    """Whether the processes read cached bytecode or compile every module at each start."""
+    code = ("import importlib.util, os, scrapy, booksscraper.addon as a; print(all("
+            "os.path.exists(importlib.util.cache_from_source(m.__file__)) for m in (scrapy, a)))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, check=True)
+    if result.stdout.strip() == "True":
+        return "cached (.pyc, as `make venv` installs and compiles)"
+    return "not cached: every process compiles its modules (no .pyc, PYTHONDONTWRITEBYTECODE)"
+
+
 def heavy_imports() -> str:
     """The heavy modules loaded once the stack is imported (every component the add-on adds)."""
     result = subprocess.run([sys.executable, "-c", f"{IMPORT_STACK}; {REPORT_HEAVY}"],
@@ -94,7 +105,7 @@ def main() -> None:
         "",
         f"Ratio booksscraper / plain Scrapy: **{ratio:.2f}x** ({inline_ratio:.2f}x without the "
         f"worker pool; {args.runs} runs each, alternated). Heavy modules loaded once the stack "
-        f"is imported: {heavy_imports()}.",
+        f"is imported: {heavy_imports()}. Bytecode: {bytecode()}.",
     ])
     print(body)
     if args.write:
