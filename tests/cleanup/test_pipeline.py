@@ -98,7 +98,7 @@ def test_past_the_inline_items_the_pool_takes_the_rest(tmp_path: Path) -> None:
             await pipeline.close_spider()
 
     assert asyncio.run(clean_in_order()) == items
-    assert len(worker_pids) == 2 and os.getpid() not in worker_pids
+    assert worker_pids and os.getpid() not in worker_pids  # cleaned in worker processes
     assert [i.description for i in items] == [CATALOGUE.book(i).description for i in range(1, 46)]
     stats = pipeline.stats.get_stats()
     assert (stats["cleanup/items"], stats["cleanup/inline_items"]) == (45, 5)
