@@ -1,4 +1,4 @@
-"""Per-site pacing through proxies and workers, and the pause a killed worker causes (issue 15).
+"""Per-site pacing through proxies and workers, and the pause a killed worker causes.
 
     .venv/bin/python benchmarks/pacing.py [--rate 6] [--books 60] [--proxies 1 3 6]
         [--workers 1 3] [--kill-books 1000]

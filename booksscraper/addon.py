@@ -19,9 +19,9 @@ from scrapy.utils.misc import load_object
 # Downloader middlewares: User-Agent, proxies, retries with backoff.
 DOWNLOADER_MIDDLEWARES: dict[str, int] = {
     # Right after Scrapy's robots.txt middleware (100), before anything else spends work on
-    # a request: the site pacer holds one that may not leave yet (booksscraper/pacing.py).
+    # a request: the site pacer holds one that may not leave yet (booksscraper/pacing/pacer.py).
     # Not before robots.txt: requests waiting there for robots.txt would go all at once.
-    "booksscraper.pacing.SitePacer": 110,
+    "booksscraper.pacing.pacer.SitePacer": 110,
     # Backoff retries where Scrapy's RetryMiddleware was; proxies and ban detection where
     # scrapy-rotating-proxies puts them; User-Agent after the proxy (per_proxy mode needs it).
     "booksscraper.middlewares.retry.BackoffRetryMiddleware": 550,
@@ -29,7 +29,7 @@ DOWNLOADER_MIDDLEWARES: dict[str, int] = {
     "booksscraper.middlewares.bans.BanDetectionMiddleware": 620,
     "booksscraper.middlewares.useragent.UserAgentMiddleware": 640,
     # Conditional requests of incremental crawls: Scrapy's HTTP cache middleware, at its place.
-    "booksscraper.incremental.ConditionalFetch": 900,
+    "booksscraper.incremental.fetch.ConditionalFetch": 900,
     # Next to the downloader: logs every attempt with its raw status.
     "booksscraper.middlewares.requestlog.RequestLogMiddleware": 950,
 }
@@ -47,7 +47,7 @@ EXTENSIONS: dict[str, int] = {
     # First: Scrapy's numeric settings checked before anything reads them.
     "booksscraper.config.settings_check.SettingsCheck": 0,
     # JOBDIR crawls that survive kill -9 (on only with JOBDIR).
-    "booksscraper.resume.ResumeGuard": 50,
+    "booksscraper.output.resume.ResumeGuard": 50,
     "booksscraper.extensions.latency.LatencyStats": 100,
     "booksscraper.extensions.monitor.ResourceMonitor": 110,
     # Freed heap back to the OS every few seconds: flat RSS over long crawls.
@@ -56,7 +56,7 @@ EXTENSIONS: dict[str, int] = {
     # The adaptive controller (opt-in): per-site concurrency and pace, applied by the pacer.
     "booksscraper.extensions.adaptive.AdaptiveConcurrency": 130,
     # What changed since the last run; before the summary, which writes its stats.
-    "booksscraper.incremental.IncrementalCrawl": 850,
+    "booksscraper.incremental.extension.IncrementalCrawl": 850,
     # Monitors at the end (before the summary writes stats.json) and while it runs; alerts.
     "booksscraper.extensions.crawlmonitors.CrawlMonitors": 890,
     "booksscraper.extensions.summary.CrawlSummary": 900,
@@ -70,8 +70,8 @@ EXTENSIONS: dict[str, int] = {
 
 # Scrapy settings the stack changes (a project's or the command line's value wins).
 SCRAPY_SETTINGS: dict[str, object] = {
-    # Per-slot concurrency that holds during bursts (booksscraper/downloader.py).
-    "DOWNLOADER": "booksscraper.downloader.PerSlotLimitDownloader",
+    # Per-slot concurrency that holds during bursts (booksscraper/pacing/downloader.py).
+    "DOWNLOADER": "booksscraper.pacing.downloader.PerSlotLimitDownloader",
     # Seen requests as 64-bit keys, not a set of bytes (booksscraper/dedup/dupefilter.py).
     "DUPEFILTER_CLASS": "booksscraper.dedup.dupefilter.CompactDupeFilter",
     # Scrapy's 2 retries are too few for a storm of 503s; ours back off between attempts.

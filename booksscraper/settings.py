@@ -35,7 +35,7 @@ REDIRECT_MAX_TIMES = 5
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
-# Output (see booksscraper/output.py).
+# Output (see booksscraper/output/).
 OUTPUT_DIR = "output"
 FEED_EXPORT_ENCODING = "utf-8"
 

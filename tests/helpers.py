@@ -7,6 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +58,44 @@ def run_crawl(
         cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
         env={**os.environ, **env} if env else None,
     )
+
+
+def run_crawl_reacting(
+    start_url: str, out_dir: Path, *args: str, on_line: str, then: Callable[[], object],
+    timeout: float = 240,
+) -> subprocess.CompletedProcess[str]:
+    """``run_crawl``, calling ``then()`` once, when the crawl's log first shows ``on_line``.
+
+    For a fault that must follow an event of the crawl (a proxy revived after the crawl
+    found every proxy dead), not a guess at how long start-up takes.
+    """
+    stderr: list[str] = []
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as stdout:
+        process = subprocess.Popen(
+            crawl_command(start_url, out_dir, *args), cwd=REPO, text=True,
+            stdout=stdout, stderr=subprocess.PIPE,
+        )
+
+        def read_stderr() -> None:
+            assert process.stderr is not None
+            reacted = False
+            for line in process.stderr:
+                stderr.append(line)
+                if not reacted and on_line in line:
+                    reacted = True
+                    then()
+
+        reader = threading.Thread(target=read_stderr, daemon=True)
+        reader.start()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+        reader.join(timeout=10)
+        stdout.seek(0)
+        output = stdout.read()
+    return subprocess.CompletedProcess(process.args, process.returncode, output, "".join(stderr))
 
 
 def read_books(out_dir: Path) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ def test_the_scrapy_settings_it_changes_at_addon_priority() -> None:
     changed = changes(settings)
     addon = 15  # SETTINGS_PRIORITIES["addon"]
     assert {name: value for name, value in changed.items() if value[1] is not None} == {
-        "DOWNLOADER": ("booksscraper.downloader.PerSlotLimitDownloader", addon),
+        "DOWNLOADER": ("booksscraper.pacing.downloader.PerSlotLimitDownloader", addon),
         "DUPEFILTER_CLASS": ("booksscraper.dedup.dupefilter.CompactDupeFilter", addon),
         "RETRY_TIMES": (6, addon),
     }
@@ -51,12 +51,12 @@ def test_the_components_it_adds_and_replaces() -> None:
     settings = Settings()
     BooksStack().update_settings(settings)
     assert component_paths(settings, "DOWNLOADER_MIDDLEWARES") == {
-        "booksscraper.pacing.SitePacer": 110,
+        "booksscraper.pacing.pacer.SitePacer": 110,
         "booksscraper.middlewares.retry.BackoffRetryMiddleware": 550,
         "booksscraper.middlewares.proxies.ProxyRotationMiddleware": 610,
         "booksscraper.middlewares.bans.BanDetectionMiddleware": 620,
         "booksscraper.middlewares.useragent.UserAgentMiddleware": 640,
-        "booksscraper.incremental.ConditionalFetch": 900,
+        "booksscraper.incremental.fetch.ConditionalFetch": 900,
         "booksscraper.middlewares.requestlog.RequestLogMiddleware": 950,
         "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
         "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
@@ -68,13 +68,13 @@ def test_the_components_it_adds_and_replaces() -> None:
     }
     assert component_paths(settings, "EXTENSIONS") == {
         "booksscraper.config.settings_check.SettingsCheck": 0,
-        "booksscraper.resume.ResumeGuard": 50,
+        "booksscraper.output.resume.ResumeGuard": 50,
         "booksscraper.extensions.latency.LatencyStats": 100,
         "booksscraper.extensions.monitor.ResourceMonitor": 110,
         "booksscraper.extensions.trim.MemoryTrim": 115,
         "booksscraper.extensions.progress.Progress": 120,
         "booksscraper.extensions.adaptive.AdaptiveConcurrency": 130,
-        "booksscraper.incremental.IncrementalCrawl": 850,
+        "booksscraper.incremental.extension.IncrementalCrawl": 850,
         "booksscraper.extensions.crawlmonitors.CrawlMonitors": 890,
         "booksscraper.extensions.summary.CrawlSummary": 900,
         "booksscraper.extensions.quietlogs.QuietRobotsErrors": 905,

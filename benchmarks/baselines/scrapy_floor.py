@@ -42,7 +42,7 @@ def main() -> None:
         {
             "CONCURRENT_REQUESTS": 2 * concurrency,
             "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
-            "DOWNLOADER": "booksscraper.downloader.PerSlotLimitDownloader",
+            "DOWNLOADER": "booksscraper.pacing.downloader.PerSlotLimitDownloader",
             "HTTPERROR_ALLOW_ALL": True,  # robots.txt may be a 404: fetched all the same
             "LOG_LEVEL": "ERROR",
             "TELNETCONSOLE_ENABLED": False,

@@ -3,8 +3,10 @@
 Amounts stay Decimal end to end (never float). ``normalize_amount`` quantizes
 to the currency's minor unit (2 places) only when that changes no value: an
 amount like 51.775 is an error, not something to round away silently.
-Price strings ("£51.77", or "Â£51.77" from a client that ignored the charset)
-are parsed with price-parser after the mojibake repair of ``clean_text``.
+Price strings are read here and nowhere else, with price-parser: ``read_price``
+as the page shows them (extraction, ``extraction/book.py``: never raises, no repair),
+``parse_price`` strictly, after the mojibake repair of ``clean_text`` ("Â£51.77"
+from a client that ignored the charset).
 """
 
 from __future__ import annotations
@@ -61,10 +63,23 @@ def currency_code(currency: str) -> str:
     return code
 
 
+def read_price(text: str | None) -> tuple[Decimal | None, str | None]:
+    """'£51.77' -> (Decimal('51.77'), 'GBP'); None for what cannot be read, never an error.
+
+    A known symbol becomes its ISO code; another currency text is kept as shown (validation
+    judges it). No text repair: extraction runs in the crawl's process, ftfy does not.
+    """
+    if not text:
+        return None, None
+    price = Price.fromstring(text)
+    currency = SYMBOL_TO_CODE.get(price.currency or "", price.currency)
+    return price.amount, currency
+
+
 def parse_price(text: str) -> tuple[Decimal, str | None]:
-    """(amount, ISO code or None) of a price string such as "£51.77"."""
-    price = Price.fromstring(clean_text(text))
-    if price.amount is None:
+    """(amount, ISO code or None) of a price string such as "£51.77"; MoneyError if unreadable."""
+    amount, currency = read_price(clean_text(text))
+    if amount is None:
         raise MoneyError(f"{text!r} has no amount")
-    code = currency_code(price.currency) if price.currency else None
-    return price.amount, code
+    code = currency_code(currency) if currency else None
+    return amount, code

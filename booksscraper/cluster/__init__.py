@@ -6,7 +6,8 @@
 - ``ratelimit``/``concurrency``: the site pacer's shared state in Redis (Lua GCRA schedule,
   in-flight tokens): every pacing limit holds for all workers together.
 - ``preflight``: bad settings, no Redis, or the keys of a finished crawl: one line, exit 2.
-- ``merge``: the workers' outputs as one JSON array, each book once.
+- ``merge``: the workers' outputs as one JSON array, each book once, and what changed since the
+  last crawl (``booksscraper.incremental.cluster``).
 - ``run``: ``make cluster``: local redis-server, sandbox, N workers, merge.
 - ``redis_server``: a throw-away redis-server on a free loopback port.
 """

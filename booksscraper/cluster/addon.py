@@ -3,7 +3,7 @@
 Run by the BooksStack add-on. With ``REDIS_URL`` set it selects the leased
 scrapy-redis scheduler (``booksscraper.cluster.scheduler``), scrapy-redis's
 Redis dupefilter and a persistent queue; the site pacer
-(``booksscraper/pacing.py``) then keeps its schedules in Redis and applies
+(``booksscraper/pacing/pacer.py``) then keeps its schedules in Redis and applies
 ``CLUSTER_MAX_RPS_PER_DOMAIN`` and ``CLUSTER_MAX_CONCURRENCY_PER_DOMAIN``.
 Without ``REDIS_URL`` it changes nothing (and either limit is an error: it
 would do nothing). Settings
@@ -15,7 +15,7 @@ from __future__ import annotations
 from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
 
 PREFLIGHT = "booksscraper.cluster.preflight.ClusterPreflight"
 

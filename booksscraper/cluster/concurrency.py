@@ -2,7 +2,7 @@
 
 Scrapy's CONCURRENT_REQUESTS_PER_DOMAIN holds per worker (and, with proxies,
 per proxy). With ``CLUSTER_MAX_CONCURRENCY_PER_DOMAIN`` the site pacer
-(``booksscraper/pacing.py``) takes one of that many tokens from a Redis
+(``booksscraper/pacing/pacer.py``) takes one of that many tokens from a Redis
 sorted set before a request goes to the downloader (an atomic Lua script:
 drop expired tokens, take one if fewer are held) and gives it back when the
 request leaves the downloader. A request refused a token is held outside the

@@ -6,6 +6,10 @@ Reads each worker's ``books.jsonl`` (its crash-safe output, so a worker killed
 mid-crawl still counts), skips torn lines, keeps the first record of each UPC,
 and writes ``OUT.json`` atomically. Exits 2 when a directory has no
 ``books.jsonl``.
+
+An incremental cluster crawl (the default) is compared here, once for all the workers:
+``changes.jsonl`` beside ``OUT.json``, the summary line printed, the state in
+``incremental/`` beside it (``booksscraper.incremental.cluster``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ def merge(out_path: os.PathLike[str] | str, worker_dirs: Sequence[os.PathLike[st
         "w", encoding="utf-8", dir=out.parent, prefix=".merge-", suffix=".jsonl", delete=False
     ) as combined:
         for directory in worker_dirs:
+            if not (Path(directory) / JSONL_NAME).exists() and _incremental_only(directory):
+                continue  # a worker that exported no book, yet has its part in the comparison
             with open(Path(directory) / JSONL_NAME, encoding="utf-8") as f:
                 for line in f:
                     combined.write(line if line.endswith("\n") else line + "\n")
@@ -40,6 +46,28 @@ def merge(out_path: os.PathLike[str] | str, worker_dirs: Sequence[os.PathLike[st
         os.unlink(combined.name)
 
 
+def _incremental_only(directory: os.PathLike[str] | str) -> bool:
+    from booksscraper.incremental.cluster import WORKER_FILE
+
+    return (Path(directory) / WORKER_FILE).is_file()
+
+
+def merge_and_compare(
+    out_path: os.PathLike[str] | str, worker_dirs: Sequence[os.PathLike[str] | str]
+) -> tuple[int, str | None]:
+    """``merge``, then what changed since the previous cluster crawl: (books, summary line)."""
+    from booksscraper.incremental.cluster import compare_workers
+
+    count = merge(out_path, worker_dirs)
+    result = compare_workers(Path(out_path).parent, [Path(d) for d in worker_dirs])
+    if result is None:  # INCREMENTAL=False on the workers
+        return count, None
+    if isinstance(result, str):
+        return count, f"Changes since the last crawl: {result}"
+    changes = Path(out_path).parent / "changes.jsonl"
+    return count, f"Changes since the last crawl: {result.summary} -> {changes}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m booksscraper.cluster.merge", description=__doc__.split("\n")[0]
@@ -47,12 +75,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("out", help="the merged JSON array to write")
     parser.add_argument("worker_dirs", nargs="+", help="the workers' OUTPUT_DIRs")
     args = parser.parse_args(argv)
-    missing = [d for d in args.worker_dirs if not (Path(d) / JSONL_NAME).is_file()]
+    missing = [d for d in args.worker_dirs
+               if not (Path(d) / JSONL_NAME).is_file() and not _incremental_only(d)]
     if missing:
         print(f"error: no {JSONL_NAME} in {', '.join(missing)}", file=sys.stderr)
         return 2
-    count = merge(args.out, args.worker_dirs)
+    count, changes = merge_and_compare(args.out, args.worker_dirs)
     print(f"merged {count} books from {len(args.worker_dirs)} workers into {args.out}")
+    if changes:
+        print(changes)
+    if not count:
+        print("error: the cluster crawl exported no book (see the workers' failures and rejects "
+              "files)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -17,7 +17,7 @@ from scrapy_redis.connection import get_redis_from_settings
 
 from booksscraper.cluster.leases import LeasedPriorityQueue
 from booksscraper.cluster.scheduler import ClusterScheduler
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
 
 
 class ClusterPreflight:

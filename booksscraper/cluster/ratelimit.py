@@ -1,7 +1,7 @@
 """The shared per-site schedule in Redis: GCRA send times for every worker.
 
 Each worker applying its own limits would send N times the load. The site
-pacer (``booksscraper/pacing.py``) reserves every request's send time
+pacer (``booksscraper/pacing/pacer.py``) reserves every request's send time
 (retries and robots.txt included) from one schedule per site kept in Redis,
 passing its interval (the largest of Crawl-delay, POLITENESS_MAX_RPS, the
 429/503 slow-down, the adaptive pace and ``1 / CLUSTER_MAX_RPS_PER_DOMAIN``).
@@ -15,8 +15,7 @@ across the cluster; a worker that dies after reserving only wastes a slot.
 A request that must wait is held outside the downloader by the pacer, never
 slept on in a middleware.
 
-Settings (defaults in ``pacing.DEFAULTS``): ``CLUSTER_MAX_RPS_PER_DOMAIN`` [0
-= off], ``CLUSTER_RPS_BURST`` [1], ``CLUSTER_RATE_KEY`` ["ratelimit:%(domain)s"].
+Settings: ``CLUSTER_MAX_RPS_PER_DOMAIN``, ``CLUSTER_RPS_BURST``, ``CLUSTER_RATE_KEY``.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.settings import BaseSettings
 
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
 
 if TYPE_CHECKING:  # redis costs ~0.1 s to import: only a cluster crawl does
     from redis import Redis

@@ -21,8 +21,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from booksscraper.cluster.merge import merge
+from booksscraper.cluster.merge import merge_and_compare
 from booksscraper.cluster.redis_server import running_redis
+from booksscraper.incremental.cluster import WORKER_FILE
 from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.tools.truth import differences
 
@@ -98,13 +99,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         peak = sandbox.stats()["peak_rps"]
 
     merged_path = out / "books.json"
-    count = merge(merged_path, [d for d in worker_dirs if (d / "books.jsonl").exists()])
+    count, changes = merge_and_compare(
+        merged_path,
+        [d for d in worker_dirs if (d / "books.jsonl").exists() or (d / WORKER_FILE).exists()],
+    )
     problems = differences(json.loads(merged_path.read_text(encoding="utf-8")), truth)
     verdict = "matches the ground truth" if not problems else "DIFFERS from the ground truth"
     print(f"{count} books from {args.workers} workers in {elapsed:.1f} s "
           f"(sandbox peak {peak} req/s) -> {merged_path}: {verdict}")
     for problem in problems:
         print("  " + problem)
+    if changes:
+        print(changes)
     failed = [p.returncode for p in workers if p.returncode != 0]
     return 1 if problems or failed else 0
 

@@ -37,19 +37,19 @@ dry does not close while others still produce requests. It checks Redis every
 Settings (defaults in brackets); the cluster add-on sets SCHEDULER,
 DUPEFILTER_CLASS and SCHEDULER_PERSIST when ``REDIS_URL`` is set:
 
-- ``REDIS_URL`` [unset]: the Redis server, e.g. ``redis://host:6379/0``.
-- ``SCHEDULER_QUEUE_KEY`` ["%(spider)s:requests"], ``SCHEDULER_DUPEFILTER_KEY``
+- ``REDIS_URL``: the Redis server, e.g. ``redis://host:6379/0``.
+- ``SCHEDULER_QUEUE_KEY``, ``SCHEDULER_DUPEFILTER_KEY``
   ["%(spider)s:dupefilter"]: as in scrapy-redis.
-- ``SCHEDULER_PERSIST`` [True]: keep queue and fingerprints when a worker closes.
-- ``SCHEDULER_SERIALIZER`` ["booksscraper.cluster_json"]: requests are stored in
+- ``SCHEDULER_PERSIST``: keep queue and fingerprints when a worker closes.
+- ``SCHEDULER_SERIALIZER``: requests are stored in
   Redis as JSON (scrapy-redis's default is pickle).
-- ``CLUSTER_HEARTBEAT_TIMEOUT`` [4]: seconds without a heartbeat after which a
+- ``CLUSTER_HEARTBEAT_TIMEOUT``: seconds without a heartbeat after which a
   worker counts as dead and its leased requests go back to the queue.
-- ``CLUSTER_LEASE_SECONDS`` [60]: lease length, the backstop for a hung worker;
+- ``CLUSTER_LEASE_SECONDS``: lease length, the backstop for a hung worker;
   renewed every third of it while the request is in progress, so it does not
   bound how long a download may take.
-- ``CLUSTER_POLL_INTERVAL`` [0.5]: seconds between checks of Redis.
-- ``CLUSTER_IDLE_BEFORE_CLOSE`` [3]: seconds the cluster must have no work before a worker closes.
+- ``CLUSTER_POLL_INTERVAL``: seconds between checks of Redis.
+- ``CLUSTER_IDLE_BEFORE_CLOSE``: seconds the cluster must have no work before a worker closes.
 
 Stats: ``cluster/leases/taken``, ``cluster/leases/acked``,
 ``cluster/leases/renewed``, ``cluster/leases/lost``, ``cluster/leases/released``,
@@ -79,8 +79,8 @@ from scrapy_redis.scheduler import Scheduler
 
 from booksscraper.cluster.leases import LeasedPriorityQueue
 from booksscraper.compat import check_engine, requests_in_progress, wake_engine
-from booksscraper.errors import BadConfig
-from booksscraper.middlewares.checks import number_setting
+from booksscraper.config.errors import BadConfig
+from booksscraper.config.readers import number_setting
 from booksscraper.middlewares.delayed import DelayedRequests
 
 logger = logging.getLogger(__name__)
@@ -124,8 +124,8 @@ class ClusterScheduler(Scheduler):
         s = crawler.settings
         checked = cls.check_settings(s)
         # JSON, not scrapy-redis's default pickle: whoever can write to Redis must not be
-        # able to run code in the workers (booksscraper/cluster_json.py).
-        serializer = s.get("SCHEDULER_SERIALIZER") or "booksscraper.cluster_json"
+        # able to run code in the workers (booksscraper/cluster/serializer.py).
+        serializer = s.get("SCHEDULER_SERIALIZER") or "booksscraper.cluster.serializer"
         scheduler = cls(
             server=connection.get_redis_from_settings(s),
             persist=s.getbool("SCHEDULER_PERSIST", True),

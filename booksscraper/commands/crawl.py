@@ -8,13 +8,15 @@ job log under scrapyd) and exits:
 - 0 when the crawl finished, or stopped where the user asked it to (a
   ``CLOSESPIDER_*`` limit, Ctrl-C, scrapyd's cancel);
 - 1 when it started but did not finish (the start URL failed, a memory cap...)
-  or finished without a single book;
+  or finished without a single book (a cluster worker whose peers took every
+  request only says so: ``python -m booksscraper.cluster.merge`` fails a cluster
+  crawl without a book);
   It also exits 1 when it could not start for a reason other than its input (a
   traceback is logged: a bug, not bad input);
 - 2 when it cannot start because of its input (``BadConfig``: a bad setting,
   spider argument or input file, ``LOG_LEVEL``, ``LOG_FILE``, ``JOBDIR``...);
 - 3 when it did its job by the rules above but a monitor failed
-  (``booksscraper/monitors.py``: too few books against what the site announces,
+  (``booksscraper/monitoring/monitors.py``: too few books against what the site announces,
   a field missing, too many rejects or failures, a stall...); 1 and 4 come first;
 - 4 when an output file could not be written (no space, no permission):
   nothing unwritten is marked exported, so the same JOBDIR completes it.
@@ -35,9 +37,9 @@ from scrapy.exceptions import UsageError
 from scrapy.settings import BaseSettings
 from twisted.internet.defer import Deferred
 
-from booksscraper.errors import BadConfig
-from booksscraper.monitors import FAILED, RESULTS, describe_failures
-from booksscraper.output import OUTPUT_ERROR
+from booksscraper.config.errors import BadConfig
+from booksscraper.monitoring.monitors import FAILED, RESULTS, describe_failures
+from booksscraper.output.errors import OUTPUT_ERROR
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +73,13 @@ def check_process_settings(settings: BaseSettings) -> None:
                         "(e.g. redis://127.0.0.1:6379/0)")
 
 
-def outcome(stats: dict[str, Any], detail: str | None) -> tuple[str, int] | None:
-    """(error message, exit status) of a crawl that ran, or None when it did its job."""
+def outcome(
+    stats: dict[str, Any], detail: str | None, *, cluster: bool = False
+) -> tuple[str, int] | None:
+    """(error message, exit status) of a crawl that ran, or None when it did its job.
+
+    ``cluster``: a worker of a cluster crawl, whose books are counted at the merge.
+    """
     if stats.get(OUTPUT_ERROR):
         message = (f"{stats[OUTPUT_ERROR]} (the crawl stopped; nothing unwritten is marked "
                    "exported: run it again with the same JOBDIR once there is room)")
@@ -82,7 +89,7 @@ def outcome(stats: dict[str, Any], detail: str | None) -> tuple[str, int] | None
         return f"crawl did not finish ({reason}){': ' + detail if detail else ''}", \
             EXIT_NOT_FINISHED
     books = stats.get("export/json_items", stats.get("item_scraped_count", 0))
-    if reason == "finished" and not books:
+    if reason == "finished" and not books and not cluster:
         pages = stats.get("response_received_count", 0)
         return f"the crawl finished without a single book ({pages} pages; see the " \
             "failures and rejects files)", EXIT_NOT_FINISHED
@@ -132,7 +139,11 @@ class Command(ScrapyCrawlCommand):
             self._fail("the crawl could not start (see the log above)", EXIT_NOT_FINISHED)
             return
         stats = crawler.stats.get_stats() if crawler.stats else {}
-        failed = outcome(stats, getattr(crawler.spider, "failure_message", None))
+        cluster = bool(self.settings and self.settings.get("REDIS_URL"))
+        failed = outcome(stats, getattr(crawler.spider, "failure_message", None), cluster=cluster)
+        if cluster and failed is None and not stats.get("item_scraped_count"):
+            print("note: this worker exported no book: the cluster's other workers took every "
+                  "request (the merge counts the cluster's books)", file=sys.stderr)
         if failed is not None:
             self._fail(*failed)
 

@@ -103,6 +103,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("INCREMENTAL_FROM", "", str,
             "the output folder of the run to compare with; empty: `OUTPUT_DIR` itself, or under "
             "scrapyd the sibling job folder with the newest state", CRAWL),
+    Setting("INCREMENTAL_REDIS_KEY", "incremental:%(spider)s", str,
+            "on a cluster, the Redis key prefix of the page cache all workers revalidate "
+            "against (kept from crawl to crawl: not under `books:*`)", CLUSTER),
     Setting("LISTING_LOOKAHEAD", 0, int,
             "listing pages fetched ahead of the books they lead to; 0 = auto: 1 + ceil(2 x "
             "`CONCURRENT_REQUESTS` / books per page) (stat `books/listing_lookahead`)", CRAWL),
@@ -177,8 +180,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REDIS_URL", None, str, "turns on cluster mode", CLUSTER),
     Setting("REFETCH_INVALID_PAGES", 2, int,
             "how many more times a page that is not what it should be is fetched: a book page "
-            "giving an invalid item, a listing page without books, pager or result count, a "
-            "redirect Scrapy drops (to itself, off the site)", CRAWL),
+            "giving an invalid item, a listing page without books, pager or result count", CRAWL),
     Setting("REJECTS_FILE", "rejects.jsonl", str, "items not exported, in `OUTPUT_DIR`", CRAWL),
     Setting("REPORT_ON_CLOSE", False, bool,
             "build the report when the crawl ends (matplotlib adds 1-2 s)", MONITORING),
@@ -224,7 +226,7 @@ SETTINGS: tuple[Setting, ...] = (
             "keep the queue and fingerprints when a worker closes", CLUSTER),
     Setting("SCHEDULER_QUEUE_KEY", "%(spider)s:requests", str, "Redis key of the queue",
             CLUSTER),
-    Setting("SCHEDULER_SERIALIZER", "booksscraper.cluster_json", str,
+    Setting("SCHEDULER_SERIALIZER", "booksscraper.cluster.serializer", str,
             "requests stored in Redis as JSON (scrapy-redis's default is pickle)", CLUSTER),
     Setting("SHUTDOWN_GRACE", 2.0, float,
             "seconds downloads in progress get after Ctrl-C or SIGTERM before they are aborted",

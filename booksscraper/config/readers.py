@@ -14,7 +14,7 @@ from typing import Any
 from scrapy.settings import BaseSettings
 
 from booksscraper.config.declared import default
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
 
 
 def number(

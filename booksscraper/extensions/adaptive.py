@@ -1,38 +1,39 @@
-"""Adaptive per-site concurrency and pace: the controller, applied by the site pacer.
+"""The adaptive controller as a Scrapy extension: what each site saw in, decisions to the pacer.
 
-Every ``ADAPTIVE_CONCURRENCY_INTERVAL`` seconds each site's control law
-(``booksscraper.politeness.law``) gets what the site saw (latency of each raw
-response against its own baseline, 429/503 and Retry-After, its peak
-in-flight) and the crawler process's CPU (psutil), and hands its decision to
-the site pacer (``booksscraper/pacing.py``, ``SitePacer.set_adaptive``): how
-many requests of the site may be in flight, and the pace (``1 / learned rate
-cap``, shortened when late timers keep the rate below it). The pacer combines
-that pace with Crawl-delay, ``POLITENESS_MAX_RPS`` and the 429/503 slow-down
-(the largest wins), whatever proxy carries each request; this extension
-writes no slot delay of its own. ``CONCURRENT_REQUESTS`` stays the global cap.
-Off by default because it overrides ``CONCURRENT_REQUESTS_PER_DOMAIN`` and
-``DOWNLOAD_DELAY`` per site: a user who set those expects them to hold
-(scrapyd schedules, cluster runs); ``-s ADAPTIVE_CONCURRENCY_ENABLED=1`` opts
-in. ``make experiment`` compares it with fixed settings and AutoThrottle
+The controller itself (``booksscraper.pacing.controller``, with its law in
+``booksscraper.pacing.law``; both pure) decides each site's concurrency and
+pace. This extension feeds it and applies what it decides: every
+``ADAPTIVE_CONCURRENCY_INTERVAL`` seconds it steps the controller with the crawler
+process's CPU (psutil); each raw response (the ``response_downloaded`` signal,
+before any middleware: a 429 is seen even when the retry middleware retries it)
+goes to the controller with its latency, Retry-After and the site's in-flight count
+from the site pacer (``booksscraper/pacing/pacer.py``). Each decision goes to
+``SitePacer.set_adaptive``: how many requests of the site may be in flight, and the
+pace (``1 / learned rate cap``, shortened when late timers keep the rate below it).
+The pacer combines that pace with Crawl-delay, ``POLITENESS_MAX_RPS`` and the
+429/503 slow-down (the largest wins), whatever proxy carries each request; this
+extension writes no slot delay of its own. ``CONCURRENT_REQUESTS`` stays the global
+cap. Off by default because it overrides ``CONCURRENT_REQUESTS_PER_DOMAIN`` and
+``DOWNLOAD_DELAY`` per site: a user who set those expects them to hold (scrapyd
+schedules, cluster runs); ``-s ADAPTIVE_CONCURRENCY_ENABLED=1`` opts in. ``make
+experiment`` compares it with fixed settings and AutoThrottle
 (benchmarks/results/politeness/).
 
-Raw responses come from the ``response_downloaded`` signal, before any
-middleware (a 429 is seen even when the retry middleware retries it).
 Download exceptions (timeouts, resets) are not signals to the law. Not
 compatible with AutoThrottle, which sets slot delays (BadConfig).
 
-Settings (defaults in brackets):
+Settings (defaults in docs/settings.md):
 
-- ``ADAPTIVE_CONCURRENCY_ENABLED`` [False]: the controller.
-- ``ADAPTIVE_CONCURRENCY_START`` [2], ``ADAPTIVE_CONCURRENCY_MIN`` [1],
-  ``ADAPTIVE_CONCURRENCY_MAX`` [64, and never above CONCURRENT_REQUESTS].
-- ``ADAPTIVE_CONCURRENCY_INTERVAL`` [0.5]: seconds between control steps.
-- ``ADAPTIVE_LATENCY_TOLERANCE`` [1.5, as gradient2]: latency up to this x baseline is
-  no queueing; lower is gentler on the server, higher tolerates a noisy, busy client.
-- ``ADAPTIVE_CPU_MAX`` [0.9]: CPU of the crawler process (fraction of one core)
-  above which concurrency does not grow.
-- ``ADAPTIVE_CONCURRENCY_TRACE`` [""]: file in ``OUTPUT_DIR`` for one JSON line
-  per site and control step (time, concurrency, interval, latency, reason); "" = none.
+- ``ADAPTIVE_CONCURRENCY_ENABLED``: the controller.
+- ``ADAPTIVE_CONCURRENCY_START``, ``ADAPTIVE_CONCURRENCY_MIN``,
+  ``ADAPTIVE_CONCURRENCY_MAX`` (never above CONCURRENT_REQUESTS): per-site concurrency.
+- ``ADAPTIVE_CONCURRENCY_INTERVAL``: seconds between control steps.
+- ``ADAPTIVE_LATENCY_TOLERANCE``: latency up to this x baseline is no queueing (as
+  gradient2); lower is gentler on the server, higher tolerates a noisy, busy client.
+- ``ADAPTIVE_CPU_MAX``: CPU of the crawler process (fraction of one core) above which
+  concurrency does not grow.
+- ``ADAPTIVE_CONCURRENCY_TRACE``: file in ``OUTPUT_DIR`` for one JSON line per site and
+  control step (time, concurrency, interval, latency, reason); empty: none.
 
 Stats: ``adaptive/steps``, ``adaptive/step/<reason>``, ``adaptive/throttled``,
 ``adaptive/concurrency/max``, ``adaptive/concurrency/min`` (after the first step),
@@ -43,7 +44,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,41 +55,31 @@ from scrapy.http import Response
 from scrapy.utils.asyncio import create_looping_call
 from scrapy.utils.httpobj import urlparse_cached
 
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
+from booksscraper.config.readers import boolean, number, text, whole_number
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES, parse_retry_after
-from booksscraper.middlewares.checks import int_setting, number_setting
-from booksscraper.output import JsonLinesWriter
-from booksscraper.pacing import SitePacer
-from booksscraper.politeness.law import ConcurrencyLaw, Decision, LawParams, TickSignals
+from booksscraper.output.folder import output_folder
+from booksscraper.output.jsonlines import JsonLinesWriter
+from booksscraper.pacing.controller import AdaptiveController, Step
+from booksscraper.pacing.law import LawParams
+from booksscraper.pacing.pacer import SitePacer
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class SiteState:
-    law: ConcurrencyLaw
-    signals: TickSignals
-    window_start: float
-    pace: float = 0.0  # the pace the controller last set
-
-
 class AdaptiveConcurrency:
-    def __init__(self, crawler: Crawler) -> None:
-        s = crawler.settings
-        if not s.getbool("ADAPTIVE_CONCURRENCY_ENABLED", False):
-            raise NotConfigured
+    def __init__(
+        self, crawler: Crawler, params: LawParams, interval: float, trace_path: Path | None
+    ) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.sites: dict[str, SiteState] = {}
-        self.params = self._law_params(crawler)
-        self.interval = number_setting(s, "ADAPTIVE_CONCURRENCY_INTERVAL", 0.5, minimum=0.01)
-        trace = s.get("ADAPTIVE_CONCURRENCY_TRACE") or ""
-        self.trace_path = Path(s.get("OUTPUT_DIR") or "output", trace) if trace else None
+        self.controller = AdaptiveController(params)
+        self.interval = interval
+        self.trace_path = trace_path
         self.trace: JsonLinesWriter | None = None
         self.process = psutil.Process()
         self.loop: Any = None
         self._pacer: SitePacer | None = None
-        self._last_cpu = 0.0
         self.started = time.monotonic()
         crawler.signals.connect(self.request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
@@ -98,19 +88,17 @@ class AdaptiveConcurrency:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> AdaptiveConcurrency:
-        return cls(crawler)
-
-    @staticmethod
-    def _law_params(crawler: Crawler) -> LawParams:
         s = crawler.settings
+        if not boolean(s, "ADAPTIVE_CONCURRENCY_ENABLED"):
+            raise NotConfigured
         if s.getbool("AUTOTHROTTLE_ENABLED"):
             raise BadConfig(
                 "ADAPTIVE_CONCURRENCY_ENABLED: AutoThrottle also sets slot delays; "
                 "enable one of them"
             )
-        minimum = int_setting(s, "ADAPTIVE_CONCURRENCY_MIN", 1, minimum=1)
-        maximum = int_setting(s, "ADAPTIVE_CONCURRENCY_MAX", 64, minimum=1)
-        start = int_setting(s, "ADAPTIVE_CONCURRENCY_START", 2, minimum=1)
+        minimum = whole_number(s, "ADAPTIVE_CONCURRENCY_MIN", minimum=1)
+        maximum = whole_number(s, "ADAPTIVE_CONCURRENCY_MAX", minimum=1)
+        start = whole_number(s, "ADAPTIVE_CONCURRENCY_START", minimum=1)
         if not minimum <= start <= maximum:
             raise BadConfig(
                 f"ADAPTIVE_CONCURRENCY_START: must be between ADAPTIVE_CONCURRENCY_MIN ({minimum})"
@@ -119,15 +107,18 @@ class AdaptiveConcurrency:
         total = s.getint("CONCURRENT_REQUESTS")
         if 0 < total < maximum:
             maximum = max(total, minimum)  # more per slot could never be used
-        return LawParams(
+        params = LawParams(
             start=start,
             minimum=minimum,
             maximum=maximum,
-            tolerance=number_setting(s, "ADAPTIVE_LATENCY_TOLERANCE", 1.5, minimum=1.0),
-            cpu_max=number_setting(s, "ADAPTIVE_CPU_MAX", 0.9, minimum=0.01),
+            tolerance=number(s, "ADAPTIVE_LATENCY_TOLERANCE", minimum=1.0),
+            cpu_max=number(s, "ADAPTIVE_CPU_MAX", minimum=0.01),
         )
+        interval = number(s, "ADAPTIVE_CONCURRENCY_INTERVAL", minimum=0.01)
+        trace = text(s, "ADAPTIVE_CONCURRENCY_TRACE")
+        trace_path = output_folder(s) / trace if trace else None
+        return cls(crawler, params, interval, trace_path)
 
-    # -- the controller -----------------------------------------------------------------------
     def spider_opened(self) -> None:
         if self.trace_path is not None:
             self.trace_path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,61 +136,46 @@ class AdaptiveConcurrency:
                 raise RuntimeError("ADAPTIVE_CONCURRENCY_ENABLED needs the site pacer")
         return self._pacer
 
-    def _state(self, site: str) -> SiteState:
-        state = self.sites.get(site)
-        if state is None:
-            assert self.params is not None
-            law = ConcurrencyLaw(self.params)
-            state = self.sites[site] = SiteState(law, TickSignals(duration=0.0), time.monotonic())
-            self.pacer.set_adaptive(site, law.concurrency, 0.0)
-        return state
+    def _known(self, site: str) -> None:
+        """A new site starts at ADAPTIVE_CONCURRENCY_START."""
+        start = self.controller.add(site, time.monotonic())
+        if start is not None:
+            self.pacer.set_adaptive(site, start, 0.0)
 
     def request_scheduled(self, request: Request) -> None:
         """A new site starts at ADAPTIVE_CONCURRENCY_START before its first request leaves."""
-        self._state(urlparse_cached(request).hostname or "")
+        self._known(urlparse_cached(request).hostname or "")
 
     def response_downloaded(self, response: Response, request: Request) -> None:
         site = urlparse_cached(request).hostname or ""
-        state = self._state(site)
-        sig = state.signals
-        # This response is still counted in flight by the pacer.
-        sig.peak_in_flight = max(sig.peak_in_flight, self.pacer.in_flight(site))
-        sig.paced = sig.paced or self.pacer.is_pacing(site)
-        if response.status in THROTTLE_STATUSES:
-            sig.throttled += 1
+        self._known(site)
+        throttled = response.status in THROTTLE_STATUSES
+        retry_after = None
+        if throttled:
             self.stats.inc_value("adaptive/throttled")
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if retry_after is not None:
-                sig.retry_after = max(sig.retry_after or 0.0, retry_after)
-            # Act now, not at the next step: requests keep leaving at the old pace meanwhile.
-            self._step_site(site, state, time.monotonic(), self._last_cpu)
-            return
-        latency = request.meta.get("download_latency")
-        if latency is not None:
-            sig.latencies.append(latency)
+        now = time.monotonic()
+        step = self.controller.response(
+            site,
+            now,
+            throttled=throttled,
+            retry_after=retry_after,
+            latency=request.meta.get("download_latency"),
+            in_flight=self.pacer.in_flight(site),  # this response still counts in flight
+            paced=self.pacer.is_pacing(site),
+        )
+        if step is not None:  # a throttling answer: acted on at once, not at the next step
+            self._apply(step, now)
 
     def step(self) -> None:
         now = time.monotonic()
-        self._last_cpu = cpu = self.process.cpu_percent(None) / 100.0
-        for site, state in self.sites.items():
-            self._step_site(site, state, now, cpu)
+        cpu = self.process.cpu_percent(None) / 100.0
+        for step in self.controller.step(now, cpu):
+            self._apply(step, now)
 
-    def _step_site(self, site: str, state: SiteState, now: float, cpu: float) -> None:
-        sig = state.signals
-        sig.duration = now - state.window_start
-        sig.cpu = cpu
-        if not state.law.ready(sig):
-            return  # keep collecting into the same window
-        decision = state.law.update(sig, now)
-        state.signals = TickSignals(duration=0.0)
-        state.window_start = now
-        state.pace = decision.pace
-        self.pacer.set_adaptive(site, decision.concurrency, decision.pace)
-        self._record(site, state, decision, now, sig)
-
-    def _record(
-        self, site: str, state: SiteState, d: Decision, now: float, sig: TickSignals
-    ) -> None:
+    def _apply(self, step: Step, now: float) -> None:
+        d, sig, site = step.decision, step.signals, step.site
+        self.pacer.set_adaptive(site, d.concurrency, d.pace)
         self.stats.inc_value("adaptive/steps")
         self.stats.inc_value(f"adaptive/step/{d.reason}")
         self.stats.max_value("adaptive/concurrency/max", d.concurrency)
@@ -216,7 +192,7 @@ class AdaptiveConcurrency:
             "limit": round(d.limit, 3),
             "concurrency": d.concurrency,
             "interval": round(self.pacer.interval(site), 4),
-            "pace": round(state.pace, 4),
+            "pace": round(step.pace, 4),
             "rate_cap": None if d.rate_cap is None else round(d.rate_cap, 3),
             "pace_scale": round(d.pace_scale, 3),
             "p50_ms": None if d.p50 is None else round(d.p50 * 1000, 1),

@@ -33,7 +33,7 @@ from typing import Any
 from scrapy.statscollectors import StatsCollector
 
 from booksscraper.middlewares.delayed import WAITING
-from booksscraper.pacing import RETURNED
+from booksscraper.pacing.pacer import RETURNED
 
 ROBOTS_RESPONSES = "robotstxt/response_count"
 _COUNTERS = {

@@ -1,7 +1,7 @@
 """Monitors at the end of every crawl and while it runs; alerts when one fails.
 
 At the end (``engine_stopped``, before ``CrawlSummary`` writes stats.json) the
-close monitors of ``booksscraper.monitors`` judge the final stats. Every
+close monitors of ``booksscraper.monitoring.monitors`` judge the final stats. Every
 ``MONITOR_CHECK_INTERVAL`` seconds the periodic ones look at the crawl as it
 runs:
 
@@ -15,18 +15,18 @@ responses. A periodic monitor fires once per crawl: a WARNING line and an alert
 right away (a stalled crawl may never end), and it counts as a failed monitor at
 the end. Results: one WARNING line per failed monitor, ``monitors/results`` and
 ``monitors/failed`` in stats.json, the report's Monitors section, one alert
-(``booksscraper.alerts``) and exit status 3 (``commands/crawl.py``).
+(``booksscraper.monitoring.alerts``) and exit status 3 (``commands/crawl.py``).
 
-Settings (defaults in brackets):
+Settings (defaults in docs/settings.md):
 
-- ``MONITOR_CHECK_INTERVAL`` [``10``] seconds between periodic checks.
-- ``MONITOR_STALL_SECONDS`` [``300``]: no new item for this long fires ``stall``; 0 off.
-- ``MONITOR_MAX_ERROR_RATE`` [``0.2``]: share of error responses in an interval.
-- ``MONITOR_MAX_THROTTLE_RATE`` [``0.2``]: share of 429/503 responses in an interval.
-- ``MONITOR_RATE_MIN_RESPONSES`` [``20``]: fewer in an interval: not judged.
+- ``MONITOR_CHECK_INTERVAL``: seconds between periodic checks.
+- ``MONITOR_STALL_SECONDS``: no new item for this long fires ``stall``; 0 off.
+- ``MONITOR_MAX_ERROR_RATE``: share of error responses in an interval.
+- ``MONITOR_MAX_THROTTLE_RATE``: share of 429/503 responses in an interval.
+- ``MONITOR_RATE_MIN_RESPONSES``: fewer in an interval: not judged.
 
-The close monitors' settings are in ``booksscraper/monitors.py``; the alerts'
-in ``booksscraper/alerts.py``.
+The close monitors' settings are in ``booksscraper/monitoring/monitors.py``; the alerts'
+in ``booksscraper/monitoring/alerts.py``.
 """
 
 from __future__ import annotations
@@ -41,18 +41,15 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 from twisted.internet.threads import deferToThread
 
-from booksscraper import monitors
-from booksscraper.alerts import Alerts, alert_payload, safe_json
-from booksscraper.errors import BadConfig
-from booksscraper.output import output_path, stopping_on_output_error
+from booksscraper.config.errors import BadConfig
+from booksscraper.config.readers import boolean, number, whole_number
+from booksscraper.monitoring import monitors
+from booksscraper.monitoring.alerts import Alerts, alert_payload, safe_json
+from booksscraper.output.errors import stopping_on_output_error
+from booksscraper.output.folder import output_path
 
 logger = logging.getLogger(__name__)
 
-CHECK_INTERVAL = 10.0
-STALL_SECONDS = 300.0
-MAX_ERROR_RATE = 0.2
-MAX_THROTTLE_RATE = 0.2
-RATE_MIN_RESPONSES = 20
 PERIODIC = "monitors/periodic/"  # + name: intervals on which it failed
 THROTTLE_STATUSES = (429, 503)
 
@@ -75,19 +72,18 @@ class CrawlMonitors:
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
         # Not for a look at one page (scrapy parse, check...: OUTPUT_ENABLED off).
-        if not (settings.getbool("MONITORS_ENABLED", True)
-                and settings.getbool("OUTPUT_ENABLED", True)):
+        if not (boolean(settings, "MONITORS_ENABLED") and boolean(settings, "OUTPUT_ENABLED")):
             raise NotConfigured
         self.crawler = crawler
         self.stats = crawler.stats
         self.limits = monitors.Thresholds.from_settings(settings)
-        self.interval = _number(settings, "MONITOR_CHECK_INTERVAL", CHECK_INTERVAL, positive=True)
-        self.stall_seconds = _number(settings, "MONITOR_STALL_SECONDS", STALL_SECONDS)
-        self.max_error_rate = monitors._ratio(settings, "MONITOR_MAX_ERROR_RATE", MAX_ERROR_RATE)
-        self.max_throttle_rate = monitors._ratio(settings, "MONITOR_MAX_THROTTLE_RATE",
-                                                 MAX_THROTTLE_RATE)
-        self.min_responses = int(_number(settings, "MONITOR_RATE_MIN_RESPONSES",
-                                         RATE_MIN_RESPONSES))
+        self.interval = number(settings, "MONITOR_CHECK_INTERVAL")
+        if self.interval == 0:
+            raise BadConfig("MONITOR_CHECK_INTERVAL: 0 must be positive")
+        self.stall_seconds = number(settings, "MONITOR_STALL_SECONDS")
+        self.max_error_rate = monitors.share(settings, "MONITOR_MAX_ERROR_RATE")
+        self.max_throttle_rate = monitors.share(settings, "MONITOR_MAX_THROTTLE_RATE")
+        self.min_responses = whole_number(settings, "MONITOR_RATE_MIN_RESPONSES")
         self.alerts = Alerts(settings)
         self.stats_path = output_path(settings, "STATS_FILE")
         self.report_path = self.stats_path.parent / "report.md"
@@ -192,13 +188,3 @@ class CrawlMonitors:
         else:
             self.alerts.post(alert)  # the crawl is over: at most ALERT_WEBHOOK_TIMEOUT
 
-
-def _number(settings: Any, name: str, default: float, positive: bool = False) -> float:
-    value = settings.get(name, default)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise BadConfig(f"{name}: not a number: {value!r}") from None
-    if number < 0 or (positive and number == 0):
-        raise BadConfig(f"{name}: {value!r} must be {'positive' if positive else 'at least 0'}")
-    return number

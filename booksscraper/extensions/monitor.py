@@ -9,19 +9,19 @@ closes the spider with reason ``memory_cap`` past the hard memory cap.
 
 Settings (defaults in brackets):
 
-- ``MONITOR_ENABLED`` [``True``].
-- ``MONITOR_INTERVAL`` [``1.0``] seconds between samples. A sample costs about
+- ``MONITOR_ENABLED``: the sampler on or off.
+- ``MONITOR_INTERVAL``: seconds between samples. A sample costs about
   a millisecond (``tests/monitoring/benchmark_sampling.py``), so 1 s costs
   ~0.1 % of a core while still catching a memory spike or a descriptor leak
   within a second, which Scrapy's own 60 s memusage check does not.
-- ``MONITOR_FILE`` [``"monitor.jsonl"``]: the time series, in ``OUTPUT_DIR``.
-- ``MONITOR_MEMORY_CAP_MB`` [``0``, off]: hard cap on the RSS of the process
+- ``MONITOR_FILE``: the time series, in ``OUTPUT_DIR``.
+- ``MONITOR_MEMORY_CAP_MB``: hard cap on the RSS of the process
   tree; past it the spider is closed cleanly (pipelines and files closed).
-- ``MONITOR_MEMORY_WARN_MB`` [``0``]: warn above this RSS; ``0`` means 80 % of
+- ``MONITOR_MEMORY_WARN_MB``: warn above this RSS; ``0`` means 80 % of
   the cap when a cap is set, else no RSS warning.
-- ``MONITOR_FD_WARN_RATIO`` [``0.8``]: warn when open descriptors of the main
+- ``MONITOR_FD_WARN_RATIO``: warn when open descriptors of the main
   process pass this share of its soft ``RLIMIT_NOFILE``.
-- ``MONITOR_SYSTEM_MEMORY_WARN_PERCENT`` [``90``]: warn when the machine's
+- ``MONITOR_SYSTEM_MEMORY_WARN_PERCENT``: warn when the machine's
   used memory passes this percentage (other programs can starve the crawl).
 
 Network bytes: Linux has no per-process network counters, so ``net_bytes_*``
@@ -54,17 +54,12 @@ from scrapy.utils.asyncio import create_looping_call
 
 from booksscraper.compat import schedule_coro
 from booksscraper.config.declared import default
+from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import boolean
-from booksscraper.errors import BadConfig
 from booksscraper.extensions.counters import crawl_counters
-from booksscraper.output import (
-    JsonLinesWriter,
-    OutputError,
-    OutputFolder,
-    output_path,
-    stop_on_output_error,
-    stopping_on_output_error,
-)
+from booksscraper.output.errors import OutputError, stop_on_output_error, stopping_on_output_error
+from booksscraper.output.folder import OutputFolder, output_path
+from booksscraper.output.jsonlines import JsonLinesWriter
 
 logger = logging.getLogger(__name__)
 

@@ -6,16 +6,16 @@ proxies good/dead when those stats exist (see ``counters.py``), RSS when the
 resource monitor runs, and an ETA for the pages discovered so far (listing
 pages keep discovering more, so it grows while they are crawled).
 
-Settings (defaults in brackets):
+Settings (defaults in docs/settings.md):
 
-- ``PROGRESS`` [``"auto"``]: ``"bar"`` (rich, redrawn in place on stderr),
+- ``PROGRESS``: ``"bar"`` (rich, redrawn in place on stderr),
   ``"log"`` (an INFO line every ``PROGRESS_INTERVAL`` s), ``"auto"`` (bar when
   stderr is a terminal, log otherwise: scrapyd, CI, ``2>file``, and ``-O -``
   with stdout on the same terminal) or ``"off"``. Never both: in bar mode no
   progress lines are logged.
-- ``PROGRESS_INTERVAL`` [``10``]: seconds between log lines (Scrapy's own
+- ``PROGRESS_INTERVAL``: seconds between log lines (Scrapy's own
   LogStats line comes every 60 s; a crawl of the site takes about a minute).
-- ``PROGRESS_REFRESH`` [``0.5``]: seconds between bar redraws.
+- ``PROGRESS_REFRESH``: seconds between bar redraws.
 
 Streams: stdout is left to what the user asked for (``-O -:jsonlines`` stays
 pure JSON lines). The bar is drawn on stderr, and while it is shown the log
@@ -37,15 +37,25 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.settings import BaseSettings
 from scrapy.utils.asyncio import create_looping_call
 
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
+from booksscraper.config.readers import number, text
 from booksscraper.extensions.counters import crawl_counters
 
 logger = logging.getLogger(__name__)
 
 MODES = ("auto", "bar", "log", "off")
 RATE_WINDOW = 10.0
+
+
+def positive(settings: BaseSettings, name: str) -> float:
+    """Declared setting ``name``, a number of seconds > 0 (a period of 0 would spin)."""
+    value = number(settings, name)
+    if value <= 0:
+        raise BadConfig(f"{name}: must be greater than 0, got {value}")
+    return value
 
 
 def format_eta(seconds: float | None) -> str:
@@ -132,22 +142,16 @@ class Progress:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Progress:
         settings = crawler.settings
-        mode = str(settings.get("PROGRESS", "auto")).lower()
+        mode = str(text(settings, "PROGRESS")).lower()
         if mode not in MODES:
             raise BadConfig(f"PROGRESS: must be one of {', '.join(MODES)}, got {mode!r}")
         if mode == "auto":
             mode = "bar" if bar_fits(settings.getdict("FEEDS")) else "log"
         if mode == "off":
             raise NotConfigured
-        intervals = {}
-        for name, default in (("PROGRESS_INTERVAL", 10.0), ("PROGRESS_REFRESH", 0.5)):
-            try:
-                intervals[name] = settings.getfloat(name, default)
-            except (TypeError, ValueError):
-                raise BadConfig(f"{name}: not a number: {settings.get(name)!r}") from None
-            if intervals[name] <= 0:
-                raise BadConfig(f"{name}: must be greater than 0, got {intervals[name]}")
-        return cls(crawler, mode, intervals["PROGRESS_INTERVAL"], intervals["PROGRESS_REFRESH"])
+        interval = positive(settings, "PROGRESS_INTERVAL")
+        refresh = positive(settings, "PROGRESS_REFRESH")
+        return cls(crawler, mode, interval, refresh)
 
     def spider_opened(self) -> None:
         self.opened_at = time.monotonic()

@@ -8,7 +8,7 @@ aborted again every half second until the spider has closed. What they were
 fetching goes to the failures file like any download error that was not retried
 in time (and a resumed crawl fetches it again).
 
-Setting: ``SHUTDOWN_GRACE`` [2.0]: seconds in-flight downloads get after a stop
+Setting: ``SHUTDOWN_GRACE``: seconds in-flight downloads get after a stop
 is requested.
 """
 

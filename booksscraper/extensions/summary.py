@@ -11,8 +11,8 @@ numbers; it is written atomically (temp file + rename).
 
 Settings (defaults in brackets):
 
-- ``STATS_FILE`` [``"stats.json"``]: in ``OUTPUT_DIR``; the final stats, keys sorted.
-- ``REPORT_ON_CLOSE`` [``False``]: also build the Markdown report with charts
+- ``STATS_FILE``: in ``OUTPUT_DIR``; the final stats, keys sorted.
+- ``REPORT_ON_CLOSE``: also build the Markdown report with charts
   (``python -m booksscraper.report OUTPUT_DIR``) when the crawl ends; off by
   default because matplotlib adds a few seconds to every crawl.
 
@@ -36,15 +36,9 @@ from scrapy.crawler import Crawler
 
 from booksscraper.config.readers import boolean
 from booksscraper.extensions.counters import pages_received
-from booksscraper.output import (
-    OutputError,
-    OutputFolder,
-    dumps,
-    output_path,
-    replace_atomically,
-    stop_on_output_error,
-    stopping_on_output_error,
-)
+from booksscraper.output.errors import OutputError, stop_on_output_error, stopping_on_output_error
+from booksscraper.output.folder import OutputFolder, output_path
+from booksscraper.output.jsonlines import dumps, replace_atomically
 from booksscraper.records.failures import FAILURES_COUNT
 
 logger = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ time per page. At 100,000 books it took a few MiB off the main process's peak
 RSS (3 MiB, 11 in an earlier trial: BENCHMARKS.md, scale); it matters most
 after a spike. Off where the C library is not glibc.
 
-Settings (defaults in brackets):
+Settings (defaults in docs/settings.md):
 
-- ``MEMORY_TRIM_INTERVAL`` [``5.0``] seconds between trims; ``0`` switches it off.
+- ``MEMORY_TRIM_INTERVAL``: seconds between trims; ``0`` switches it off.
 
 Stats: ``memory_trim/calls``, ``memory_trim/seconds`` (time spent trimming).
 """
@@ -26,7 +26,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
-from booksscraper.middlewares.checks import number_setting
+from booksscraper.config.readers import number
 
 
 def glibc_malloc_trim() -> Any | None:
@@ -44,7 +44,7 @@ def glibc_malloc_trim() -> Any | None:
 
 class MemoryTrim:
     def __init__(self, crawler: Crawler) -> None:
-        self.interval = number_setting(crawler.settings, "MEMORY_TRIM_INTERVAL", 5.0)  # 0: off
+        self.interval = number(crawler.settings, "MEMORY_TRIM_INTERVAL")  # 0: off
         self.malloc_trim = glibc_malloc_trim()
         if not self.interval or self.malloc_trim is None:
             raise NotConfigured

@@ -4,8 +4,8 @@ scrapy-rotating-proxies 0.6.2 counts every status but 200/301/302 as a ban,
 so a site's 503 or 429 (the site throttling everyone) kills healthy proxies.
 Our policy, fitted to the site:
 
-- ban: a status in ROTATING_PROXY_BAN_STATUSES (403); a 200 page carrying one
-  of ROTATING_PROXY_BAN_MARKERS (a "blocked" page); empty 200 bodies (except
+- ban: a status in ROTATING_PROXY_BAN_STATUSES (a "forbidden"); a 200 page carrying
+  one of ROTATING_PROXY_BAN_MARKERS (a "blocked" page); empty 200 bodies (except
   robots.txt) through the same proxy ROTATING_PROXY_EMPTY_BODY_STRIKES times
   in a row (one empty page may be the site's hiccup: it is retried, and the
   proxy keeps its state); failing to reach or talk to the proxy (refused,
@@ -16,13 +16,13 @@ Our policy, fitted to the site:
   upstream" page looks the same as the site's error), timeouts and
   connections lost mid-response (the site may have reset them).
 
-Settings (defaults in brackets):
+Settings (defaults in docs/settings.md):
 
-- ``ROTATING_PROXY_BAN_STATUSES`` [[403]]
-- ``ROTATING_PROXY_BAN_MARKERS`` [["SANDBOX-BLOCKED", "<title>Access denied</title>"]]:
-  looked for in the first 64 KiB of 200 bodies.
-- ``ROTATING_PROXY_EMPTY_BODY_STRIKES`` [3]: empty pages in a row that ban a proxy.
-- ``ROTATING_PROXY_BAN_POLICY`` [``booksscraper.middlewares.bans.BanPolicy``].
+- ``ROTATING_PROXY_BAN_STATUSES``: statuses that mean a ban.
+- ``ROTATING_PROXY_BAN_MARKERS``: body texts that mean a ban, looked for in the first
+  64 KiB of 200 bodies.
+- ``ROTATING_PROXY_EMPTY_BODY_STRIKES``: empty pages in a row that ban a proxy.
+- ``ROTATING_PROXY_BAN_POLICY``: the class that decides (``BanPolicy``, below).
 
 Stats: ``bans/status/<code>``, ``bans/blocked_page``, ``bans/empty``, ``bans/error/<reason>``:
 counted by the proxy middleware once per death of a proxy (the failures of the
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from rotating_proxies.middlewares import BanDetectionMiddleware as _PackageBanDetection
 from scrapy import Request
 from scrapy.core.downloader.handlers.http11 import TunnelError
 from scrapy.crawler import Crawler
@@ -43,11 +42,12 @@ from scrapy.http import Response
 from scrapy.utils.misc import load_object
 from twisted.internet import error as net
 
+from booksscraper.config.declared import default
+from booksscraper.config.readers import text, text_list, whole_number
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES, failure_reason
-from booksscraper.middlewares.checks import int_setting
+from booksscraper.proxies.sources import configured_proxies
 
 MARKER_SCAN_BYTES = 64 * 1024
-DEFAULT_MARKERS = ["SANDBOX-BLOCKED", "<title>Access denied</title>"]
 BAN_REASON_META = "_ban_reason"
 PROXY_FAILURES = (
     DownloadConnectionRefusedError,
@@ -65,7 +65,10 @@ def is_robots_txt(request: Request) -> bool:
 
 class BanPolicy:
     def __init__(
-        self, ban_statuses: set[int], markers: list[bytes], empty_strikes: int = 3
+        self,
+        ban_statuses: set[int],
+        markers: list[bytes],
+        empty_strikes: int = default("ROTATING_PROXY_EMPTY_BODY_STRIKES"),
     ) -> None:
         self.ban_statuses = ban_statuses
         self.markers = markers
@@ -76,9 +79,9 @@ class BanPolicy:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BanPolicy:
         s = crawler.settings
-        statuses = {int(x) for x in s.getlist("ROTATING_PROXY_BAN_STATUSES", [403])}
-        markers = [m.encode() for m in s.getlist("ROTATING_PROXY_BAN_MARKERS", DEFAULT_MARKERS)]
-        strikes = int_setting(s, "ROTATING_PROXY_EMPTY_BODY_STRIKES", 3, minimum=1)
+        statuses = {int(x) for x in text_list(s, "ROTATING_PROXY_BAN_STATUSES")}
+        markers = [m.encode() for m in text_list(s, "ROTATING_PROXY_BAN_MARKERS")]
+        strikes = whole_number(s, "ROTATING_PROXY_EMPTY_BODY_STRIKES", minimum=1)
         return cls(statuses, markers, strikes)
 
     def assess(self, request: Request, response: Response) -> tuple[bool | None, str | None]:
@@ -112,21 +115,23 @@ class BanPolicy:
         return True if isinstance(exception, PROXY_FAILURES) else None
 
 
-class BanDetectionMiddleware(_PackageBanDetection):
-    """Sets ``request.meta["_ban"]`` (True, False or None) for the proxy middleware."""
+class BanDetectionMiddleware:
+    """Sets ``request.meta["_ban"]`` (True, False or None) for the proxy middleware.
+
+    As the package's middleware of the same name does (a spider's ``response_is_ban`` /
+    ``exception_is_ban`` win over the policy), without being built on it.
+    """
 
     def __init__(self, crawler: Crawler, policy: BanPolicy) -> None:
-        super().__init__(crawler.stats, policy)
         self.crawler = crawler
+        self.policy = policy
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BanDetectionMiddleware:
-        # Imported here: proxies.py imports this module.
-        from booksscraper.middlewares.proxies import configured_proxies
-
-        if not configured_proxies(crawler.settings):
+        s = crawler.settings
+        if not configured_proxies(s):
             raise NotConfigured  # no proxies, no bans to detect
-        policy_cls = load_object(crawler.settings.get("ROTATING_PROXY_BAN_POLICY") or BanPolicy)
+        policy_cls = load_object(text(s, "ROTATING_PROXY_BAN_POLICY") or BanPolicy)
         policy = (
             policy_cls.from_crawler(crawler)
             if hasattr(policy_cls, "from_crawler")
@@ -134,7 +139,7 @@ class BanDetectionMiddleware(_PackageBanDetection):
         )
         return cls(crawler, policy)
 
-    def process_response(self, request: Request, response: Response) -> Response:  # type: ignore[override]
+    def process_response(self, request: Request, response: Response) -> Response:
         spider_rule = getattr(self.crawler.spider, "response_is_ban", None)
         assess = getattr(self.policy, "assess", None)
         if spider_rule is None and assess is not None:
@@ -145,7 +150,7 @@ class BanDetectionMiddleware(_PackageBanDetection):
         request.meta[BAN_REASON_META] = (reason or f"status/{response.status}") if ban else None
         return response
 
-    def process_exception(self, request: Request, exception: Exception) -> None:  # type: ignore[override]
+    def process_exception(self, request: Request, exception: Exception) -> None:
         spider = self.crawler.spider
         is_ban = getattr(spider, "exception_is_ban", self.policy.exception_is_ban)
         ban = is_ban(request, exception)

@@ -14,14 +14,14 @@ silently, without any errback), and a reactor timer gives it back to
 DontCloseSpider so the crawl does not end under them. This works with any
 scheduler (Scrapy's, scrapy-redis).
 
-The site pacer (``booksscraper/pacing.py``) holds requests here too, marked
+The site pacer (``booksscraper/pacing/pacer.py``) holds requests here too, marked
 ``request.meta["held_by"] = "pacer"``; ``count(owner)`` says how many of each
 owner wait now (the downloader counts the pacer's against CONCURRENT_REQUESTS).
 
 On close, requests still waiting are written to the failures file (reason
 ``closed_while_waiting``), counted under ``retry/backoff/closed_while_waiting``;
 a resumed crawl (``JOBDIR``) fetches them again, as it does every page whose
-book was not exported (``booksscraper.resume``).
+book was not exported (``booksscraper.output.resume``).
 
 Stats: ``retry/backoff/waiting`` (requests held now; the progress bar's "in
 backoff") and ``retry/backoff/max_waiting``.
@@ -40,8 +40,8 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from twisted.internet.base import DelayedCall
 
 from booksscraper.compat import engine_closing
-from booksscraper.failures import Failures
-from booksscraper.shared import shared
+from booksscraper.records.failures import Failures
+from booksscraper.records.shared import shared
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ It sits next to the downloader (order 950, after every middleware that sets the
 proxy, the User-Agent or retry counters), so it logs every attempt, retries
 included, with the raw status before any middleware acts on it. Proxy
 credentials are never logged: ``user:pass@`` becomes ``user:***@``
-(``booksscraper.middlewares.masking``), and headers are not logged at all.
+(``booksscraper.records.credentials``), and headers are not logged at all.
 Failed attempts are logged with the exception class instead of a status.
 
 Logger ``booksscraper.middlewares.requestlog``: silence it with
@@ -22,7 +22,7 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
-from booksscraper.middlewares.masking import mask_proxy
+from booksscraper.records.credentials import mask_proxy
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ which switches the stock one off.
   the server asks, capped by RETRY_AFTER_MAX. The wait happens outside the
   downloader (see ``delayed.py``), so other requests keep going meanwhile.
 - A 429 or 503 says "too fast" for the whole site: the site pacer
-  (``booksscraper/pacing.py``) slows the site down (RETRY_SLOWDOWN_*); this
+  (``booksscraper/pacing/pacer.py``) slows the site down (RETRY_SLOWDOWN_*); this
   middleware only retries.
 - Retries stay under RETRY_BUDGET_RATIO of the requests of the last
   RETRY_BUDGET_WINDOW seconds (at least RETRY_BUDGET_MIN), so a failing site
@@ -22,19 +22,17 @@ which switches the stock one off.
 - Truncated responses are retried whether they arrive as ResponseDataLossError or,
   with DOWNLOAD_FAIL_ON_DATALOSS=False, as responses flagged "partial".
 
-Settings (defaults in brackets):
+Settings (defaults in docs/settings.md):
 
-- ``RETRY_ENABLED`` [True], ``RETRY_HTTP_CODES`` [500, 502, 503, 504, 522,
-  524, 408, 429], ``RETRY_EXCEPTIONS`` [Scrapy's list: timeouts, refused,
-  reset and lost connections, data loss, DNS, tunnel errors],
-  ``RETRY_PRIORITY_ADJUST`` [-1], ``RETRY_GIVE_UP_LOG_LEVEL`` ["ERROR"]: as in Scrapy.
-- ``RETRY_TIMES`` [6 unless set by the project or the command line; Scrapy's
-  own default of 2 is too few against a site that throttles]: retries per request.
-- ``RETRY_BACKOFF_BASE`` [0.5] and ``RETRY_BACKOFF_CAP`` [30]: seconds.
-- ``RETRY_AFTER_MAX`` [60]: the longest Retry-After we honour, in seconds.
-- ``RETRY_EMPTY_BODY`` [True]: retry a 200 response with an empty body
+- ``RETRY_ENABLED``, ``RETRY_HTTP_CODES``, ``RETRY_EXCEPTIONS``,
+  ``RETRY_PRIORITY_ADJUST``, ``RETRY_GIVE_UP_LOG_LEVEL``: as in Scrapy.
+- ``RETRY_TIMES``: retries per request (the add-on raises Scrapy's default, too few
+  against a site that throttles).
+- ``RETRY_BACKOFF_BASE`` and ``RETRY_BACKOFF_CAP``: the delay law's, in seconds.
+- ``RETRY_AFTER_MAX``: the longest Retry-After we honour, in seconds.
+- ``RETRY_EMPTY_BODY``: retry a 200 response with an empty body
   (never a real page of the site; robots.txt excepted).
-- ``RETRY_BUDGET_RATIO`` [0.3], ``RETRY_BUDGET_MIN`` [10], ``RETRY_BUDGET_WINDOW`` [60 s].
+- ``RETRY_BUDGET_RATIO``, ``RETRY_BUDGET_MIN``, ``RETRY_BUDGET_WINDOW``: the retry budget.
 
 Per-request ``request.meta`` overrides: ``dont_retry``, ``max_retry_times``,
 ``backoff_base``, ``backoff_cap``, ``priority_adjust``.
@@ -56,24 +54,22 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
-from scrapy.settings import SETTINGS_PRIORITIES
+from scrapy.settings import default_settings
 from scrapy.utils.misc import load_object
 
-from booksscraper.errors import BadConfig
-from booksscraper.failures import RECORDED, Failures
+from booksscraper.config.errors import BadConfig
+from booksscraper.config.readers import boolean, int_setting, number, whole_number
 from booksscraper.middlewares.backoff import (
     RetryBudget,
     failure_reason,
     full_jitter_delay,
     parse_retry_after,
 )
-from booksscraper.middlewares.checks import int_setting, number_setting
 from booksscraper.middlewares.delayed import NOT_BEFORE, DelayedRequests
-from booksscraper.middlewares.masking import mask_credentials
+from booksscraper.records.credentials import mask_credentials
+from booksscraper.records.failures import RECORDED, Failures
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_RETRY_TIMES = 6
 
 
 class BackoffRetryMiddleware:
@@ -83,12 +79,7 @@ class BackoffRetryMiddleware:
             raise NotConfigured
         self.crawler = crawler
         self.stats = crawler.stats
-        user_set_times = s.getpriority("RETRY_TIMES") > SETTINGS_PRIORITIES["default"]
-        self.max_retry_times = (
-            int_setting(s, "RETRY_TIMES", DEFAULT_RETRY_TIMES)
-            if user_set_times
-            else DEFAULT_RETRY_TIMES
-        )
+        self.max_retry_times = int_setting(s, "RETRY_TIMES", default_settings.RETRY_TIMES)
         try:
             self.retry_http_codes = {int(x) for x in s.getlist("RETRY_HTTP_CODES")}
         except ValueError:
@@ -99,15 +90,15 @@ class BackoffRetryMiddleware:
             load_object(x) if isinstance(x, str) else x for x in s.getlist("RETRY_EXCEPTIONS")
         )
         self.priority_adjust = s.getint("RETRY_PRIORITY_ADJUST")
-        self.give_up_level = logging.getLevelName(s.get("RETRY_GIVE_UP_LOG_LEVEL", "ERROR"))
-        self.backoff_base = number_setting(s, "RETRY_BACKOFF_BASE", 0.5)
-        self.backoff_cap = number_setting(s, "RETRY_BACKOFF_CAP", 30.0)
-        self.retry_after_max = number_setting(s, "RETRY_AFTER_MAX", 60.0)
-        self.retry_empty_body = s.getbool("RETRY_EMPTY_BODY", True)
+        self.give_up_level = logging.getLevelName(s.get("RETRY_GIVE_UP_LOG_LEVEL"))
+        self.backoff_base = number(s, "RETRY_BACKOFF_BASE")
+        self.backoff_cap = number(s, "RETRY_BACKOFF_CAP")
+        self.retry_after_max = number(s, "RETRY_AFTER_MAX")
+        self.retry_empty_body = boolean(s, "RETRY_EMPTY_BODY")
         self.budget = RetryBudget(
-            ratio=number_setting(s, "RETRY_BUDGET_RATIO", 0.3),
-            minimum=int_setting(s, "RETRY_BUDGET_MIN", 10),
-            window=number_setting(s, "RETRY_BUDGET_WINDOW", 60.0, minimum=1.0),
+            ratio=number(s, "RETRY_BUDGET_RATIO"),
+            minimum=whole_number(s, "RETRY_BUDGET_MIN"),
+            window=number(s, "RETRY_BUDGET_WINDOW", minimum=1.0),
         )
         self.delayed = DelayedRequests.for_crawler(crawler)
         self.failures = Failures.for_crawler(crawler)

@@ -34,8 +34,8 @@ README's User-Agent paragraph.
 
 Settings (defaults in brackets):
 
-- ``USER_AGENT_MODE`` ["identify"]: identify, rotate or per_proxy.
-- ``USER_AGENT_PROFILES_FILE`` [booksscraper/data/browser_profiles.json]: JSON
+- ``USER_AGENT_MODE``: identify, rotate or per_proxy.
+- ``USER_AGENT_PROFILES_FILE``: JSON
   ``{"profiles": [{"name", "family", "headers": {"User-Agent", ...}}]}``.
 - ``USER_AGENT`` [the project's descriptive UA]: used in identify mode.
 
@@ -59,9 +59,9 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.utils.httpobj import urlparse_cached
 
+from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import choice, text
-from booksscraper.errors import BadConfig
-from booksscraper.middlewares.masking import proxy_key
+from booksscraper.records.credentials import proxy_key
 
 # Through importlib.resources: under scrapyd the package is a zipped egg, not files.
 DEFAULT_PROFILES_FILE: Traversable = files("booksscraper").joinpath("data/browser_profiles.json")

@@ -19,39 +19,39 @@ and ``currency`` an ISO code; ``word_count``, ``reading_time_s``;
 description (None otherwise). An item whose cleanup fails is written to the
 rejects file with reason ``cleanup_error:<ExceptionType>`` and dropped.
 
-Settings (defaults in brackets):
+Settings (defaults in docs/settings.md):
 
-- ``CLEANUP_WORKERS`` [number of usable CPUs]: worker processes; 0 cleans
-  inline in the crawl process (for debugging: tracebacks, pdb). Measured on 2
+- ``CLEANUP_WORKERS``: worker processes (unset: the number of usable CPUs);
+  0 cleans inline in the crawl process (for debugging: tracebacks, pdb). Measured on 2
   CPUs (benchmarks/cleanup_pool.py): 1 worker gains no throughput over inline
   (only responsiveness), 2 gain ~1.5x on heavy cleanup, 3 gain no more than 2
   and let event-loop lag pass 50 ms. In a scale-out with several crawl
   processes on one machine, divide the CPUs between them.
-- ``CLEANUP_INLINE_ITEMS`` [50]: items cleaned inline, in the crawl process, before
+- ``CLEANUP_INLINE_ITEMS``: items cleaned inline, in the crawl process, before
   the pool is used: the pool starts, in the background, with the next item, so a
   crawl of up to this many items never starts a worker (a worker pool costs ~0.5 s
   of start-up and CPU that a one-page crawl would wait for; one item costs ~1.5 ms
   inline). The items after it wait for the workers asynchronously, as the crawl
   goes on. 0 starts the pool when the spider opens.
-- ``CLEANUP_START_METHOD`` [``"forkserver"``]: how workers start;
+- ``CLEANUP_START_METHOD``: how workers start;
   ``"forkserver"`` (workers fork from a clean server process that imported the
   cleanup code once; ~0.4-0.9 s to the first worker) or ``"spawn"`` (a fresh
   interpreter per worker; slower to start). ``"fork"`` starts in ~10 ms but
   copies the reactor's threads, locks and sockets into workers: allowed, not
   advised. Workers are started off the event loop.
-- ``CLEANUP_BATCH_SIZE`` [25]: items per pool task. A task costs the crawl
+- ``CLEANUP_BATCH_SIZE``: items per pool task. A task costs the crawl
   process ~0.3 ms on top of ~0.06 ms per item: 25 keeps that overhead small
   and still splits a 1000-book crawl into enough batches for every worker.
-- ``CLEANUP_BATCH_MAX_WAIT`` [0.25]: seconds a partial batch waits for more items.
-- ``CLEANUP_MAX_IN_FLIGHT`` [1000]: items queued or being cleaned at most;
+- ``CLEANUP_BATCH_MAX_WAIT``: seconds a partial batch waits for more items.
+- ``CLEANUP_MAX_IN_FLIGHT``: items queued or being cleaned at most;
   beyond it ``process_item`` waits, which slows the scraper down (and with it,
   through ``SCRAPER_SLOT_MAX_ACTIVE_SIZE``, the downloads).
-- ``CLEANUP_MAX_CRASHES`` [2]: retries of an item that killed its worker
+- ``CLEANUP_MAX_CRASHES``: retries of an item that killed its worker
   while running alone; then it is rejected (``cleanup_error:WorkerCrashed``).
-- ``CLEANUP_NEAR_DUPLICATES`` [True]: compute signatures and flag near-duplicates.
-- ``CLEANUP_NEAR_DUPLICATE_THRESHOLD`` [0.8]: estimated Jaccard similarity of
+- ``CLEANUP_NEAR_DUPLICATES``: compute signatures and flag near-duplicates.
+- ``CLEANUP_NEAR_DUPLICATE_THRESHOLD``: estimated Jaccard similarity of
   word 3-grams from which two descriptions are near-duplicates.
-- ``CLEANUP_EXTRA_WORK`` [0]: extra hashing rounds per item, for benchmarks.
+- ``CLEANUP_EXTRA_WORK``: extra hashing rounds per item, for benchmarks.
 
 Stats: ``cleanup/items`` (cleaned), ``cleanup/inline_items`` (cleaned in the crawl process),
 ``cleanup/pool_started`` (1 once the pool was started), ``cleanup/batches``,
@@ -85,11 +85,11 @@ from scrapy.utils.reactor import is_reactor_installed
 from booksscraper.cleanup import CleanupOptions, clean_batch
 from booksscraper.cleanup.record import INPUT_FIELDS, SIGNATURE
 from booksscraper.cleanup.signature import NearDuplicateIndex, SignatureStore
+from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import boolean, choice, number, whole_number
-from booksscraper.errors import BadConfig
+from booksscraper.output.resume import exported_before
 from booksscraper.pipelines.pool import START_METHODS, BatchPool, PoolUnusable
 from booksscraper.records.rejects import Rejects
-from booksscraper.resume import exported_before
 
 logger = logging.getLogger(__name__)
 

@@ -31,19 +31,16 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from booksscraper.dedup.keyset import KeySet
-from booksscraper.output import (
-    OUTPUT_ERROR,
+from booksscraper.extraction.validation import upc_key
+from booksscraper.output.errors import OUTPUT_ERROR, OutputError, stop_on_output_error
+from booksscraper.output.folder import OutputFolder, output_path
+from booksscraper.output.jsonlines import (
     JsonLinesWriter,
-    OutputError,
-    OutputFolder,
     dumps,
     iter_json_lines,
-    output_path,
     replace_atomically,
-    stop_on_output_error,
 )
-from booksscraper.resume import exported_before
-from booksscraper.validation import upc_key
+from booksscraper.output.resume import exported_before
 
 
 class ExportPipeline:

@@ -1,12 +1,12 @@
 """Validation pipeline: invalid items go to the rejects file, never to export.
 
-Rules are in ``booksscraper.validation``. A rejected item is written with its
+Rules are in ``booksscraper.extraction.validation``. A rejected item is written with its
 URL and every reason (``REJECTS_FILE``), counted under
 ``validation/rejected`` and ``validation/rejected/<reason>``, and dropped.
 Validation never crashes the crawl: an error in a rule rejects the item with
 ``validator_error``.
 
-For the field-coverage monitor (``booksscraper/monitors.py``) it counts every
+For the field-coverage monitor (``booksscraper/monitoring/monitors.py``) it counts every
 item it checks (``validation/checked``) and, per field, the items where it is
 missing or invalid (``validation/field_invalid/<field>``).
 
@@ -23,9 +23,9 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from booksscraper.monitors import FIELD_INVALID, VALIDATED
+from booksscraper.extraction.validation import item_problems, problem_field
+from booksscraper.monitoring.monitors import FIELD_INVALID, VALIDATED
 from booksscraper.records.rejects import Rejects
-from booksscraper.validation import item_problems, problem_field
 
 logger = logging.getLogger(__name__)
 

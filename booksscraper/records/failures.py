@@ -19,14 +19,11 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
-from booksscraper.middlewares.masking import mask_proxy
-from booksscraper.output import (
-    JsonLinesWriter,
-    OutputFolder,
-    output_path,
-    stopping_on_output_error,
-)
-from booksscraper.shared import shared
+from booksscraper.output.errors import stopping_on_output_error
+from booksscraper.output.folder import OutputFolder, output_path
+from booksscraper.output.jsonlines import JsonLinesWriter
+from booksscraper.records.credentials import mask_proxy
+from booksscraper.records.shared import shared
 
 # Meta flag of a request whose failure is in the file: nobody writes it a second time.
 RECORDED = "failure_recorded"

@@ -28,7 +28,7 @@ Reasons: ``maxsize`` (the body is over DOWNLOAD_MAXSIZE), ``maxsize_decompressed
 ``not_a_listing`` (the spider), else the download error's short name
 (``booksscraper.middlewares.backoff.failure_reason``).
 
-Setting: ``REFETCH_INVALID_PAGES`` [2], shared with the spider.
+Retried dropped redirects spend the retry middleware's ``RETRY_TIMES``, like a 503.
 """
 
 from __future__ import annotations
@@ -44,10 +44,9 @@ from scrapy.utils.spider import iterate_spider_output
 from twisted.python.failure import Failure
 
 from booksscraper.compat import ignored_reason, over_maxsize
-from booksscraper.config.readers import whole_number
 from booksscraper.middlewares.backoff import failure_reason
-from booksscraper.middlewares.masking import mask_credentials
 from booksscraper.middlewares.retry import BackoffRetryMiddleware
+from booksscraper.records.credentials import mask_credentials
 from booksscraper.records.failures import RECORDED, Failures, is_recorded
 
 logger = logging.getLogger(__name__)
@@ -136,16 +135,14 @@ class LostRequests:
     """Requests Scrapy drops before download: retried like a failed download, then failed.
 
     A redirect the duplicate filter drops (a loop, or a page already seen) and a redirect
-    off the site may be one-time accidents of the site: the original URL is tried again
-    through the retry middleware (its backoff), up to ``REFETCH_INVALID_PAGES`` times, like
-    a page that came back malformed. Given up, the request goes to its errback, which
-    records it and keeps the listing window going. A plain link off the site is recorded.
+    off the site may be one-time accidents of the site, like a 503: the original URL is tried
+    again through the retry middleware, with its backoff and its ``RETRY_TIMES``. Given up,
+    the request goes to its errback, which records it and keeps the listing window going. A
+    plain link off the site is recorded.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        # A page that does not come back as itself is fetched again like a malformed one.
-        self.limit = whole_number(crawler.settings, "REFETCH_INVALID_PAGES")
         crawler.signals.connect(self._request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(self._request_scheduled, signal=signals.request_scheduled)
 
@@ -185,7 +182,10 @@ class LostRequests:
             meta={k: v for k, v in redirected.meta.items() if not k.startswith("redirect_")},
         )
         retry = self.crawler.get_downloader_middleware(BackoffRetryMiddleware)
-        again = retry.retry_dropped(original, reason, self.limit) if retry is not None else None
+        again = (
+            retry.retry_dropped(original, reason, retry.max_retry_times)
+            if retry is not None else None
+        )
         if again is not None:
             assert self.crawler.engine is not None
             self.crawler.engine.crawl(again)

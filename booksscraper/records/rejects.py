@@ -15,13 +15,10 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
 
-from booksscraper.output import (
-    JsonLinesWriter,
-    OutputFolder,
-    output_path,
-    stopping_on_output_error,
-)
-from booksscraper.shared import shared
+from booksscraper.output.errors import stopping_on_output_error
+from booksscraper.output.folder import OutputFolder, output_path
+from booksscraper.output.jsonlines import JsonLinesWriter
+from booksscraper.records.shared import shared
 
 
 class Rejects:

@@ -20,8 +20,8 @@ from typing import Any
 
 from booksscraper.extensions.summary import summary_numbers
 from booksscraper.incremental import report_section
-from booksscraper.monitors import RESULTS
-from booksscraper.output import read_json_lines
+from booksscraper.monitoring.monitors import RESULTS
+from booksscraper.output.jsonlines import read_json_lines
 from booksscraper.report import charts, data
 
 MIB = 2**20
@@ -129,7 +129,7 @@ def render_markdown(
 
 
 def _monitors_section(stats: dict[str, Any]) -> list[str]:
-    """The monitors' verdicts (``booksscraper/monitors.py``): failed first."""
+    """The monitors' verdicts (``booksscraper/monitoring/monitors.py``): failed first."""
     results = stats.get(RESULTS)
     if not results:
         return ["## Monitors", "", "_No monitor results (MONITORS_ENABLED off?)._", ""]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from booksscraper.config.declared import default
-from booksscraper.output import read_json_lines
+from booksscraper.output.jsonlines import read_json_lines
 
 TOP_REASONS = 10
 

@@ -2,7 +2,8 @@
 
 from .catalogue import Catalogue
 from .config import ConfigError, SandboxConfig
-from .pages import render_all_books, render_book, render_category, render_home, render_listing
+from .pages.book import render_book
+from .pages.listing import render_all_books, render_category, render_home, render_listing
 from .replies import BLOCKED_MARKER, BLOCKED_PAGE
 from .routes import route
 

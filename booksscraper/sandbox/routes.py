@@ -6,7 +6,8 @@ import re
 from collections.abc import Callable
 
 from .catalogue import Catalogue
-from .pages import render_all_books, render_book, render_category, render_home, render_listing
+from .pages.book import render_book
+from .pages.listing import render_all_books, render_category, render_home, render_listing
 
 _LISTING = re.compile(r"/catalogue/page-([1-9][0-9]*)\.html")
 _ALL_BOOKS = re.compile(r"/catalogue/category/books_1/(?:index|page-([1-9][0-9]*))\.html")

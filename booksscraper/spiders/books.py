@@ -2,7 +2,7 @@
 
 ``scrapy crawl books`` starts at the real site; ``-a start_url=URL`` points it
 elsewhere (the sandbox, a category page, one book page). Extraction is in
-``booksscraper.pages``.
+``booksscraper.extraction``.
 
 Listing pages run a rolling window ahead of the books. The pager of the first
 page ("Page 1 of 50") gives every page's URL; page n is scheduled by page
@@ -10,13 +10,12 @@ n - K (the first page schedules the next K) and goes out right after the
 books of page n - K (priorities), so the queue always holds about K pages of
 books: never empty while a listing page is in flight (no idle round trips),
 never the whole catalogue (flat memory without JOBDIR). K is
-``LISTING_LOOKAHEAD`` [0 = auto: enough books for two rounds of
-``CONCURRENT_REQUESTS``]. The window lives in the requests' meta, not in the
+``LISTING_LOOKAHEAD``. The window lives in the requests' meta, not in the
 spider, so it works the same on a scrapy-redis cluster. A listing page that
 fails or is unrecognised still schedules its successor. Without a numbered
 pager the spider follows 'next' one page at a time.
 
-With ``JOBDIR`` (a resumable crawl, see ``booksscraper.resume``) the spider
+With ``JOBDIR`` (a resumable crawl, see ``booksscraper.output.resume``) the spider
 walks the listing pages again even if they were seen, and skips books the
 previous runs already exported.
 
@@ -41,14 +40,14 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 
+from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import whole_number
-from booksscraper.errors import BadConfig
-from booksscraper.monitors import ANNOUNCED
-from booksscraper.pages import ListingPage, page_url, parse_book_page, parse_listing_page
+from booksscraper.extraction import ListingPage, page_url, parse_book_page, parse_listing_page
+from booksscraper.extraction.validation import item_problems
+from booksscraper.monitoring.monitors import ANNOUNCED
+from booksscraper.output.resume import UrlSet, exported_before
 from booksscraper.records.lost import record_lost, record_lost_request
 from booksscraper.records.rejects import Rejects
-from booksscraper.resume import UrlSet, exported_before
-from booksscraper.validation import item_problems
 
 DEFAULT_START_URL = "https://books.toscrape.com/"
 START = "start_page"  # meta flag of the start URL's request

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from booksscraper.output import iter_json_lines
+from booksscraper.output.jsonlines import iter_json_lines
 from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.tools.truth import differences
 

@@ -252,7 +252,7 @@ def test_one_bad_record_does_not_fail_its_batch() -> None:
 
 def test_sandbox_pages_rendered_in_process_are_repaired_exactly() -> None:
     # Through the HTML: escaped on the page, decoded by parsel, then repaired.
-    from booksscraper.sandbox.pages import render_book
+    from booksscraper.sandbox.pages.book import render_book
 
     catalogue = Catalogue(books=400, seed=7)
     wrong = []

@@ -16,11 +16,11 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
 from booksscraper.items import BookItem
+from booksscraper.output.resume import MARKER
 from booksscraper.pipelines.cleanup import CleanupPipeline
 from booksscraper.pipelines.pool import BatchPool
-from booksscraper.resume import MARKER
 from tests.cleanup.samples import CATALOGUE, spider_item
 from tests.helpers import read_lines
 
@@ -226,7 +226,7 @@ def test_a_resumed_jobdir_crawl_flags_near_duplicates_of_books_exported_before(
     asyncio.run(process_all(make_pipeline(tmp_path, CLEANUP_WORKERS=0, JOBDIR=str(jobdir)),
                             first))
     # The first run was killed after exporting books 1-10; 11-20 were cleaned, not exported.
-    (jobdir / MARKER).write_text("1")  # what a killed run leaves (booksscraper.resume)
+    (jobdir / MARKER).write_text("1")  # what a killed run leaves (booksscraper.output.resume)
     (tmp_path / "books.jsonl").write_text(
         "".join(f'{{"url": "{item.url}"}}\n' for item in first[:10]), encoding="utf-8")
 

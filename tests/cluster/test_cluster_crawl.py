@@ -15,7 +15,7 @@ import redis
 from booksscraper.cluster.merge import merge
 from booksscraper.cluster.redis_server import RedisServer
 from booksscraper.cluster.run import start_worker, stop
-from booksscraper.output import read_json_lines
+from booksscraper.output.jsonlines import read_json_lines
 from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.tools.truth import differences
 from tests.helpers import run_crawl

@@ -39,6 +39,12 @@ def test_merge_refuses_a_directory_without_output(tmp_path: Path, capsys) -> Non
     assert not (tmp_path / "out.json").exists()
 
 
+def test_merge_of_workers_without_a_single_book_is_an_error(tmp_path: Path, capsys) -> None:
+    a, b = write_lines(tmp_path / "a", []), write_lines(tmp_path / "b", [])
+    assert main([str(tmp_path / "out.json"), str(a), str(b)]) == 1
+    assert "error: the cluster crawl exported no book" in capsys.readouterr().err
+
+
 def test_merge_command_line(tmp_path: Path) -> None:
     a = write_lines(tmp_path / "a", [{"upc": "1"}])
     result = subprocess.run(

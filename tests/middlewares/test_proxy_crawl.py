@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from booksscraper.middlewares.masking import proxy_key
 from booksscraper.middlewares.useragent import DEFAULT_PROFILES_FILE, load_profiles
-from tests.helpers import read_books, read_lines, run_crawl
+from booksscraper.records.credentials import proxy_key
+from tests.helpers import read_books, read_lines, run_crawl, run_crawl_reacting
 from tests.middlewares.conftest import PROXY_PASSWORD, crawl_stats
 
 pytestmark = pytest.mark.timeout(120)
@@ -94,23 +94,20 @@ def test_all_proxies_dead_waits_for_the_first_to_come_back(
 ) -> None:
     sb = make_sandbox(books=20)
     port = int(dead_proxy.rsplit(":", 1)[1])
-    # The proxy comes up a few seconds into the crawl, on the port that was dead.
-    revival = threading.Timer(3, tinyproxies.start, args=("127.0.0.6",), kwargs={"port": port})
-    revival.start()
-    try:
-        result = run_crawl(
-            sb.base_url,
-            tmp_path,
-            "-s",
-            f"ROTATING_PROXY_LIST={dead_proxy}",
-            "-s",
-            "ROTATING_PROXY_BACKOFF_BASE=1",
-            "-s",
-            "ROTATING_PROXY_BACKOFF_CAP=2",
-            timeout=90,
-        )
-    finally:
-        revival.join()
+    # The proxy comes up on the port that was dead once the crawl has found every proxy dead.
+    result = run_crawl_reacting(
+        sb.base_url,
+        tmp_path,
+        "-s",
+        f"ROTATING_PROXY_LIST={dead_proxy}",
+        "-s",
+        "ROTATING_PROXY_BACKOFF_BASE=1",
+        "-s",
+        "ROTATING_PROXY_BACKOFF_CAP=2",
+        on_line="Every proxy is dead",
+        then=lambda: tinyproxies.start("127.0.0.6", port=port),
+        timeout=90,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     stats = crawl_stats(result.stderr)
     assert stats["proxies/all_dead"] >= 1 and stats["proxies/wait_seconds"] > 0

@@ -85,7 +85,7 @@ def test_site_throttling_keeps_the_proxy_alive() -> None:
 
 def test_pool_logs_mask_the_password(caplog: pytest.LogCaptureFixture) -> None:
     ours, _ = middlewares([AUTH])
-    with caplog.at_level("DEBUG", logger="booksscraper.middlewares.proxies"):
+    with caplog.at_level("DEBUG", logger="booksscraper.proxies.pool"):
         ours.proxies.mark_dead(AUTH)
         ours.proxies.mark_good(AUTH)
     assert "http://bob:***@127.0.0.1:8001" in caplog.text

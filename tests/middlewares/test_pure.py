@@ -12,7 +12,7 @@ from scrapy.exceptions import DownloadConnectionRefusedError, DownloadTimeoutErr
 from scrapy.http import HtmlResponse
 from scrapy.settings import Settings
 
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
 from booksscraper.middlewares.backoff import (
     RetryBudget,
     failure_reason,
@@ -20,14 +20,14 @@ from booksscraper.middlewares.backoff import (
     parse_retry_after,
 )
 from booksscraper.middlewares.bans import BanPolicy
-from booksscraper.middlewares.masking import mask_credentials, mask_proxy, proxy_key
-from booksscraper.middlewares.proxies import configured_proxies, parse_proxy_url
 from booksscraper.middlewares.useragent import (
     DEFAULT_PROFILES_FILE,
     decodable_encodings,
     load_profiles,
     profile_problems,
 )
+from booksscraper.proxies.sources import configured_proxies, parse_proxy_url
+from booksscraper.records.credentials import mask_credentials, mask_proxy, proxy_key
 from booksscraper.sandbox import BLOCKED_PAGE
 from booksscraper.tools.browser_profiles import chromium_brands
 

@@ -108,7 +108,7 @@ def test_every_stat_read_is_written(faulty_crawl: Crawl, tmp_path: Path) -> None
     render_markdown(stats, faulty_crawl.samples, {}, tmp_path)
     charts.latency_histogram(stats)
     charts.status_counts(stats)
-    # The figures of issue 16 are among those read.
+    # The two figures once read but never written are among those read now.
     assert {"retry/backoff/waiting", "failures/count"} <= stats.read
     unwritten = {
         key

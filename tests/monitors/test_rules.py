@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from scrapy.settings import Settings
 
-from booksscraper.alerts import Alerts, split_credentials
 from booksscraper.commands.crawl import EXIT_MONITORS, EXIT_NOT_FINISHED, outcome
-from booksscraper.errors import BadConfig
+from booksscraper.config.errors import BadConfig
 from booksscraper.extensions.crawlmonitors import CrawlMonitors
-from booksscraper.monitors import FAILED, RESULTS, Thresholds, close_checks
-from booksscraper.validation import problem_field
+from booksscraper.extraction.validation import problem_field
+from booksscraper.monitoring.alerts import Alerts, split_credentials
+from booksscraper.monitoring.monitors import FAILED, RESULTS, Thresholds, close_checks
 from tests.monitors.conftest import Receiver
 
 CLEAN = {"finish_reason": "finished", "books/announced": 1000, "export/json_items": 1000,
@@ -85,7 +85,7 @@ def test_problem_field_is_the_longest_field_name() -> None:
 
 
 def test_a_start_page_announces_the_books_from_it_on() -> None:
-    from booksscraper.pages import ListingPage
+    from booksscraper.extraction import ListingPage
 
     first = ListingPage(book_urls=["u"] * 20, page=1, page_count=50, result_count=1000)
     assert first.books_from_here == 1000
@@ -102,6 +102,10 @@ def test_exit_status_three_comes_after_not_finished() -> None:
     assert outcome(failed, None) == ("monitors failed: items: 9 of 10 books", EXIT_MONITORS)
     assert outcome({**failed, "finish_reason": "memory_cap"}, None)[1] == EXIT_NOT_FINISHED
     assert outcome(CLEAN, None) is None
+    no_book = {**CLEAN, "item_scraped_count": 0, "export/json_items": 0}
+    assert outcome(no_book, None)[1] == EXIT_NOT_FINISHED
+    # A cluster worker whose peers took every request: the merge counts the cluster's books.
+    assert outcome(no_book, None, cluster=True) is None
 
 
 def test_webhook_credentials_become_basic_auth() -> None:

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from scrapy.utils.test import get_crawler
 
-from booksscraper.output import JsonLinesWriter, OutputError, OutputFolder, output_path
+from booksscraper.output.errors import OutputError
+from booksscraper.output.folder import OutputFolder, output_path
+from booksscraper.output.jsonlines import JsonLinesWriter
 from booksscraper.records.failures import Failures
 from booksscraper.records.rejects import Rejects
 from tests.helpers import REPO, read_lines, run_crawl

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from booksscraper.output import read_json_lines
+from booksscraper.output.jsonlines import read_json_lines
 from booksscraper.sandbox.testing import running_sandbox
 from tests.helpers import read_books, run_crawl
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from booksscraper.politeness.law import ConcurrencyLaw, LawParams, TickSignals
+from booksscraper.pacing.law import ConcurrencyLaw, LawParams, TickSignals
 
 TICK = 0.5
 

@@ -12,7 +12,7 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from booksscraper.middlewares.delayed import HELD_BY, NOT_BEFORE
-from booksscraper.pacing import OWNER, PACING_AT, SitePacer
+from booksscraper.pacing.pacer import OWNER, PACING_AT, SitePacer
 
 
 @pytest.fixture

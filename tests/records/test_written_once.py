@@ -10,7 +10,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from booksscraper.output import read_json_lines
+from booksscraper.output.jsonlines import read_json_lines
 from booksscraper.records import lost
 from booksscraper.records.failures import RECORDED, Failures, RequestRecorded, is_recorded
 

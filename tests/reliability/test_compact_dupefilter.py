@@ -21,8 +21,8 @@ from scrapy.utils.test import get_crawler
 from booksscraper.addon import BooksStack
 from booksscraper.dedup.dupefilter import CompactDupeFilter
 from booksscraper.dedup.keyset import KeySet, key64
+from booksscraper.output.resume import already_exported
 from booksscraper.pipelines.export import upc_key, write_json_array
-from booksscraper.resume import already_exported
 from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.tools.truth import differences
 from tests.helpers import REPO, read_books

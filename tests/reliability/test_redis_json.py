@@ -12,7 +12,7 @@ import redis
 from scrapy import Request, Spider
 from scrapy.utils.request import request_from_dict
 
-from booksscraper import cluster_json
+from booksscraper.cluster import serializer as cluster_json
 from booksscraper.cluster.redis_server import RedisServer
 from booksscraper.cluster.run import start_worker, stop
 from booksscraper.sandbox.testing import running_sandbox

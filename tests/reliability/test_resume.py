@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from booksscraper.output import JsonLinesWriter
+from booksscraper.output.jsonlines import JsonLinesWriter
 from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.tools.truth import differences
 from tests.helpers import REPO, read_books

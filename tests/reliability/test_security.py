@@ -15,7 +15,7 @@ from scrapy import Spider
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
-from booksscraper import cluster_json
+from booksscraper.cluster import serializer as cluster_json
 from booksscraper.cluster.scheduler import ClusterScheduler
 from tests.helpers import REPO, run_crawl
 from tests.middlewares.conftest import PROXY_PASSWORD, PROXY_USER, free_port

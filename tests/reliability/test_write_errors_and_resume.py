@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from booksscraper.output import read_json_lines
+from booksscraper.output.jsonlines import read_json_lines
 from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.tools.truth import differences
 from tests.helpers import read_books, read_lines, run_crawl

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from parsel import Selector
 
-from booksscraper.pages import parse_book_page, parse_listing_page
+from booksscraper.extraction import parse_book_page, parse_listing_page
 from tests.helpers import realsite_page
 
 SITE = "https://books.toscrape.com/"

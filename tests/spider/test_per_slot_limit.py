@@ -14,7 +14,7 @@ pytestmark = pytest.mark.timeout(180)
 
 @pytest.mark.parametrize(
     ("downloader", "limited"),
-    [("booksscraper.downloader.PerSlotLimitDownloader", True),
+    [("booksscraper.pacing.downloader.PerSlotLimitDownloader", True),
      ("scrapy.core.downloader.Downloader", False)],
 )
 def test_the_server_never_sees_more_than_the_per_domain_limit(

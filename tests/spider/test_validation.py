@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
+from booksscraper.extraction.validation import item_problems
 from booksscraper.items import BookItem
-from booksscraper.validation import item_problems
 
 HOST = "books.toscrape.com"
 

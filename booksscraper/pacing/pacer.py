@@ -1,45 +1,14 @@
 """One owner for pacing: when the next request to a site may leave, whatever proxy carries it.
 
-Keyed by the site (the request's hostname), never by Scrapy's download slot:
-with proxies the slot is the proxy, and N proxies used to give the site N
-times the configured rate. Download slots (``middlewares/proxies.py``) keep
-only each proxy's own capacity (CONCURRENT_REQUESTS_PER_DOMAIN per proxy).
-
-The interval between two requests to a site is the largest of
-
-- Scrapy's ``DOWNLOAD_DELAY`` and ``1 / POLITENESS_MAX_RPS``;
-- robots.txt ``Crawl-delay`` (Scrapy parses it, never applies it);
-- the slow-down after a throttling answer (``THROTTLE_STATUSES``, 429/503,
-  seen raw on ``response_downloaded``): the interval doubles (from at least
-  ``RETRY_SLOWDOWN_MIN``, up to ``RETRY_SLOWDOWN_MAX``; once per interval, as
-  the responses already in flight report the same overload) and decays by
-  ``RETRY_SLOWDOWN_RECOVERY`` after each success;
-- the adaptive controller's pace (``set_adaptive``, ``extensions/adaptive.py``);
-- with ``REDIS_URL``, ``1 / CLUSTER_MAX_RPS_PER_DOMAIN``;
-
-and at most min(adaptive concurrency, ``CLUSTER_MAX_CONCURRENCY_PER_DOMAIN``)
-requests of the site are in flight (the cluster cap as a Redis sorted set of
-tokens, ``cluster/concurrency.py``).
-
-Send times come from one GCRA schedule per site (a token bucket kept as one
-timestamp): in memory, or with ``REDIS_URL`` in Redis (``cluster/ratelimit.py``),
-so every limit above holds for the whole cluster. A request that may not leave
-yet is never slept on: this middleware (right after Scrapy's robots.txt
-middleware, so that requests waiting for robots.txt do not leave together
-once it arrives) returns it with
-``meta["backoff_not_before"]`` and it waits outside the downloader in the
-delayed-request holder (``middlewares/delayed.py``, as retries do), then
-comes back through the scheduler with its reserved send time
-(``meta["pacing_at"]``). Held requests count against CONCURRENT_REQUESTS
-when the engine decides whether to take more from the scheduler
-(``downloader.py``), so a paced crawl does not drain its queue (or the
-cluster's) into memory. A request held for the concurrency cap is released
-as soon as one of the site's requests leaves the downloader (and at the
-latest after ``CLUSTER_CONCURRENCY_POLL`` seconds: other workers' requests
-free cluster slots too). robots.txt requests cannot be held (Scrapy's
-robots middleware downloads them itself, and the request that asked for
-robots.txt waits for it in the downloader anyway): they wait for their send
-time here, one per site and worker.
+Keyed by the site (the request's hostname), never by Scrapy's download slot (with proxies
+the slot is the proxy). The interval between two requests to a site is the largest of every
+limit (``site.Site.interval``); send times come from one GCRA schedule per site, in memory
+or, with ``REDIS_URL``, in Redis (``cluster/ratelimit.py``), so the limits hold for the whole
+cluster. A request that may not leave yet is never slept on: it is returned with
+``meta["backoff_not_before"]`` to wait in the delayed-request holder
+(``middlewares/delayed.py``) and comes back through the scheduler with its reserved send
+time (``meta["pacing_at"]``). docs/middlewares.md ("Pacing: one owner, keyed by the site")
+has the design.
 
 Stats: ``pacing/held`` (requests held for their send time), ``pacing/held_for_concurrency``,
 ``pacing/returned`` (requests handed back to the engine to wait, either way),
@@ -52,10 +21,7 @@ Stats: ``pacing/held`` (requests held for their send time), ``pacing/held_for_co
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from scrapy import Request, signals
@@ -66,10 +32,12 @@ from scrapy.utils.httpobj import urlparse_cached
 
 from booksscraper.cluster.concurrency import EXPIRY_MARGIN, ClusterSlots
 from booksscraper.cluster.ratelimit import ClusterRateLimiter, domain_key_setting, require_redis
+from booksscraper.config.declared import default
+from booksscraper.config.readers import boolean, number, text, whole_number
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES
 from booksscraper.middlewares.bans import is_robots_txt
-from booksscraper.middlewares.checks import int_setting, number_setting
 from booksscraper.middlewares.delayed import HELD_BY, NOT_BEFORE, DelayedRequests
+from booksscraper.pacing.site import Site, SlowDown
 
 # Requests handed back to the engine to wait (each passes the scheduler once more).
 RETURNED = "pacing/returned"
@@ -78,21 +46,6 @@ logger = logging.getLogger(__name__)
 
 PACING_AT = "pacing_at"  # [wall-clock send time reserved, reserved again after missing it]
 OWNER = "pacer"
-# Every setting the pacer reads, with its default.
-DEFAULTS: dict[str, Any] = {
-    "CLUSTER_CONCURRENCY_KEY": "inflight:%(domain)s",
-    "CLUSTER_CONCURRENCY_POLL": 0.05,
-    "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN": 0,
-    "CLUSTER_MAX_RPS_PER_DOMAIN": 0.0,
-    "CLUSTER_RATE_KEY": "ratelimit:%(domain)s",
-    "CLUSTER_RPS_BURST": 1.0,
-    "POLITENESS_CRAWL_DELAY_MAX": 60.0,
-    "POLITENESS_MAX_RPS": 0.0,
-    "POLITENESS_OBEY_CRAWL_DELAY": True,
-    "RETRY_SLOWDOWN_MAX": 10.0,
-    "RETRY_SLOWDOWN_MIN": 0.05,
-    "RETRY_SLOWDOWN_RECOVERY": 0.8,
-}
 # A request that comes back late for its send time (a busy event loop, a full downloader)
 # keeps its reservation: reserving again would put it behind every later reservation, and
 # when all come back late (a storm of hangs filling the downloader) nothing would ever go.
@@ -104,81 +57,58 @@ SPACING_SLACK = 0.001
 CLUSTER_LATENESS = 0.05
 
 
-@dataclass
-class Site:
-    crawl_delay: float = 0.0
-    slowdown: float = 0.0  # the interval after a 429/503, decaying back to 0
-    last_raise: float = -math.inf  # monotonic
-    adaptive_pace: float = 0.0
-    adaptive_concurrency: int = 0  # 0 = no local cap
-    tat: float = 0.0  # the local GCRA schedule (wall clock)
-    last_sent: float = -math.inf  # monotonic: when this worker last let a request go
-    in_flight: int = 0
-    held: int = 0  # held for a send time, not yet back
-    waiting_for_slot: deque[Request] = field(default_factory=deque)
-
-
 class SitePacer:
     """Downloader middleware deciding when each site's next request leaves."""
 
     def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
-
-        def number(name: str, **limits: float) -> float:
-            return number_setting(s, name, DEFAULTS[name], **limits)
-
+        max_rps = number(s, "POLITENESS_MAX_RPS")
+        self.floor = max(s.getfloat("DOWNLOAD_DELAY"), 1.0 / max_rps if max_rps else 0.0)
+        self.obey_crawl_delay = boolean(s, "POLITENESS_OBEY_CRAWL_DELAY") and s.getbool(
+            "ROBOTSTXT_OBEY"
+        )
+        self.crawl_delay_max = number(s, "POLITENESS_CRAWL_DELAY_MAX")
+        self.robots_agent = s.get("ROBOTSTXT_USER_AGENT") or s.get("USER_AGENT") or "*"
+        self.slowdown = SlowDown(
+            minimum=number(s, "RETRY_SLOWDOWN_MIN"),
+            maximum=number(s, "RETRY_SLOWDOWN_MAX"),
+            recovery=number(s, "RETRY_SLOWDOWN_RECOVERY", maximum=1.0),
+        )
+        self.poll = number(s, "CLUSTER_CONCURRENCY_POLL", minimum=0.001)
+        cluster_rps = number(s, "CLUSTER_MAX_RPS_PER_DOMAIN")
+        cluster_cap = whole_number(s, "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN")
+        if cluster_rps:
+            require_redis(s, "CLUSTER_MAX_RPS_PER_DOMAIN")
+        if cluster_cap:
+            require_redis(s, "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN")
+        shared = bool(text(s, "REDIS_URL") or text(s, "REDIS_HOST"))
         self.crawler = crawler
         self.stats = crawler.stats
-        max_rps = number("POLITENESS_MAX_RPS")
-        self.floor = max(s.getfloat("DOWNLOAD_DELAY"), 1.0 / max_rps if max_rps else 0.0)
-        self.obey_crawl_delay = s.getbool(
-            "POLITENESS_OBEY_CRAWL_DELAY", DEFAULTS["POLITENESS_OBEY_CRAWL_DELAY"]
-        ) and s.getbool("ROBOTSTXT_OBEY")
-        self.crawl_delay_max = number("POLITENESS_CRAWL_DELAY_MAX")
-        self.robots_agent = s.get("ROBOTSTXT_USER_AGENT") or s.get("USER_AGENT") or "*"
-        self.slowdown_min = number("RETRY_SLOWDOWN_MIN")
-        self.slowdown_max = number("RETRY_SLOWDOWN_MAX")
-        self.slowdown_recovery = number("RETRY_SLOWDOWN_RECOVERY", maximum=1.0)
-        self.poll = number("CLUSTER_CONCURRENCY_POLL", minimum=0.001)
         self.sites: dict[str, Site] = {}
         self.passed: dict[Request, tuple[str, str | None]] = {}  # -> (site, cluster token)
         self.delayed = DelayedRequests.for_crawler(crawler)
         self.rate: ClusterRateLimiter | None = None
         self.slots: ClusterSlots | None = None
-        self._cluster_setup(s)
+        if shared:
+            # With Redis every site's schedule is shared: Crawl-delay, POLITENESS_MAX_RPS and
+            # the slow-down hold for the cluster, not per worker.
+            from scrapy_redis.connection import get_redis_from_settings  # a cluster crawl only
+
+            server = get_redis_from_settings(s)
+            self.floor = max(self.floor, 1.0 / cluster_rps if cluster_rps else 0.0)
+            burst = number(s, "CLUSTER_RPS_BURST", minimum=1.0)
+            key = domain_key_setting(s, "CLUSTER_RATE_KEY", default("CLUSTER_RATE_KEY"))
+            self.rate = ClusterRateLimiter(server, cluster_rps or 1.0, burst, key)
+            if cluster_cap:
+                key = domain_key_setting(
+                    s, "CLUSTER_CONCURRENCY_KEY", default("CLUSTER_CONCURRENCY_KEY")
+                )
+                ttl = s.getfloat("DOWNLOAD_TIMEOUT") + EXPIRY_MARGIN
+                self.slots = ClusterSlots(server, cluster_cap, ttl, key)
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
         crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
         crawler.signals.connect(self._left_downloader, signal=signals.request_left_downloader)
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
-
-    def _cluster_setup(self, s: Any) -> None:
-        cluster_rps = number_setting(
-            s, "CLUSTER_MAX_RPS_PER_DOMAIN", DEFAULTS["CLUSTER_MAX_RPS_PER_DOMAIN"]
-        )
-        cap = int_setting(
-            s, "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN", DEFAULTS["CLUSTER_MAX_CONCURRENCY_PER_DOMAIN"]
-        )
-        if cluster_rps:
-            require_redis(s, "CLUSTER_MAX_RPS_PER_DOMAIN")
-        if cap:
-            require_redis(s, "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN")
-        if not s.get("REDIS_URL") and not s.get("REDIS_HOST"):
-            return
-        from scrapy_redis.connection import get_redis_from_settings  # a cluster crawl only
-
-        server = get_redis_from_settings(s)
-        # With Redis every site's schedule is shared: Crawl-delay, POLITENESS_MAX_RPS and the
-        # slow-down hold for the cluster, not per worker.
-        self.floor = max(self.floor, 1.0 / cluster_rps if cluster_rps else 0.0)
-        burst = number_setting(s, "CLUSTER_RPS_BURST", DEFAULTS["CLUSTER_RPS_BURST"], minimum=1.0)
-        key = domain_key_setting(s, "CLUSTER_RATE_KEY", DEFAULTS["CLUSTER_RATE_KEY"])
-        self.rate = ClusterRateLimiter(server, cluster_rps or 1.0, burst, key)
-        if cap:
-            key = domain_key_setting(
-                s, "CLUSTER_CONCURRENCY_KEY", DEFAULTS["CLUSTER_CONCURRENCY_KEY"]
-            )
-            ttl = s.getfloat("DOWNLOAD_TIMEOUT") + EXPIRY_MARGIN
-            self.slots = ClusterSlots(server, cap, ttl, key)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SitePacer:
@@ -193,9 +123,7 @@ class SitePacer:
 
     def interval(self, name: str, *, with_slowdown: bool = True) -> float:
         """Seconds between two requests to site ``name`` now."""
-        state = self.site(name)
-        interval = max(self.floor, state.crawl_delay, state.adaptive_pace)
-        return max(interval, state.slowdown) if with_slowdown else interval
+        return self.site(name).interval(self.floor, with_slowdown=with_slowdown)
 
     def in_flight(self, name: str) -> int:
         return self.site(name).in_flight
@@ -233,30 +161,15 @@ class SitePacer:
         name = urlparse_cached(request).hostname or ""
         state = self.site(name)
         if response.status in THROTTLE_STATUSES:
-            self._slow_down(name, state, response.status)
-        elif state.slowdown and 200 <= response.status < 400:
-            base = self.interval(name, with_slowdown=False)
-            state.slowdown = base + (state.slowdown - base) * self.slowdown_recovery
-            if state.slowdown - base < 0.01:
-                state.slowdown = 0.0
-                self.stats.inc_value("retry/slowdown/recovered")
-
-    def _slow_down(self, name: str, state: Site, status: int) -> None:
-        if self.slowdown_max <= 0:
-            return
-        now = time.monotonic()
-        current = self.interval(name)
-        if now - state.last_raise < current:
-            return  # the responses already in flight report the same overload
-        slowed = min(self.slowdown_max, max(current * 2, self.slowdown_min))
-        if slowed <= current:
-            return
-        state.slowdown = slowed
-        state.last_raise = now
-        self.stats.inc_value("retry/slowdown/raised")
-        self.stats.max_value("retry/slowdown/delay_max", slowed)
-        logger.debug("Site %s slowed down to %.2fs between requests after HTTP %d",
-                     name, slowed, status)
+            slowed = self.slowdown.raise_after_throttling(state, self.floor, time.monotonic())
+            if slowed is not None:
+                self.stats.inc_value("retry/slowdown/raised")
+                self.stats.max_value("retry/slowdown/delay_max", slowed)
+                logger.debug("Site %s slowed down to %.2fs between requests after HTTP %d",
+                             name, slowed, response.status)
+        elif (state.slowdown and 200 <= response.status < 400
+              and self.slowdown.recover(state, self.floor)):
+            self.stats.inc_value("retry/slowdown/recovered")
 
     # -- the middleware ---------------------------------------------------------------------
     async def process_request(self, request: Request) -> Request | None:
@@ -277,7 +190,7 @@ class SitePacer:
             if wait > 0:
                 await sleep(wait)
             return self._pass(request, name, token)
-        if not self._room(state):
+        if not state.has_room():
             return self._hold_for_slot(request, name, state)
         token = self._take_cluster_slot(name)
         if token is False:
@@ -311,10 +224,6 @@ class SitePacer:
         send_at = max(state.tat, now)
         state.tat = send_at + interval
         return send_at - now
-
-    @staticmethod
-    def _room(state: Site) -> bool:
-        return not state.adaptive_concurrency or state.in_flight < state.adaptive_concurrency
 
     def _take_cluster_slot(self, name: str) -> str | bool | None:
         """A cluster in-flight token, None without a cluster cap, False when the cap is reached."""

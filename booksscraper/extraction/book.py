@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from decimal import Decimal
 from urllib.parse import urljoin
 
 from parsel import Selector
-from price_parser import Price
 
+from booksscraper.cleanup.money import read_price
 from booksscraper.items import BookItem
 
 RATING_WORDS = {"One": 1, "Two": 2, "Three": 3, "Four": 4, "Five": 5}
-CURRENCY_CODES = {"£": "GBP", "$": "USD", "€": "EUR"}
 _BOOK_ID = re.compile(r"_(\d+)/(?:index\.html)?$")
 _AVAILABLE = re.compile(r"\((\d+) available\)")
 
@@ -25,15 +23,6 @@ _AVAILABLE = re.compile(r"\((\d+) available\)")
 def book_id_from_url(url: str) -> int | None:
     match = _BOOK_ID.search(url)
     return int(match.group(1)) if match else None
-
-
-def parse_money(text: str | None) -> tuple[Decimal | None, str | None]:
-    """'£51.77' -> (Decimal('51.77'), 'GBP'); anything unreadable -> (None, None)."""
-    if not text:
-        return None, None
-    price = Price.fromstring(text)
-    currency = CURRENCY_CODES.get(price.currency or "", price.currency)
-    return price.amount, currency
 
 
 def parse_rating(classes: str | None) -> int | None:
@@ -79,10 +68,10 @@ def product_table(sel: Selector) -> dict[str, str]:
 def parse_book_page(sel: Selector, url: str) -> BookItem:
     main = sel.css("div.product_main")
     table = product_table(sel)
-    price, currency = parse_money(_text(main, "p.price_color::text"))
-    price_excl_tax, _ = parse_money(table.get("Price (excl. tax)"))
-    price_incl_tax, _ = parse_money(table.get("Price (incl. tax)"))
-    tax, _ = parse_money(table.get("Tax"))
+    price, currency = read_price(_text(main, "p.price_color::text"))
+    price_excl_tax, _ = read_price(table.get("Price (excl. tax)"))
+    price_incl_tax, _ = read_price(table.get("Price (incl. tax)"))
+    tax, _ = read_price(table.get("Tax"))
     availability, in_stock = parse_availability(
         table.get("Availability") or " ".join(main.css("p.availability::text").getall())
     )

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from scrapy import signals
@@ -40,10 +40,11 @@ from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 
 from booksscraper.dedup.keyset import KeySet, key64
-from booksscraper.errors import BadConfig
-from booksscraper.output import iter_json_lines, output_path
-from booksscraper.shared import shared
-from booksscraper.validation import upc_key
+from booksscraper.config.errors import BadConfig
+from booksscraper.output.folder import output_path
+from booksscraper.output.jsonlines import iter_json_lines
+from booksscraper.records.shared import shared
+from booksscraper.extraction.validation import upc_key
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ CRAWL_STATE = ("requests.queue", "requests.seen", "spider.state")
 
 
 class UrlSet:
-    """URLs as 64-bit keys (``in`` and ``len`` only): ~20 bytes a URL, not ~150 as strings."""
+    """URLs as 64-bit keys (``in``, ``len``, ``keys``): ~20 bytes a URL, not ~150 as strings."""
 
     def __init__(self, urls: Iterable[str] = ()) -> None:
         self._keys = KeySet()
@@ -68,6 +69,10 @@ class UrlSet:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+    def keys(self) -> Iterator[int]:
+        """The 64-bit keys (``dedup.keyset.key64``) of the URLs: the URLs themselves are gone."""
+        return iter(self._keys)
 
 
 class ExportedBooks(UrlSet):

@@ -12,12 +12,12 @@ No secret goes out: credentials in the webhook URL (``https://user:pass@host/``)
 are sent as HTTP Basic auth, never in the body, the file or a log line, and
 every URL in an alert has its password masked (``middlewares/masking.py``).
 
-Settings (defaults in brackets):
+Settings (defaults in docs/settings.md):
 
-- ``ALERT_WEBHOOK_URL`` [``""``, none]: http(s) URL that receives each alert.
-- ``ALERT_WEBHOOK_TIMEOUT`` [``5``] seconds for the POST.
-- ``ALERTS_FILE`` [``"alerts.jsonl"``]: in ``OUTPUT_DIR``; one alert per line
-  (a crawl without an alert does not create it).
+- ``ALERT_WEBHOOK_URL``: http(s) URL that receives each alert; empty: none.
+- ``ALERT_WEBHOOK_TIMEOUT``: seconds for the POST.
+- ``ALERTS_FILE``: in ``OUTPUT_DIR``; one alert per line (a crawl without an alert
+  does not create it).
 """
 
 from __future__ import annotations
@@ -35,13 +35,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from scrapy.settings import BaseSettings
 
-from booksscraper.errors import BadConfig
-from booksscraper.middlewares.masking import mask_credentials
-from booksscraper.output import JsonLinesWriter, OutputError, dumps, output_path
+from booksscraper.config.errors import BadConfig
+from booksscraper.config.readers import number, text
+from booksscraper.output.errors import OutputError
+from booksscraper.output.folder import output_path
+from booksscraper.output.jsonlines import JsonLinesWriter, dumps
+from booksscraper.records.credentials import mask_credentials
 
 logger = logging.getLogger(__name__)
-
-WEBHOOK_TIMEOUT = 5.0
 
 
 def split_credentials(url: str) -> tuple[str, str | None]:
@@ -84,10 +85,10 @@ class Alerts:
     """Writes alerts to the file and the webhook; one per call, failures logged once."""
 
     def __init__(self, settings: BaseSettings) -> None:
-        url = settings.get("ALERT_WEBHOOK_URL") or ""
+        url = text(settings, "ALERT_WEBHOOK_URL") or ""
         self.url = check_webhook_url(url) if url else ""
-        self.timeout = float(settings.get("ALERT_WEBHOOK_TIMEOUT", WEBHOOK_TIMEOUT))
-        if self.timeout <= 0:
+        self.timeout = number(settings, "ALERT_WEBHOOK_TIMEOUT")
+        if self.timeout == 0:
             raise BadConfig(f"ALERT_WEBHOOK_TIMEOUT: {self.timeout:g} must be positive")
         self.path = output_path(settings, "ALERTS_FILE")
         self.append = bool(settings.get("JOBDIR"))

@@ -4,7 +4,7 @@ The fix of Scrapy's burst behaviour overrides private methods, so it lives in
 ``booksscraper.compat`` (``PerSlotLimitDownloader``; docs/upstream-per-slot-concurrency.md
 reports it to Scrapy). This subclass, which the add-on sets as ``DOWNLOADER``, adds
 what pacing needs: the requests the site pacer holds outside the downloader
-(``booksscraper/pacing.py``) count against CONCURRENT_REQUESTS when the engine asks
+(``booksscraper/pacing/pacer.py``) count against CONCURRENT_REQUESTS when the engine asks
 whether to take more from the scheduler (they wait outside, yet a paced crawl must
 not drain its queue, or a cluster's, into memory); and the stat
 ``downloader/slot_wait_max`` is the longest a request waited in a download slot's
@@ -19,7 +19,7 @@ from scrapy.core.downloader import Slot
 
 from booksscraper import compat
 from booksscraper.middlewares.delayed import DelayedRequests
-from booksscraper.pacing import OWNER as PACER
+from booksscraper.pacing.pacer import OWNER as PACER
 
 
 class PerSlotLimitDownloader(compat.PerSlotLimitDownloader):

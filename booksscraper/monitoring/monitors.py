@@ -27,20 +27,19 @@ Close monitors:
 - ``finish_reason``: one of ``MONITOR_FINISH_REASONS``.
 - ``duration``: seconds against ``MONITOR_MAX_SECONDS``, when set.
 
-Settings (defaults in brackets):
+Settings (defaults in docs/settings.md):
 
-- ``MONITORS_ENABLED`` [``True``]: run the monitors (close and periodic).
-- ``MONITOR_ITEMS_MIN_RATIO`` [``0.99``]: exported / announced at least this.
-- ``MONITOR_FIELD_COVERAGE`` [``0.999``]: each field present and valid in at least
-  this share of the items.
-- ``MONITOR_FIELD_COVERAGE_BY_FIELD`` [``{"description": 0.95}``]: per-field
-  thresholds over the default (a few real books have no description).
-- ``MONITOR_MAX_REJECTS_FAILURES_RATIO`` [``0.01``]: rejects + failures over the catalogue.
-- ``MONITOR_MAX_ERRORS`` [``0``]: ERROR log lines beyond one per failure.
-- ``MONITOR_FINISH_REASONS`` [``finished,shutdown,cancelled,closespider_itemcount,
-  closespider_pagecount``]: close reasons that pass; a ``closespider_timeout`` or
+- ``MONITORS_ENABLED``: run the monitors (close and periodic).
+- ``MONITOR_ITEMS_MIN_RATIO``: exported / announced at least this.
+- ``MONITOR_FIELD_COVERAGE``: each field present and valid in at least this share of
+  the items.
+- ``MONITOR_FIELD_COVERAGE_BY_FIELD``: per-field thresholds over ``MONITOR_FIELD_COVERAGE``;
+  a project's dict is merged over the declared one (a few real books have no description).
+- ``MONITOR_MAX_REJECTS_FAILURES_RATIO``: rejects + failures over the catalogue.
+- ``MONITOR_MAX_ERRORS``: ERROR log lines beyond one per failure.
+- ``MONITOR_FINISH_REASONS``: close reasons that pass; a ``closespider_timeout`` or
   ``closespider_errorcount`` is a safety net that fired: it fails.
-- ``MONITOR_MAX_SECONDS`` [``0``, off]: the crawl's duration budget.
+- ``MONITOR_MAX_SECONDS``: the crawl's duration budget; 0 = off.
 """
 
 from __future__ import annotations
@@ -51,9 +50,11 @@ from typing import Any
 
 from scrapy.settings import BaseSettings
 
-from booksscraper.errors import BadConfig
-from booksscraper.failures import FAILURES_COUNT
-from booksscraper.validation import FIELDS
+from booksscraper.config.declared import default
+from booksscraper.config.errors import BadConfig
+from booksscraper.config.readers import number, text_list, whole_number
+from booksscraper.extraction.validation import FIELDS
+from booksscraper.records.failures import FAILURES_COUNT
 
 # Stats this module owns (the spider and the validation pipeline write the first three).
 ANNOUNCED = "books/announced"
@@ -63,14 +64,6 @@ EXPORTED = "export/json_items"
 RESULTS = "monitors/results"  # every check, as dicts
 FAILED = "monitors/failed"  # names of the failed checks (absent: none failed)
 
-ITEMS_MIN_RATIO = 0.99
-FIELD_COVERAGE = 0.999
-FIELD_COVERAGE_BY_FIELD = {"description": 0.95}
-MAX_REJECTS_FAILURES_RATIO = 0.01
-MAX_ERRORS = 0
-FINISH_REASONS = ("finished", "shutdown", "cancelled", "closespider_itemcount",
-                  "closespider_pagecount")
-MAX_SECONDS = 0.0
 USER_STOPS = ("shutdown", "cancelled")
 REJECT_STAGES = ("validation", "cleanup")
 
@@ -89,40 +82,39 @@ class Check:
 
 @dataclass(frozen=True)
 class Thresholds:
-    items_min_ratio: float = ITEMS_MIN_RATIO
-    field_coverage: float = FIELD_COVERAGE
+    # The declared defaults (tests build thresholds without settings).
+    items_min_ratio: float = default("MONITOR_ITEMS_MIN_RATIO")
+    field_coverage: float = default("MONITOR_FIELD_COVERAGE")
     field_coverage_by_field: Mapping[str, float] | None = None
-    max_rejects_failures_ratio: float = MAX_REJECTS_FAILURES_RATIO
-    max_errors: int = MAX_ERRORS
-    finish_reasons: tuple[str, ...] = FINISH_REASONS
-    max_seconds: float = MAX_SECONDS
+    max_rejects_failures_ratio: float = default("MONITOR_MAX_REJECTS_FAILURES_RATIO")
+    max_errors: int = default("MONITOR_MAX_ERRORS")
+    finish_reasons: tuple[str, ...] = tuple(default("MONITOR_FINISH_REASONS").split(","))
+    max_seconds: float = default("MONITOR_MAX_SECONDS")
     item_limit: int = 0  # CLOSESPIDER_ITEMCOUNT
     page_limit: int = 0  # CLOSESPIDER_PAGECOUNT
     cluster_worker: bool = False  # REDIS_URL: one worker of several
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Thresholds:
-        by_field = dict(FIELD_COVERAGE_BY_FIELD)
+        by_field = dict(default("MONITOR_FIELD_COVERAGE_BY_FIELD"))
         by_field.update(settings.getdict("MONITOR_FIELD_COVERAGE_BY_FIELD"))
         unknown = sorted(set(by_field) - set(FIELDS))
         if unknown:
             raise BadConfig(f"MONITOR_FIELD_COVERAGE_BY_FIELD: unknown field {unknown[0]!r} "
                             f"(fields: {', '.join(FIELDS)})")
-        thresholds = cls(
-            items_min_ratio=_ratio(settings, "MONITOR_ITEMS_MIN_RATIO", ITEMS_MIN_RATIO),
-            field_coverage=_ratio(settings, "MONITOR_FIELD_COVERAGE", FIELD_COVERAGE),
+        return cls(
+            items_min_ratio=share(settings, "MONITOR_ITEMS_MIN_RATIO"),
+            field_coverage=share(settings, "MONITOR_FIELD_COVERAGE"),
             field_coverage_by_field={k: _ratio_value("MONITOR_FIELD_COVERAGE_BY_FIELD", v)
                                      for k, v in by_field.items()},
-            max_rejects_failures_ratio=_ratio(settings, "MONITOR_MAX_REJECTS_FAILURES_RATIO",
-                                              MAX_REJECTS_FAILURES_RATIO),
-            max_errors=int(_non_negative(settings, "MONITOR_MAX_ERRORS", MAX_ERRORS)),
-            finish_reasons=tuple(settings.getlist("MONITOR_FINISH_REASONS", list(FINISH_REASONS))),
-            max_seconds=_non_negative(settings, "MONITOR_MAX_SECONDS", MAX_SECONDS),
-            item_limit=settings.getint("CLOSESPIDER_ITEMCOUNT", 0),
-            page_limit=settings.getint("CLOSESPIDER_PAGECOUNT", 0),
+            max_rejects_failures_ratio=share(settings, "MONITOR_MAX_REJECTS_FAILURES_RATIO"),
+            max_errors=whole_number(settings, "MONITOR_MAX_ERRORS"),
+            finish_reasons=tuple(text_list(settings, "MONITOR_FINISH_REASONS")),
+            max_seconds=number(settings, "MONITOR_MAX_SECONDS"),
+            item_limit=settings.getint("CLOSESPIDER_ITEMCOUNT"),
+            page_limit=settings.getint("CLOSESPIDER_PAGECOUNT"),
             cluster_worker=bool(settings.get("REDIS_URL")),
         )
-        return thresholds
 
 
 def close_checks(stats: Mapping[str, Any], limits: Thresholds) -> list[Check]:
@@ -243,16 +235,6 @@ def _ratio_value(name: str, value: Any) -> float:
     return number
 
 
-def _ratio(settings: BaseSettings, name: str, default: float) -> float:
-    return _ratio_value(name, settings.get(name, default))
-
-
-def _non_negative(settings: BaseSettings, name: str, default: float) -> float:
-    value = settings.get(name, default)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise BadConfig(f"{name}: not a number: {value!r}") from None
-    if number < 0:
-        raise BadConfig(f"{name}: {value!r} is negative")
-    return number
+def share(settings: BaseSettings, name: str) -> float:
+    """Declared setting ``name``, a share between 0 and 1."""
+    return number(settings, name, maximum=1.0)

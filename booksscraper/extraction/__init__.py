@@ -5,7 +5,7 @@ returns plain data; no Scrapy request or response is needed, so they are
 tested on saved pages (the real site's and the sandbox's).
 """
 
-from booksscraper.pages.book import parse_book_page
-from booksscraper.pages.listing import ListingPage, page_url, parse_listing_page
+from booksscraper.extraction.book import parse_book_page
+from booksscraper.extraction.listing import ListingPage, page_url, parse_listing_page
 
 __all__ = ["ListingPage", "page_url", "parse_book_page", "parse_listing_page"]

@@ -1,1 +1,0 @@
-"""Politeness: the adaptive concurrency control law (pure, no Scrapy); see ``law.py``."""
