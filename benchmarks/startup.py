@@ -8,7 +8,7 @@ page with a plain Scrapy spider (``benchmarks/baselines/one_page.py``), each a
 fresh process, wall time from start to exit; also ours with cleanup inline
 (``CLEANUP_WORKERS=0``), to show what the worker pool's start costs. Prints the median of each and
 their ratio; also the modules the crawl imported that it should not need
-(numpy, matplotlib, rich, ftfy), and the import of the stack alone.
+(numpy, matplotlib, rich, ftfy, redis), and the import of the stack alone.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 from benchmarks.bench import OURS, REPO, command, write_section
 from booksscraper.sandbox.testing import running_sandbox
 
-HEAVY = ("numpy", "matplotlib", "rich", "ftfy")
+HEAVY = ("numpy", "matplotlib", "rich", "ftfy", "redis")
 # What a crawl process loads: the settings, the spider, every component the add-on switches on.
 IMPORT_STACK = (
     "from scrapy.utils.project import get_project_settings; "
@@ -44,6 +44,17 @@ def timed(argv: list[str]) -> float:
         raise SystemExit(f"error: {' '.join(argv)} exited {result.returncode}:\n"
                          f"{result.stderr[-2000:]}")
     return elapsed
+
+
+def bytecode() -> str:
+    """Whether the processes read cached bytecode or compile every module at each start."""
+    code = ("import importlib.util, os, scrapy, booksscraper.addon as a; print(all("
+            "os.path.exists(importlib.util.cache_from_source(m.__file__)) for m in (scrapy, a)))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, check=True)
+    if result.stdout.strip() == "True":
+        return "cached (.pyc, as `make venv` installs and compiles)"
+    return "not cached: every process compiles its modules (no .pyc, PYTHONDONTWRITEBYTECODE)"
 
 
 def heavy_imports() -> str:
@@ -94,7 +105,7 @@ def main() -> None:
         "",
         f"Ratio booksscraper / plain Scrapy: **{ratio:.2f}x** ({inline_ratio:.2f}x without the "
         f"worker pool; {args.runs} runs each, alternated). Heavy modules loaded once the stack "
-        f"is imported: {heavy_imports()}.",
+        f"is imported: {heavy_imports()}. Bytecode: {bytecode()}.",
     ])
     print(body)
     if args.write:

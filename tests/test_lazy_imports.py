@@ -15,7 +15,7 @@ def test_the_stack_imports_no_heavy_library() -> None:
                             cwd=REPO, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"imported at start-up: {result.stdout.strip()}"
-    assert set(HEAVY) == {"numpy", "matplotlib", "rich", "ftfy"}
+    assert set(HEAVY) == {"numpy", "matplotlib", "rich", "ftfy", "redis"}
 
 
 def test_the_near_duplicate_index_needs_no_numpy() -> None:
@@ -25,3 +25,14 @@ def test_the_near_duplicate_index_needs_no_numpy() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_cleaning_an_item_inline_needs_no_numpy() -> None:
+    # The first items of a crawl are cleaned in its own process (CLEANUP_INLINE_ITEMS).
+    code = ("from booksscraper.cleanup import CleanupOptions, clean_batch; import sys; "
+            "[(ok, out)] = clean_batch([{'description': 'A tale of two cities and one more', "
+            "'title': 'T', 'price': None}], CleanupOptions()); "
+            "print(ok, out['_signature'] is not None, 'numpy' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, check=False)
+    assert result.stdout.split() == ["True", "True", "False"], result.stderr

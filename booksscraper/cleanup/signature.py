@@ -2,8 +2,10 @@
 
 A signature is the MinHash of a description's word 3-gram shingles: NUM_PERM
 minimums of a multiply-shift hash family over 64-bit blake2b shingle hashes,
-vectorized with numpy (imported by the first signature: in the workers, not in
-the crawl's process, whose index needs only the stdlib). blake2b, not ``hash()``,
+vectorized with numpy where it is loaded (the cleanup workers preload it), in
+plain Python otherwise, with the same result: the crawl's own process, which
+cleans the first items inline and whose index needs only the stdlib, never
+imports numpy (~0.1-0.2 s of a one-page crawl's start). blake2b, not ``hash()``,
 because signatures made in different worker processes must agree (``hash`` is
 salted per process).
 datasketch does the same, but pulls in scipy for what is ~30 lines here.
@@ -20,6 +22,7 @@ import hashlib
 import os
 import re
 import sqlite3
+import sys
 import tempfile
 from array import array
 from collections.abc import Iterator
@@ -51,28 +54,94 @@ def _hash64(shingle: str, salt: bytes = b"") -> int:
     return int.from_bytes(digest, "little")
 
 
+# The hash family: NUM_PERM (odd multiplier, addend) pairs, every worker and every crawl the
+# same. Drawn once with numpy's default_rng(0x5EED_B00C) (two rng.integers(..., 2**63, NUM_PERM,
+# dtype=uint64) calls, the multipliers made odd with *2+1); written out so that a process
+# without numpy draws the same (tests/cleanup/test_functions.py checks them against the draw).
+MULTIPLIERS = (
+    14831396312596465631, 17676947840256234963, 3066534589889192373,
+    3846227358977155767, 6624475625472014053, 2949009047719627823,
+    4164573851566362033, 841182601058403911, 17742534919273508849,
+    18167981936601018913, 12779150177447916501, 12328982776344250291,
+    9613270598855959383, 12056539023838469877, 2148304049738436695,
+    16889238595174896091, 9158140599787331277, 5561223797663233283,
+    14543089395620669613, 16168888142716572275, 10849773964248377537,
+    6919262100992327693, 16870316534360330883, 6727535505235724721,
+    15311446990591467723, 15346395898001362967, 13413697181443508777,
+    6139537862073425479, 11612343840587339547, 8827803722663843431,
+    18284727660607314771, 10891965781136143333, 1330392283774495649,
+    9510203391415667991, 6496058903162514845, 3155826519436175899,
+    9195341478481360969, 3361112726050992341, 12211437449306780283,
+    8541062627358936255, 16589137019714522347, 11128473458273093755,
+    717583144051000109, 12947066792342329137, 8026490763988237535,
+    12889526422909839771, 7850243706682468317, 16050335205535122635,
+    9637577641907900601, 2816205515201818109, 5287611378843627167,
+    3528224775460775269, 8992278340630170725, 11814177603018042279,
+    736417032874422197, 1518856473286387141, 17128077185682233025,
+    8057523916898053707, 3138475781506274491, 12214926877381427807,
+    4481014838392875345, 13391283928223750319, 16137648099599986713,
+    13826162380332894321,
+)
+ADDENDS = (
+    5931456435209704924, 274252558298646245, 373356040506140196,
+    3830343457023768434, 3148125429009158523, 5557629463337766836,
+    2023647663469331348, 8313072013358335915, 5733234393554747330,
+    7575635135334624326, 7772625075104526756, 2708299887265907727,
+    22500319035518037, 1245133769692646802, 2463128264568795261,
+    8893632950311029317, 6610829217698600196, 5062953721975194105,
+    6594717933311317344, 6154968280612631137, 7953927484623079435,
+    3228115988181657989, 5731699188428277849, 1831570427949883797,
+    795000813202630057, 8644321406431033848, 4244551114050300017,
+    6541813846053909306, 2652016675175841032, 5412497212806739310,
+    3846242151108254068, 4871445284910683000, 3872785039876822492,
+    610700881933111363, 1448629309151320294, 5034279123543151051,
+    2289771770462818116, 6291331441568724838, 7793090092597266257,
+    5352218790740295753, 8409437145707406636, 4980923156635686631,
+    8511910330337835637, 381044201277696957, 2221314184271466341,
+    3876787239965526475, 4118368772664898758, 221251494272567476,
+    5559291359366544239, 8976785774050858475, 5268443360103948293,
+    9137808330289347191, 5559966523532397734, 3327031610048604331,
+    8955996477788733088, 1097266023202488054, 1724202135798859746,
+    4101972470318369704, 531705456437841938, 6516548877470746830,
+    7151867185632531758, 8159166821636630329, 6423443312462736973,
+    6507838862760893453,
+)
+_MASK64 = 2**64 - 1
+
+
 @cache
-def _hash_family() -> tuple[Any, Any, Any]:
-    """numpy, and the NUM_PERM (multiplier, addend) pairs of the hash family."""
+def _numpy_family() -> tuple[Any, Any, Any]:
+    """numpy and the hash family as uint64 arrays."""
     import numpy as np
 
-    # A fixed seed: every worker and every crawl must draw the same hash family.
-    rng = np.random.default_rng(0x5EED_B00C)
-    mult = rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)  # odd
-    return np, mult, rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
+    return np, np.array(MULTIPLIERS, dtype=np.uint64), np.array(ADDENDS, dtype=np.uint64)
 
 
 def minhash(text: str | None) -> bytes | None:
-    """The MinHash signature (NUM_PERM uint32, as bytes) of ``text``; None without words."""
+    """The MinHash signature (NUM_PERM uint32, as bytes) of ``text``; None without words.
+
+    With numpy when this process has it loaded already (a cleanup worker), in plain Python
+    otherwise (a few items cleaned inline in the crawl's process): the same bytes.
+    """
     grams = shingles(text) if text else set()
     if not grams:
         return None
-    np, mult, add = _hash_family()
+    if "numpy" not in sys.modules:
+        return _minhash_python([_hash64(g) for g in grams])
+    np, mult, add = _numpy_family()
     hashes = np.fromiter((_hash64(g) for g in grams), dtype=np.uint64, count=len(grams))
     # (a*x + b) mod 2^64, top 32 bits: Dietzfelbinger's multiply-shift family.
     with np.errstate(over="ignore"):
         permuted = (hashes[:, None] * mult[None, :] + add[None, :]) >> np.uint64(32)
     return permuted.min(axis=0).astype(np.uint32).tobytes()
+
+
+def _minhash_python(hashes: list[int]) -> bytes:
+    """``minhash`` without numpy: (a*x + b) mod 2^64, top 32 bits, per permutation."""
+    return array("I", [
+        min(((x * a + b) & _MASK64) >> 32 for x in hashes)
+        for a, b in zip(MULTIPLIERS, ADDENDS, strict=True)
+    ]).tobytes()
 
 
 def similarity(a: bytes, b: bytes) -> float:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from typing import TYPE_CHECKING
 
-from redis import Redis
+if TYPE_CHECKING:  # redis costs ~0.1 s to import: only a cluster crawl does
+    from redis import Redis
 
 EXPIRY_MARGIN = 30.0
 

@@ -21,11 +21,14 @@ Settings: ``CLUSTER_MAX_RPS_PER_DOMAIN``, ``CLUSTER_RPS_BURST``, ``CLUSTER_RATE_
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from redis import Redis
 from scrapy.settings import BaseSettings
 
 from booksscraper.config.errors import BadConfig
+
+if TYPE_CHECKING:  # redis costs ~0.1 s to import: only a cluster crawl does
+    from redis import Redis
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ Stats: ``memory_trim/calls``, ``memory_trim/seconds`` (time spent trimming).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import time
 from typing import Any
 
@@ -32,13 +31,11 @@ from booksscraper.config.readers import number
 
 def glibc_malloc_trim() -> Any | None:
     """glibc's ``malloc_trim``, or None under another C library (musl, macOS, Windows)."""
-    name = ctypes.util.find_library("c")
-    if not name:
-        return None
     try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
+        # The symbols the interpreter already has (libc among them): not
+        # ctypes.util.find_library, which runs `ldconfig -p` in a subprocess at start-up.
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int

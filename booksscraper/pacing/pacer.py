@@ -29,7 +29,6 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.utils.asyncio import sleep
 from scrapy.utils.httpobj import urlparse_cached
-from scrapy_redis.connection import get_redis_from_settings
 
 from booksscraper.cluster.concurrency import EXPIRY_MARGIN, ClusterSlots
 from booksscraper.cluster.ratelimit import ClusterRateLimiter, domain_key_setting, require_redis
@@ -93,6 +92,8 @@ class SitePacer:
         if shared:
             # With Redis every site's schedule is shared: Crawl-delay, POLITENESS_MAX_RPS and
             # the slow-down hold for the cluster, not per worker.
+            from scrapy_redis.connection import get_redis_from_settings  # a cluster crawl only
+
             server = get_redis_from_settings(s)
             self.floor = max(self.floor, 1.0 / cluster_rps if cluster_rps else 0.0)
             burst = number(s, "CLUSTER_RPS_BURST", minimum=1.0)

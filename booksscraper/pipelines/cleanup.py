@@ -19,35 +19,43 @@ and ``currency`` an ISO code; ``word_count``, ``reading_time_s``;
 description (None otherwise). An item whose cleanup fails is written to the
 rejects file with reason ``cleanup_error:<ExceptionType>`` and dropped.
 
-Settings (defaults in brackets):
+Settings (defaults in docs/settings.md):
 
-- ``CLEANUP_WORKERS`` [number of usable CPUs]: worker processes; 0 cleans
-  inline in the crawl process (for debugging: tracebacks, pdb). Measured on 2
+- ``CLEANUP_WORKERS``: worker processes (unset: the number of usable CPUs);
+  0 cleans inline in the crawl process (for debugging: tracebacks, pdb). Measured on 2
   CPUs (benchmarks/cleanup_pool.py): 1 worker gains no throughput over inline
   (only responsiveness), 2 gain ~1.5x on heavy cleanup, 3 gain no more than 2
   and let event-loop lag pass 50 ms. In a scale-out with several crawl
   processes on one machine, divide the CPUs between them.
-- ``CLEANUP_START_METHOD`` [``"forkserver"``]: how workers start;
+- ``CLEANUP_INLINE_ITEMS``: items cleaned inline, in the crawl process, before
+  the pool is used: the pool starts, in the background, with the next item, so a
+  crawl of up to this many items never starts a worker (a worker pool costs ~0.5 s
+  of start-up and CPU that a one-page crawl would wait for; one item costs ~1.5 ms
+  inline). The items after it wait for the workers asynchronously, as the crawl
+  goes on. 0 starts the pool when the spider opens.
+- ``CLEANUP_START_METHOD``: how workers start;
   ``"forkserver"`` (workers fork from a clean server process that imported the
   cleanup code once; ~0.4-0.9 s to the first worker) or ``"spawn"`` (a fresh
   interpreter per worker; slower to start). ``"fork"`` starts in ~10 ms but
   copies the reactor's threads, locks and sockets into workers: allowed, not
-  advised. Workers are started off the event loop when the spider opens.
-- ``CLEANUP_BATCH_SIZE`` [25]: items per pool task. A task costs the crawl
+  advised. Workers are started off the event loop.
+- ``CLEANUP_BATCH_SIZE``: items per pool task. A task costs the crawl
   process ~0.3 ms on top of ~0.06 ms per item: 25 keeps that overhead small
   and still splits a 1000-book crawl into enough batches for every worker.
-- ``CLEANUP_BATCH_MAX_WAIT`` [0.25]: seconds a partial batch waits for more items.
-- ``CLEANUP_MAX_IN_FLIGHT`` [1000]: items queued or being cleaned at most;
+- ``CLEANUP_BATCH_MAX_WAIT``: seconds a partial batch waits for more items.
+- ``CLEANUP_MAX_IN_FLIGHT``: items queued or being cleaned at most;
   beyond it ``process_item`` waits, which slows the scraper down (and with it,
   through ``SCRAPER_SLOT_MAX_ACTIVE_SIZE``, the downloads).
-- ``CLEANUP_MAX_CRASHES`` [2]: retries of an item that killed its worker
+- ``CLEANUP_MAX_CRASHES``: retries of an item that killed its worker
   while running alone; then it is rejected (``cleanup_error:WorkerCrashed``).
-- ``CLEANUP_NEAR_DUPLICATES`` [True]: compute signatures and flag near-duplicates.
-- ``CLEANUP_NEAR_DUPLICATE_THRESHOLD`` [0.8]: estimated Jaccard similarity of
+- ``CLEANUP_NEAR_DUPLICATES``: compute signatures and flag near-duplicates.
+- ``CLEANUP_NEAR_DUPLICATE_THRESHOLD``: estimated Jaccard similarity of
   word 3-grams from which two descriptions are near-duplicates.
-- ``CLEANUP_EXTRA_WORK`` [0]: extra hashing rounds per item, for benchmarks.
+- ``CLEANUP_EXTRA_WORK``: extra hashing rounds per item, for benchmarks.
 
-Stats: ``cleanup/items`` (cleaned), ``cleanup/batches``, ``cleanup/batch_size_max``,
+Stats: ``cleanup/items`` (cleaned), ``cleanup/inline_items`` (cleaned in the crawl process),
+``cleanup/pool_started`` (1 once the pool was started), ``cleanup/batches``,
+``cleanup/batch_size_max``,
 ``cleanup/pool_restarts``, ``cleanup/pool_unusable`` (1 when workers kept dying
 before finishing any batch, and the crawl fell back to cleaning inline),
 ``cleanup/workers``, ``cleanup/near_duplicates``,
@@ -78,7 +86,7 @@ from booksscraper.cleanup import CleanupOptions, clean_batch
 from booksscraper.cleanup.record import INPUT_FIELDS, SIGNATURE
 from booksscraper.cleanup.signature import NearDuplicateIndex, SignatureStore
 from booksscraper.config.errors import BadConfig
-from booksscraper.config.readers import int_setting, number_setting
+from booksscraper.config.readers import boolean, choice, number, whole_number
 from booksscraper.output.resume import exported_before
 from booksscraper.pipelines.pool import START_METHODS, BatchPool, PoolUnusable
 from booksscraper.records.rejects import Rejects
@@ -99,35 +107,38 @@ class CleanupPipeline:
         settings = crawler.settings
         self.crawler = crawler
         self.stats = crawler.stats
-        self.workers = int_setting(settings, "CLEANUP_WORKERS", usable_cpus())
-        if not settings.getbool("OUTPUT_ENABLED", True):
+        # Unset: the usable CPUs, known only on the machine that crawls.
+        self.workers = usable_cpus() if settings.get("CLEANUP_WORKERS") is None else (
+            whole_number(settings, "CLEANUP_WORKERS")
+        )
+        if not boolean(settings, "OUTPUT_ENABLED"):
             self.workers = 0  # a look at one page (scrapy parse...): no pool to start and stop
-        self.start_method = settings.get("CLEANUP_START_METHOD", "forkserver")
-        if self.start_method not in START_METHODS:
-            raise BadConfig(f"CLEANUP_START_METHOD: {self.start_method!r} is not one of "
-                            f"{', '.join(START_METHODS)}")
-        self.batch_size = int_setting(settings, "CLEANUP_BATCH_SIZE", 25, minimum=1)
-        self.max_wait = number_setting(settings, "CLEANUP_BATCH_MAX_WAIT", 0.25)
-        if not 0 < self.max_wait <= 60:
+        self.inline_items = whole_number(settings, "CLEANUP_INLINE_ITEMS")
+        self.start_method = choice(settings, "CLEANUP_START_METHOD", START_METHODS)
+        self.batch_size = whole_number(settings, "CLEANUP_BATCH_SIZE", minimum=1)
+        self.max_wait = number(settings, "CLEANUP_BATCH_MAX_WAIT", maximum=60)
+        if self.max_wait == 0:
             raise BadConfig("CLEANUP_BATCH_MAX_WAIT: must be between 0 and 60 seconds")
-        self.max_in_flight = int_setting(settings, "CLEANUP_MAX_IN_FLIGHT", 1000, minimum=1)
+        self.max_in_flight = whole_number(settings, "CLEANUP_MAX_IN_FLIGHT", minimum=1)
         if self.max_in_flight < self.batch_size:
             raise BadConfig("CLEANUP_MAX_IN_FLIGHT: must be at least CLEANUP_BATCH_SIZE "
                             f"({self.batch_size}), or batches never fill")
-        self.max_crashes = int_setting(settings, "CLEANUP_MAX_CRASHES", 2)
-        threshold = number_setting(settings, "CLEANUP_NEAR_DUPLICATE_THRESHOLD", 0.8)
-        if not 0 < threshold <= 1:
+        self.max_crashes = whole_number(settings, "CLEANUP_MAX_CRASHES")
+        threshold = number(settings, "CLEANUP_NEAR_DUPLICATE_THRESHOLD", maximum=1)
+        if threshold == 0:
             raise BadConfig("CLEANUP_NEAR_DUPLICATE_THRESHOLD: must be in (0, 1]")
-        near_duplicates = settings.getbool("CLEANUP_NEAR_DUPLICATES", True)
+        near_duplicates = boolean(settings, "CLEANUP_NEAR_DUPLICATES")
         self.index = NearDuplicateIndex(threshold) if near_duplicates else None
         jobdir = settings.get("JOBDIR")
         self.store = SignatureStore(Path(jobdir)) if near_duplicates and jobdir else None
         self.options = CleanupOptions(
-            extra_work=int_setting(settings, "CLEANUP_EXTRA_WORK", 0),
+            extra_work=whole_number(settings, "CLEANUP_EXTRA_WORK"),
             signatures=near_duplicates,
         )
         self.rejects = Rejects.for_crawler(crawler)
         self.pool: BatchPool | None = None
+        self._pool_wanted = False  # workers > 0, and the asyncio reactor to run them
+        self._inline_left = 0  # items still to clean inline before the pool starts
         self._shutdown_trigger: Any = None
         self._warm_up: asyncio.Future[None] | None = None
 
@@ -150,6 +161,15 @@ class CleanupPipeline:
         if not is_asyncio_available():
             raise BadConfig("CLEANUP_WORKERS: the process pool needs the asyncio reactor "
                             "(TWISTED_REACTOR); set CLEANUP_WORKERS=0 to clean inline")
+        self._pool_wanted = True
+        self._inline_left = self.inline_items
+        if self._inline_left == 0:
+            self._start_pool()
+
+    def _start_pool(self) -> None:
+        """Start the workers, off the event loop: items wait for them asynchronously."""
+        self._pool_wanted = False
+        self.stats.set_value("cleanup/pool_started", 1)
         self.pool = BatchPool(
             functools.partial(clean_batch, options=self.options),
             workers=self.workers,
@@ -158,8 +178,9 @@ class CleanupPipeline:
             max_wait=self.max_wait,
             max_in_flight=self.max_in_flight,
             max_crashes=self.max_crashes,
-            # numpy and ftfy too: the cleanup code imports them on first use only (a crawl's
-            # own process never needs them), and every worker forks with them loaded.
+            # numpy and ftfy too: the cleanup code imports them on first use only (in the
+            # crawl's own process, only if it cleans inline), and every worker forks with
+            # them loaded.
             preload=("booksscraper.cleanup", "numpy", "ftfy"),
             on_restart=lambda: self.stats.inc_value("cleanup/pool_restarts"),
             on_batch=self._count_batch,
@@ -200,9 +221,15 @@ class CleanupPipeline:
     async def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
         record = {name: adapter.get(name) for name in INPUT_FIELDS}
+        if self._pool_wanted:
+            if self._inline_left > 0:
+                self._inline_left -= 1
+            else:
+                self._start_pool()
         try:
             if self.pool is None:
                 ok, result = clean_batch([record], self.options)[0]
+                self.stats.inc_value("cleanup/inline_items")
             else:
                 ok, result = await self.pool.submit(record)
         except PoolUnusable as exc:

@@ -105,6 +105,7 @@ def test_crawl_with_cleanup_gives_the_clean_descriptions(
     try:
         assert crawl.finish() == 0, crawl.stderr[-3000:]
         assert len(crawl.children) >= 2  # the pool ran (forkserver, workers)
+        assert "'cleanup/pool_started': 1" in crawl.stderr
         crawl.assert_no_process_left()
     finally:
         crawl.kill()
@@ -117,6 +118,24 @@ def test_crawl_with_cleanup_gives_the_clean_descriptions(
     assert all(b["near_duplicate_of"] is None for b in books.values())
     assert any(b["description_raw"] != b["description"] for b in books.values())
     assert "'cleanup/items': 1000" in crawl.stderr
+
+
+@pytest.mark.timeout(120)
+def test_a_one_page_crawl_cleans_inline_and_starts_no_process(
+    sandbox: Any, sandbox_truth: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    book = sandbox_truth[0]
+    crawl = Crawl(tmp_path / "log.txt", "books", "-a", f"start_url={book['url']}",
+                  "-s", f"OUTPUT_DIR={tmp_path}", "-s", "CLEANUP_WORKERS=2")
+    try:
+        assert crawl.finish() == 0, crawl.stderr[-3000:]
+    finally:
+        crawl.kill()
+    assert crawl.children == {}, crawl.children  # no forkserver, no worker, at any poll
+    assert [b["description"] for b in read_books(tmp_path)] == [book["description"]]
+    assert _stat(crawl.stderr, "cleanup/inline_items") == _stat(crawl.stderr, "cleanup/items") == 1
+    assert _stat(crawl.stderr, "cleanup/workers") == 2
+    assert "cleanup/pool_started" not in crawl.stderr
 
 
 @pytest.mark.slow

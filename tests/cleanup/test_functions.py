@@ -14,7 +14,17 @@ from booksscraper.cleanup import CleanupOptions, clean_batch, clean_record
 from booksscraper.cleanup.derived import reading_time_seconds, word_count
 from booksscraper.cleanup.description import repair_description
 from booksscraper.cleanup.money import MoneyError, currency_code, normalize_amount, parse_price
-from booksscraper.cleanup.signature import NearDuplicateIndex, minhash, similarity
+from booksscraper.cleanup.signature import (
+    ADDENDS,
+    MULTIPLIERS,
+    NUM_PERM,
+    NearDuplicateIndex,
+    _hash64,
+    _minhash_python,
+    minhash,
+    shingles,
+    similarity,
+)
 from booksscraper.cleanup.text import clean_text
 from booksscraper.sandbox.catalogue import Catalogue
 from tests.helpers import REPO, realsite_page
@@ -157,12 +167,34 @@ def test_minhash_similarity_tracks_text_similarity() -> None:
 def test_signatures_agree_across_processes() -> None:
     # Workers are separate interpreters: hashing must not depend on the process.
     code = (
-        "from booksscraper.cleanup.signature import minhash;"
-        f"print(minhash({BLURB!r}).hex())"
+        "import sys; from booksscraper.cleanup.signature import minhash;"
+        f"print(minhash({BLURB!r}).hex(), 'numpy' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                          text=True, check=True, env={"PYTHONHASHSEED": "123"})
-    assert out.stdout.strip() == minhash(BLURB).hex()  # type: ignore[union-attr]
+    # That process computes it without numpy, this one (pytest loaded numpy) with it.
+    assert out.stdout.split() == [minhash(BLURB).hex(), "False"]  # type: ignore[union-attr]
+
+
+def test_the_written_hash_family_is_the_seeded_draw() -> None:
+    import numpy as np
+    rng = np.random.default_rng(0x5EED_B00C)
+    mult = rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    add = rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
+    assert [int(m) for m in mult] == list(MULTIPLIERS)
+    assert [int(a) for a in add] == list(ADDENDS)
+
+
+def test_minhash_without_numpy_gives_the_same_bytes() -> None:
+    import numpy  # noqa: F401  (loaded: minhash takes its vectorized path)
+
+    catalogue = Catalogue(books=200, seed=7)
+    descriptions = [catalogue.book(i).description or "" for i in range(1, 201)]
+    texts = [BLURB, "one", "two words", *descriptions]
+    for text in texts:
+        grams = shingles(text)
+        if grams:
+            assert _minhash_python([_hash64(g) for g in grams]) == minhash(text), text
 
 
 def test_near_duplicate_index_flags_the_same_blurb_under_another_title() -> None:

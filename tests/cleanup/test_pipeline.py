@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
@@ -25,7 +26,9 @@ from tests.helpers import read_lines
 
 
 def make_pipeline(tmp_path: Path, **settings: Any) -> CleanupPipeline:
-    settings = {"OUTPUT_DIR": str(tmp_path), "CLEANUP_START_METHOD": "spawn", **settings}
+    # CLEANUP_INLINE_ITEMS=0: these test the pool, which then starts when the spider opens.
+    settings = {"OUTPUT_DIR": str(tmp_path), "CLEANUP_START_METHOD": "spawn",
+                "CLEANUP_INLINE_ITEMS": 0, **settings}
     return CleanupPipeline.from_crawler(get_crawler(settings_dict=settings))
 
 
@@ -58,6 +61,49 @@ def test_items_come_back_cleaned(tmp_path: Path, workers: int) -> None:
     if workers:
         assert stats["cleanup/batches"] >= 200 // 16
         assert stats["cleanup/batch_size_max"] == 16
+
+
+@pytest.mark.timeout(120)
+def test_a_short_crawl_cleans_inline_and_starts_no_worker(tmp_path: Path) -> None:
+    pipeline = make_pipeline(tmp_path, CLEANUP_WORKERS=2, CLEANUP_INLINE_ITEMS=5)
+    items = [spider_item(i) for i in range(1, 6)]
+    before = set(psutil.Process().children(recursive=True))
+    assert asyncio.run(process_all(pipeline, items)) == items
+    assert set(psutil.Process().children(recursive=True)) == before  # no forkserver, no worker
+    assert pipeline.pool is None
+    assert [i.description for i in items] == [CATALOGUE.book(i).description for i in range(1, 6)]
+    stats = pipeline.stats.get_stats()
+    assert (stats["cleanup/items"], stats["cleanup/inline_items"]) == (5, 5)
+    assert "cleanup/pool_started" not in stats and "cleanup/batches" not in stats
+
+
+@pytest.mark.timeout(120)
+def test_past_the_inline_items_the_pool_takes_the_rest(tmp_path: Path) -> None:
+    pipeline = make_pipeline(tmp_path, CLEANUP_WORKERS=2, CLEANUP_INLINE_ITEMS=5,
+                             CLEANUP_BATCH_SIZE=10)
+    items = [spider_item(i) for i in range(1, 46)]
+    worker_pids: list[int] = []
+
+    async def clean_in_order() -> list[Any]:
+        await pipeline.open_spider()
+        try:
+            results = [await pipeline.process_item(item) for item in items[:5]]
+            assert pipeline.pool is None  # not before the 6th item
+            rest = [asyncio.ensure_future(pipeline.process_item(item)) for item in items[5:]]
+            results += await asyncio.gather(*rest)
+            assert pipeline.pool is not None
+            worker_pids.extend(pipeline.pool.worker_pids())
+            return results
+        finally:
+            await pipeline.close_spider()
+
+    assert asyncio.run(clean_in_order()) == items
+    assert worker_pids and os.getpid() not in worker_pids  # cleaned in worker processes
+    assert [i.description for i in items] == [CATALOGUE.book(i).description for i in range(1, 46)]
+    stats = pipeline.stats.get_stats()
+    assert (stats["cleanup/items"], stats["cleanup/inline_items"]) == (45, 5)
+    assert stats["cleanup/pool_started"] == 1
+    assert stats["cleanup/batches"] == 4 and stats["cleanup/batch_size_max"] == 10
 
 
 @pytest.mark.timeout(120)
