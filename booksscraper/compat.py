@@ -10,10 +10,8 @@ crawl. Nothing else in booksscraper reads a private attribute of Scrapy, Twisted
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing.process import BaseProcess
 from time import monotonic
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
 from scrapy.core.downloader import Downloader, Slot
@@ -23,6 +21,10 @@ from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import _schedule_coro
 from twisted.internet import tcp
 from twisted.internet.interfaces import IReactorFDSet
+
+if TYPE_CHECKING:  # the pool module imports them when a pool starts
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.process import BaseProcess
 
 # -- Twisted: connections a stopping crawl must not wait for ---------------------------
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 from scrapy import Request, signals
@@ -60,9 +60,11 @@ from booksscraper.config.readers import boolean, number, text, whole_number
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES, parse_retry_after
 from booksscraper.output.folder import output_folder
 from booksscraper.output.jsonlines import JsonLinesWriter
-from booksscraper.pacing.controller import AdaptiveController, Step
-from booksscraper.pacing.law import LawParams
 from booksscraper.pacing.pacer import SitePacer
+
+if TYPE_CHECKING:  # imported when the controller is on: a crawl without it loads neither
+    from booksscraper.pacing.controller import Step
+    from booksscraper.pacing.law import LawParams
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,8 @@ class AdaptiveConcurrency:
     ) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
+        from booksscraper.pacing.controller import AdaptiveController
+
         self.controller = AdaptiveController(params)
         self.interval = interval
         self.trace_path = trace_path
@@ -104,6 +108,8 @@ class AdaptiveConcurrency:
                 f"ADAPTIVE_CONCURRENCY_START: must be between ADAPTIVE_CONCURRENCY_MIN ({minimum})"
                 f" and ADAPTIVE_CONCURRENCY_MAX ({maximum}), got {start}"
             )
+        from booksscraper.pacing.law import LawParams
+
         total = s.getint("CONCURRENT_REQUESTS")
         if 0 < total < maximum:
             maximum = max(total, minimum)  # more per slot could never be used

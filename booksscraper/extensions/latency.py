@@ -16,7 +16,6 @@ No settings; switched off like any extension (``EXTENSIONS``, ``None``).
 from __future__ import annotations
 
 import bisect
-import statistics
 from array import array
 
 from scrapy import signals
@@ -63,6 +62,8 @@ class LatencyStats:
         if not values:
             return
         if len(values) >= 2:
+            import statistics  # at close only
+
             cuts = statistics.quantiles(values, n=100, method="inclusive")
             p50, p90, p99 = cuts[49], cuts[89], cuts[98]
         else:

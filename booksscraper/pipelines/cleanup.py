@@ -74,7 +74,7 @@ import logging
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
@@ -88,8 +88,13 @@ from booksscraper.cleanup.signature import NearDuplicateIndex, SignatureStore
 from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import boolean, choice, number, whole_number
 from booksscraper.output.resume import exported_before
-from booksscraper.pipelines.pool import START_METHODS, BatchPool, PoolUnusable
 from booksscraper.records.rejects import Rejects
+
+if TYPE_CHECKING:
+    from booksscraper.pipelines.pool import BatchPool
+
+# multiprocessing's start methods, for CLEANUP_START_METHOD.
+START_METHODS = ("forkserver", "spawn", "fork")
 
 logger = logging.getLogger(__name__)
 
@@ -166,8 +171,21 @@ class CleanupPipeline:
         if self._inline_left == 0:
             self._start_pool()
 
+    async def _submit(self, pool: BatchPool, record: dict[str, Any]) -> tuple[bool, Any]:
+        """``record`` cleaned by the pool, or inline once the pool proves unusable."""
+        from booksscraper.pipelines.pool import PoolUnusable  # loaded with the pool
+
+        try:
+            return await pool.submit(record)
+        except PoolUnusable as exc:
+            self._fall_back_inline(exc)
+            return clean_batch([record], self.options)[0]
+
     def _start_pool(self) -> None:
         """Start the workers, off the event loop: items wait for them asynchronously."""
+        # Here, not at the top: a crawl of up to CLEANUP_INLINE_ITEMS items never loads it.
+        from booksscraper.pipelines.pool import BatchPool
+
         self._pool_wanted = False
         self.stats.set_value("cleanup/pool_started", 1)
         self.pool = BatchPool(
@@ -231,10 +249,7 @@ class CleanupPipeline:
                 ok, result = clean_batch([record], self.options)[0]
                 self.stats.inc_value("cleanup/inline_items")
             else:
-                ok, result = await self.pool.submit(record)
-        except PoolUnusable as exc:
-            self._fall_back_inline(exc)
-            ok, result = clean_batch([record], self.options)[0]
+                ok, result = await self._submit(self.pool, record)
         except Exception as exc:  # the pool could not run it (worker crashes, shutdown)
             ok, result = False, f"{type(exc).__name__}: {exc}"
         if not ok:

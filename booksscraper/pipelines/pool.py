@@ -40,7 +40,6 @@ import psutil
 
 logger = logging.getLogger(__name__)
 
-START_METHODS = ("forkserver", "spawn", "fork")
 # How often a worker checks that the crawl process that started it is still there.
 _OWNER_POLL_SECONDS = 0.5
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import unicodedata
@@ -25,7 +26,7 @@ from booksscraper.cleanup.signature import (
     shingles,
     similarity,
 )
-from booksscraper.cleanup.text import clean_text
+from booksscraper.cleanup.text import _fixer, clean_text, ftfy_keeps
 from booksscraper.sandbox.catalogue import Catalogue
 from tests.helpers import REPO, realsite_page
 
@@ -61,6 +62,32 @@ def _realsite_description(page: str) -> str | None:
     sel = Selector(text=page)
     node = sel.xpath('//div[@id="product_description"]/following-sibling::p[1]')
     return node.xpath("string()").get() if node else None
+
+
+def texts_to_check() -> list[str]:
+    """Random strings over ASCII, emoji, CJK, full-width and specials, and the sandbox's texts."""
+    rng = random.Random(1)
+    pools = ["abcXYZ 019.,;:!?'\"&<>()[]-_=+*/\\|@#$%^~`\t\n\r\x0b", "😊🎉👍🏽🇬🇧\ufe0f\u200d",
+             "漢字かなカナ한국어\u3000", "\uff01\uff21\ufb01\ue000\uf900\ufffd",
+             "éÃ©Â£€’“â€™\u0301\x85\x9d"]
+    texts = ["".join(rng.choice(rng.choice(pools)) for _ in range(rng.randint(1, 30)))
+             for _ in range(20000)]
+    catalogue = Catalogue(books=300, seed=3)
+    for book_id in range(1, 301):
+        book = catalogue.book(book_id)
+        texts += [book.title, book.description or ""]
+    return texts
+
+
+def test_text_ftfy_would_keep_skips_it_and_comes_out_the_same() -> None:
+    fix_text, config = _fixer()
+    checked = 0
+    for text in texts_to_check():
+        if ftfy_keeps(text):
+            checked += 1
+            assert fix_text(text, config) == text, text
+    assert checked > 1000  # the random strings reach the fast path often
+    assert not ftfy_keeps("CafÃ©") and not ftfy_keeps("café") and not ftfy_keeps("a\rb")
 
 
 def test_real_site_description_is_shown_once() -> None:
