@@ -23,7 +23,7 @@ Modules, one concern each:
   finished one.
 - ``changes``: the comparison, ``changes.jsonl``, the summary line, the report section.
 - ``fetch``: ``ConditionalFetch``, Scrapy's HTTP cache middleware revalidating every page
-  (``RevalidatePolicy``), pages kept by ``JsonCacheStorage`` or, on a cluster,
+  (``RevalidatePolicy``), pages kept by ``SqliteCacheStorage`` or, on a cluster,
   ``RedisCacheStorage``.
 - ``extension``: ``IncrementalCrawl``, which compares at the end of a crawl.
 - ``cluster``: a cluster worker's part, and the comparison at the merge step.

@@ -5,15 +5,21 @@ request goes out with the stored ETag / Last-Modified (``If-None-Match`` /
 ``If-Modified-Since``) and a 304 hands the stored page to the spider, which yields the
 same item again. Pages without validators are not stored and are fetched in full.
 
-Where pages are kept: ``JsonCacheStorage`` (Scrapy's filesystem storage, metadata as JSON)
-in ``STATE_DIR/httpcache`` for a single-process crawl; ``RedisCacheStorage`` on a cluster
-(``REDIS_URL``), one hash per page under ``INCREMENTAL_REDIS_KEY``, shared by every worker.
+Where pages are kept: ``SqliteCacheStorage``, one SQLite file in ``STATE_DIR/httpcache``,
+for a single-process crawl; ``RedisCacheStorage`` on a cluster (``REDIS_URL``), one hash per
+page under ``INCREMENTAL_REDIS_KEY``, shared by every worker. Neither pickles: Scrapy's own
+storages keep metadata pickled and unpickle it on every read, so whoever can write to the
+output folder (or Redis) could run code in the crawl. Scrapy's filesystem storage, with
+JSON instead of pickle, cost a folder and three files a page: BENCHMARKS.md ("Incremental
+re-crawls") has what the single file saves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +28,7 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.httpcache import HttpCacheMiddleware
 from scrapy.exceptions import NotConfigured
-from scrapy.extensions.httpcache import FilesystemCacheStorage, RFC2616Policy
+from scrapy.extensions.httpcache import RFC2616Policy
 from scrapy.http import Response
 from scrapy.settings import BaseSettings, Settings
 from scrapy.spiders import Spider
@@ -68,37 +74,77 @@ def _response(request: Request, meta: dict[str, Any], headers: bytes, body: byte
                                "headers": headers_raw_to_dict(headers), "body": body})
 
 
-class JsonCacheStorage(FilesystemCacheStorage):
-    """Scrapy's filesystem cache storage (same folders, same files), without pickle.
+class SqliteCacheStorage:
+    """Pages in one SQLite file, ``pages.sqlite`` in ``HTTPCACHE_DIR``, keyed by fingerprint.
 
-    Scrapy's keeps metadata pickled and unpickles it on every read: whoever can write
-    to the output folder could run code in the crawl. Here the metadata is JSON
-    (``meta.json``, written last, so a torn entry is a miss) and the response class
-    is guessed from the headers as Scrapy does for entries without one.
+    Rows go in transactions of ``ROWS_PER_COMMIT``: a crash loses at most those pages'
+    entries, which the next run fetches in full. A write that fails (a full disk) stops the
+    crawl like any output file (exit 4).
     """
 
-    def retrieve_response(self, spider: Spider, request: Request) -> Response | None:
-        folder = Path(self._get_request_path(spider, request))
+    FILE = "pages.sqlite"
+    ROWS_PER_COMMIT = 100
+
+    def __init__(self, settings: BaseSettings) -> None:
+        self.cachedir = Path(settings["HTTPCACHE_DIR"])
+        self.path = self.cachedir / self.FILE
+        self.db: sqlite3.Connection | None = None
+        self.uncommitted = 0
+
+    def open_spider(self, spider: Spider) -> None:
+        self.crawler = spider.crawler
+        self._fingerprinter = spider.crawler.request_fingerprinter
         try:
-            with self._open(folder / "meta.json", "rb") as f:
-                meta = json.loads(f.read())
-            with self._open(folder / "response_headers", "rb") as f:
-                headers = f.read()
-            with self._open(folder / "response_body", "rb") as f:
-                body = f.read()
-        except FileNotFoundError:
+            self.cachedir.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("CREATE TABLE IF NOT EXISTS pages (fingerprint BLOB PRIMARY KEY, "
+                            "meta TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL)")
+            self.db.commit()
+        except (OSError, sqlite3.Error) as exc:
+            self._failed(exc)
+
+    def close_spider(self, spider: Spider) -> None:
+        if self.db is not None:
+            try:
+                self.db.commit()
+                self.db.close()
+            except sqlite3.Error as exc:
+                self._failed(exc)
+            self.db = None
+
+    def retrieve_response(self, spider: Spider, request: Request) -> Response | None:
+        if self.db is None:
             return None
-        return _response(request, meta, headers, body)
+        row = self.db.execute("SELECT meta, headers, body FROM pages WHERE fingerprint = ?",
+                              (self._fingerprinter.fingerprint(request),)).fetchone()
+        if row is None:
+            return None
+        return _response(request, json.loads(row[0]), row[1], row[2])
 
     def store_response(self, spider: Spider, request: Request, response: Response) -> None:
-        folder = Path(self._get_request_path(spider, request))
-        folder.mkdir(parents=True, exist_ok=True)
-        with self._open(folder / "response_headers", "wb") as f:
-            f.write(headers_dict_to_raw(response.headers))
-        with self._open(folder / "response_body", "wb") as f:
-            f.write(response.body)
-        with self._open(folder / "meta.json", "wb") as f:
-            f.write(json.dumps(_meta(request, response)).encode())
+        if self.db is None:
+            return
+        try:
+            self.db.execute(
+                "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?)",
+                (self._fingerprinter.fingerprint(request), json.dumps(_meta(request, response)),
+                 headers_dict_to_raw(response.headers) or b"", response.body),
+            )
+            self.uncommitted += 1
+            if self.uncommitted >= self.ROWS_PER_COMMIT:
+                self.db.commit()
+                self.uncommitted = 0
+        except sqlite3.Error as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        """The page cache lives in OUTPUT_DIR: a failed write stops the crawl (exit 4)."""
+        if self.db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.close()
+        self.db = None
+        stop_on_output_error(self.crawler, OutputError(self.path, OSError(str(exc))))
 
 
 class RedisCacheStorage:
@@ -165,7 +211,7 @@ class ConditionalFetch(HttpCacheMiddleware):
         if on_cluster(settings):
             ours.set("HTTPCACHE_STORAGE", f"{__name__}.RedisCacheStorage")
         else:
-            ours.set("HTTPCACHE_STORAGE", f"{__name__}.JsonCacheStorage")
+            ours.set("HTTPCACHE_STORAGE", f"{__name__}.SqliteCacheStorage")
             ours.set("HTTPCACHE_DIR", str((state_dir(settings) / CACHE_DIR).resolve()))
         ours.set("HTTPCACHE_IGNORE_MISSING", False)
         ours.set("HTTPCACHE_EXPIRATION_SECS", 0)
@@ -174,13 +220,6 @@ class ConditionalFetch(HttpCacheMiddleware):
         crawler.signals.connect(o.spider_closed, signal=signals.spider_closed)
         o.crawler = crawler
         return o
-
-    def _cache_response(self, response: Response, request: Request) -> None:
-        try:
-            super()._cache_response(response, request)
-        except OSError as exc:  # the cache is in OUTPUT_DIR: a full disk stops the crawl (exit 4)
-            where = getattr(self.storage, "cachedir", "the page cache")
-            stop_on_output_error(self.crawler, OutputError(where, exc))
 
     def process_exception(self, request: Request, exception: Exception,  # type: ignore[override]
                           spider: Any = None) -> None:

@@ -61,9 +61,9 @@ def test_the_cache_storage_keeps_pages_without_pickle(tmp_path) -> None:
     from scrapy import Spider
     from scrapy.utils.test import get_crawler
 
-    from booksscraper.incremental.fetch import JsonCacheStorage
+    from booksscraper.incremental.fetch import SqliteCacheStorage
 
-    storage = JsonCacheStorage(Settings({"HTTPCACHE_DIR": str(tmp_path)}))
+    storage = SqliteCacheStorage(Settings({"HTTPCACHE_DIR": str(tmp_path)}))
     spider = Spider.from_crawler(get_crawler(Spider), name="books")
     storage.open_spider(spider)
     request = Request("https://books.toscrape.com/catalogue/page-2.html")
@@ -75,5 +75,11 @@ def test_the_cache_storage_keeps_pages_without_pickle(tmp_path) -> None:
     assert isinstance(again, HtmlResponse)
     assert (again.url, again.status, again.body) == (page.url, 200, page.body)
     assert again.headers[b"ETag"] == b'"abc"'
-    names = {p.name for p in tmp_path.rglob("*") if p.is_file()}
-    assert names == {"meta.json", "response_headers", "response_body"}
+    storage.close_spider(spider)
+    # One SQLite file, no pickle in it (JSON metadata, raw headers and body).
+    assert {p.name for p in tmp_path.iterdir()} == {"pages.sqlite"}
+    reopened = SqliteCacheStorage(Settings({"HTTPCACHE_DIR": str(tmp_path)}))
+    reopened.open_spider(spider)
+    assert reopened.retrieve_response(spider, request).body == page.body
+    reopened.close_spider(spider)
+    assert b"\x80\x04" not in (tmp_path / "pages.sqlite").read_bytes()  # pickle protocol 4
