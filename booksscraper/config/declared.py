@@ -52,8 +52,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLEANUP_BATCH_SIZE", 25, int, "items per pool task", CLEANUP),
     Setting("CLEANUP_EXTRA_WORK", 0, int, "extra hashing rounds per item, for benchmarks",
             CLEANUP),
-    # ~1.5 ms each inline: a crawl of up to 50 books never waits for (or pays for) a worker.
-    Setting("CLEANUP_INLINE_ITEMS", 50, int,
+    # A few ms each inline (numpy-free MinHash): a crawl of up to 20 books never waits for (or
+    # pays for) a worker, and a long crawl's main process pays for 20 items only.
+    Setting("CLEANUP_INLINE_ITEMS", 20, int,
             "items cleaned inline, in the crawl process, before the worker pool starts (a "
             "shorter crawl starts no worker); 0: the pool starts when the spider opens", CLEANUP),
     Setting("CLEANUP_MAX_CRASHES", 2, int,
