@@ -55,8 +55,10 @@ SETTINGS: tuple[Setting, ...] = (
     # A few ms each inline (numpy-free MinHash): a crawl of up to 20 books never waits for (or
     # pays for) a worker, and a long crawl's main process pays for 20 items only.
     Setting("CLEANUP_INLINE_ITEMS", 20, int,
-            "items cleaned inline, in the crawl process, before the worker pool starts (a "
-            "shorter crawl starts no worker); 0: the pool starts when the spider opens", CLEANUP),
+            "items cleaned inline, in the crawl process, before the worker pool starts; the "
+            "pool starts sooner once the crawl has scheduled more requests than this (a "
+            "shorter crawl starts no worker); 0: the pool starts when the spider opens",
+            CLEANUP),
     Setting("CLEANUP_MAX_CRASHES", 2, int,
             "retries of an item that killed its worker when running alone", CLEANUP),
     Setting("CLEANUP_MAX_IN_FLIGHT", 1000, int, "most items queued or running", CLEANUP),

@@ -77,6 +77,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.utils.asyncio import is_asyncio_available
@@ -144,6 +145,8 @@ class CleanupPipeline:
         self.pool: BatchPool | None = None
         self._pool_wanted = False  # workers > 0, and the asyncio reactor to run them
         self._inline_left = 0  # items still to clean inline before the pool starts
+        self._scheduled = 0  # requests scheduled: past CLEANUP_INLINE_ITEMS, a long crawl
+        self._scheduled_connected = False
         self._shutdown_trigger: Any = None
         self._warm_up: asyncio.Future[None] | None = None
 
@@ -170,6 +173,16 @@ class CleanupPipeline:
         self._inline_left = self.inline_items
         if self._inline_left == 0:
             self._start_pool()
+        else:
+            # A crawl that schedules more pages than the inline items is long: its workers
+            # start now, while the first pages download, not when the items run out.
+            self._scheduled_connected = True
+            self.crawler.signals.connect(self._request_scheduled, signals.request_scheduled)
+
+    def _request_scheduled(self) -> None:
+        self._scheduled += 1
+        if self._scheduled > self.inline_items and self._pool_wanted:
+            self._start_pool()
 
     async def _submit(self, pool: BatchPool, record: dict[str, Any]) -> tuple[bool, Any]:
         """``record`` cleaned by the pool, or inline once the pool proves unusable."""
@@ -183,6 +196,9 @@ class CleanupPipeline:
 
     def _start_pool(self) -> None:
         """Start the workers, off the event loop: items wait for them asynchronously."""
+        if self._scheduled_connected:
+            self._scheduled_connected = False
+            self.crawler.signals.disconnect(self._request_scheduled, signals.request_scheduled)
         # Here, not at the top: a crawl of up to CLEANUP_INLINE_ITEMS items never loads it.
         from booksscraper.pipelines.pool import BatchPool
 

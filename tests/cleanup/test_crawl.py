@@ -106,6 +106,9 @@ def test_crawl_with_cleanup_gives_the_clean_descriptions(
         assert crawl.finish() == 0, crawl.stderr[-3000:]
         assert len(crawl.children) >= 2  # the pool ran (forkserver, workers)
         assert "'cleanup/pool_started': 1" in crawl.stderr
+        # A long crawl: the pool started once the first listing page scheduled its books,
+        # before the inline items ran out.
+        assert _stat(crawl.stderr, "cleanup/inline_items") < 20
         crawl.assert_no_process_left()
     finally:
         crawl.kill()
