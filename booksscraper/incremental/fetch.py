@@ -97,7 +97,10 @@ class SqliteCacheStorage:
         try:
             self.cachedir.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path)
+            # WAL with synchronous=NORMAL: a commit is not an fsync; a power cut may lose the
+            # last commits, which are cache entries (those pages come in full next time).
             self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS pages (fingerprint BLOB PRIMARY KEY, "
                             "meta TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL)")
             self.db.commit()
