@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -48,6 +49,9 @@ def main() -> None:
         archive = subprocess.run(["git", "archive", args.base], cwd=here, capture_output=True,
                                  check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+        # One harness for both trees (only the crawled code differs): an older tree's own
+        # measure.py may not run there (its benchmarks/ held a module named like a package).
+        shutil.copy(here / "benchmarks" / "measure.py", base / "benchmarks" / "measure.py")
         with running_sandbox(books=args.books, seed=1) as sandbox:
             for repeat in range(args.repeats):
                 pair = (("base", base), ("this", here))

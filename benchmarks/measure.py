@@ -17,7 +17,8 @@ import runpy
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository
+# The repository instead of this folder, whose modules must not pass for packages.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 
 def _record(path: str) -> None:
