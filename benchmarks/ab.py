@@ -52,6 +52,11 @@ def main() -> None:
         # One harness for both trees (only the crawled code differs): an older tree's own
         # measure.py may not run there (its benchmarks/ held a module named like a package).
         shutil.copy(here / "benchmarks" / "measure.py", base / "benchmarks" / "measure.py")
+        # Both trees' bytecode compiled alike (PYTHONDONTWRITEBYTECODE would leave one
+        # compiling its modules at every start), as `make venv` / `make test` do.
+        for tree in (base, here):
+            subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0",
+                            str(tree / "booksscraper")], check=True, stdout=subprocess.DEVNULL)
         with running_sandbox(books=args.books, seed=1) as sandbox:
             for repeat in range(args.repeats):
                 pair = (("base", base), ("this", here))
