@@ -10,7 +10,7 @@ per crawl at WARNING and never fails the crawl.
 
 No secret goes out: credentials in the webhook URL (``https://user:pass@host/``)
 are sent as HTTP Basic auth, never in the body, the file or a log line, and
-every URL in an alert has its password masked (``middlewares/masking.py``).
+every URL in an alert has its password masked (``records/credentials.py``).
 
 Settings (defaults in docs/settings.md):
 
