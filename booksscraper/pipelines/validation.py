@@ -12,11 +12,16 @@ missing or invalid (``validation/field_invalid/<field>``).
 
 Settings: none of its own; URLs must be on the spider's site (its
 ``site_host`` attribute, taken from ``start_url``).
+
+Each item is checked once: the spider checks a book page's item to decide whether to fetch
+the page again, and marks the valid ones it yields (``Checked``); this pipeline does not
+check those again.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -26,14 +31,36 @@ from scrapy.exceptions import DropItem
 from booksscraper.extraction.validation import item_problems, problem_field
 from booksscraper.monitoring.monitors import FIELD_INVALID, VALIDATED
 from booksscraper.records.rejects import Rejects
+from booksscraper.records.shared import shared
 
 logger = logging.getLogger(__name__)
+
+
+class Checked:
+    """Items found valid before this pipeline (by the spider), one crawl's, held weakly."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self._items: dict[int, weakref.ref[Any]] = {}
+
+    @classmethod
+    def for_crawler(cls, crawler: Crawler) -> Checked:
+        return shared(crawler, cls, "_booksscraper_checked_items")
+
+    def add(self, item: Any) -> None:
+        key = id(item)
+        self._items[key] = weakref.ref(item, lambda _ref: self._items.pop(key, None))
+
+    def take(self, item: Any) -> bool:
+        """Whether ``item`` was found valid already (asked once: the mark goes)."""
+        ref = self._items.pop(id(item), None)
+        return ref is not None and ref() is item
 
 
 class ValidationPipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.rejects = Rejects.for_crawler(crawler)
+        self.checked = Checked.for_crawler(crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ValidationPipeline:
@@ -43,7 +70,7 @@ class ValidationPipeline:
         adapter = ItemAdapter(item)
         site_host = getattr(self.crawler.spider, "site_host", None)
         try:
-            problems = item_problems(adapter, site_host)
+            problems = [] if self.checked.take(item) else item_problems(adapter, site_host)
         except Exception as exc:  # a rule must not take the crawl down
             logger.exception("validation failed on %s", adapter.get("url"))
             problems = [f"validator_error: {type(exc).__name__}"]

@@ -46,6 +46,7 @@ from booksscraper.extraction import ListingPage, page_url, parse_book_page, pars
 from booksscraper.extraction.validation import item_problems
 from booksscraper.monitoring.monitors import ANNOUNCED
 from booksscraper.output.resume import UrlSet, exported_before
+from booksscraper.pipelines.validation import Checked
 from booksscraper.records.lost import record_lost, record_lost_request
 from booksscraper.records.rejects import Rejects
 
@@ -261,6 +262,7 @@ class BooksSpider(scrapy.Spider):
                 )
                 yield refetch
                 return
+            Checked.for_crawler(self.crawler).add(item)  # the validation pipeline trusts it
         yield item
 
     def request_failed(self, failure: Failure) -> None:

@@ -77,3 +77,35 @@ def test_every_missing_field_is_reported_at_once() -> None:
     problems = item_problems({"url": "https://books.toscrape.com/x"}, HOST)
     assert "price_missing" in problems and "upc_missing" in problems
     assert "description_missing" not in problems  # description is optional
+
+
+def _pipeline():
+    from scrapy.utils.test import get_crawler
+
+    from booksscraper.pipelines.validation import Checked, ValidationPipeline
+
+    crawler = get_crawler(settings_dict={"OUTPUT_ENABLED": False})
+    crawler.stats.open_spider()
+    return ValidationPipeline.from_crawler(crawler), Checked.for_crawler(crawler), crawler
+
+
+def test_an_item_the_spider_found_valid_is_not_checked_again() -> None:
+    from scrapy.exceptions import DropItem
+
+    pipeline, checked, crawler = _pipeline()
+    marked, unmarked = BookItem(**valid()), BookItem(**valid())
+    marked.price = unmarked.price = Decimal("-1")  # invalid: only a check would see it
+    checked.add(marked)
+    assert pipeline.process_item(marked) is marked  # trusted: the spider checked it
+    with pytest.raises(DropItem):
+        pipeline.process_item(unmarked)  # not marked: checked, and rejected
+    assert not checked.take(marked)  # the mark is used once
+    assert crawler.stats.get_value("validation/checked") == 2
+
+
+def test_a_mark_goes_with_its_item() -> None:
+    _, checked, _ = _pipeline()
+    item = BookItem(**valid())
+    checked.add(item)
+    del item
+    assert checked._items == {}  # no id left to be taken by another object
