@@ -28,10 +28,11 @@ Settings (defaults in docs/settings.md):
   and let event-loop lag pass 50 ms. In a scale-out with several crawl
   processes on one machine, divide the CPUs between them.
 - ``CLEANUP_INLINE_ITEMS``: items cleaned inline, in the crawl process, before
-  the pool is used: the pool starts, in the background, with the next item, so a
-  crawl of up to this many items never starts a worker (a worker pool costs ~0.5 s
-  of start-up and CPU that a one-page crawl would wait for; one item costs ~1.5 ms
-  inline). The items after it wait for the workers asynchronously, as the crawl
+  the pool is used. The pool starts, in the background, once the crawl has scheduled
+  more requests than this (a long crawl: its workers boot while the first pages
+  download), or at the latest with the next item; a crawl of up to this many items
+  never starts a worker, whose start a one-page crawl would wait for (BENCHMARKS.md,
+  start-up). The items after it wait for the workers asynchronously, as the crawl
   goes on. 0 starts the pool when the spider opens.
 - ``CLEANUP_START_METHOD``: how workers start;
   ``"forkserver"`` (workers fork from a clean server process that imported the
