@@ -42,7 +42,8 @@ from twisted.python.failure import Failure
 
 from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import whole_number
-from booksscraper.extraction import ListingPage, page_url, parse_book_page, parse_listing_page
+from booksscraper.extraction.book import parse_book_page
+from booksscraper.extraction.listing import ListingPage, page_url, parse_listing_page
 from booksscraper.extraction.validation import item_problems
 from booksscraper.monitoring.monitors import ANNOUNCED
 from booksscraper.output.resume import UrlSet, exported_before

@@ -85,7 +85,7 @@ def test_problem_field_is_the_longest_field_name() -> None:
 
 
 def test_a_start_page_announces_the_books_from_it_on() -> None:
-    from booksscraper.extraction import ListingPage
+    from booksscraper.extraction.listing import ListingPage
 
     first = ListingPage(book_urls=["u"] * 20, page=1, page_count=50, result_count=1000)
     assert first.books_from_here == 1000

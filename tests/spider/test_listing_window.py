@@ -14,7 +14,7 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from booksscraper.extraction import parse_listing_page
+from booksscraper.extraction.listing import parse_listing_page
 from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.spiders.books import BooksSpider, book_priority, listing_priority
 from booksscraper.tools.truth import differences

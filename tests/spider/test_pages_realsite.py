@@ -4,7 +4,8 @@ from decimal import Decimal
 
 from parsel import Selector
 
-from booksscraper.extraction import parse_book_page, parse_listing_page
+from booksscraper.extraction.book import parse_book_page
+from booksscraper.extraction.listing import parse_listing_page
 from tests.helpers import realsite_page
 
 SITE = "https://books.toscrape.com/"
