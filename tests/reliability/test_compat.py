@@ -129,3 +129,23 @@ def test_scrapy_hands_a_whole_burst_past_the_per_slot_limit(monkeypatch) -> None
     """The bug of docs/upstream-per-slot-concurrency.md; when Scrapy fixes it, drop ours."""
     assert _pop_burst(Downloader, monkeypatch) == 5  # Scrapy 2.19: all of them
     assert _pop_burst(PerSlotLimitDownloader, monkeypatch) == 2  # ours: the slot's concurrency
+
+
+def test_the_http_cache_middleware_serves_its_stored_page_when_a_download_fails() -> None:
+    """What ``CACHED_RESPONSE`` names: the page HttpCacheMiddleware revalidates, served in
+    place of a failed download (booksscraper.incremental.fetch removes it first)."""
+    from scrapy.downloadermiddlewares.httpcache import HttpCacheMiddleware
+    from scrapy.settings import Settings
+    from twisted.internet.error import ConnectionRefusedError
+
+    from booksscraper.compat import CACHED_RESPONSE
+
+    crawler = get_crawler(Spider)
+    crawler.stats.open_spider()
+    settings = Settings({"HTTPCACHE_ENABLED": True,
+                         "HTTPCACHE_POLICY": "scrapy.extensions.httpcache.RFC2616Policy"})
+    middleware = HttpCacheMiddleware(settings, crawler.stats)
+    request = Request("https://books.toscrape.com/")
+    stored = Response(request.url, body=b"stored")
+    request.meta[CACHED_RESPONSE] = stored
+    assert middleware.process_exception(request, ConnectionRefusedError()) is stored
