@@ -141,6 +141,7 @@ class OutputFolder:
         self.replaced = [self.folder / name for name in names  # what this crawl writes afresh
                          if not (self.resuming and name in kept)]
         self.started = False
+        self.settled = False
         self.writers: list[JsonLinesWriter] = []
         crawler.signals.connect(self._connect_settle, signal=signals.engine_started)
 
@@ -216,9 +217,14 @@ class OutputFolder:
             self.crawler.stats.set_value(STATUS, "complete" if reason == "finished" else "partial")
 
     def settle(self) -> None:
-        """At the very end: this crawl's files stay, or (no book, not finished) the last return."""
-        if not self.started or not self.previous.is_dir():
+        """At the very end: this crawl's files stay, or (no book, not finished) the last return.
+
+        Also called once the crawl process is done (``settle_output``): a crawl stopped while
+        its engine was starting gets no engine_stopped (scrapy/scrapy#6916).
+        """
+        if self.settled or not self.started or not self.previous.is_dir():
             return
+        self.settled = True
         with stopping_on_output_error(self.crawler):
             try:
                 if self.crawler.stats.get_value("finish_reason") == "finished":
@@ -240,3 +246,9 @@ class OutputFolder:
         self.previous.rmdir()
         logger.warning("The crawl stopped before its first book: %s holds the previous crawl's "
                        "files again", self.folder)
+
+
+def settle_output(crawler: Crawler) -> None:
+    """After the crawl: ``OutputFolder.settle``, if the crawl's own end did not."""
+    if boolean(crawler.settings, "OUTPUT_ENABLED"):
+        OutputFolder.for_crawler(crawler).settle()
