@@ -75,8 +75,10 @@ class IncrementalCrawl:
         try:
             if self.previous_run is None:
                 if self.damaged is not None:
+                    summary = f"not compared: damaged state {self.damaged}"
                     stats.set_value(DAMAGED_STAT, str(self.damaged.path))
-                    stats.set_value(SUMMARY_STAT, f"not compared: damaged state {self.damaged}")
+                    stats.set_value(SUMMARY_STAT, summary)
+                    logger.info("Changes since the last run: %s", summary)
                 if finished:
                     logger.info("incremental: no previous run to compare with; this run's books "
                                 "are the state the next run compares with (%s)", self.state)

@@ -1,29 +1,16 @@
 """Resume-safe crawls with JOBDIR, even after ``kill -9`` or a full disk.
 
-The output, not Scrapy's request queue, says what is done. Scrapy's JOBDIR
-keeps the queue and the seen-requests file across a stop, but they can lie: a
-killed crawl leaves requests marked seen whose queue entries never reached the
-disk, a request that failed for good stays seen, and a book scraped when the
-disk was full was never written. So every resumed run starts from the output
-(docs/crawling.md, "Resuming"):
+The design is in docs/crawling.md ("Resuming"): every resumed run starts from the output,
+not from Scrapy's request queue, which can lie after a kill.
 
-- ``ResumeGuard`` (an extension, on with ``JOBDIR``) discards the previous
-  run's request queue, seen-requests file and spider state (stat
-  ``resume/discarded_state``). Its marker file in JOBDIR, present while a
-  crawl runs, tells a killed crawl apart in the log. A crawl that finishes
-  clears its JOBDIR: the same JOBDIR next time is a new crawl, not a resume.
-- The spider walks the listing pages again and skips books already in
-  ``OUTPUT_JSONL``; everything else, failed requests included, is fetched
-  again, and export drops a second copy of a UPC: every book ends up in the
-  output exactly once. Both learn what was exported from one read of the
-  file (``exported_before``; lines that are not records are skipped,
-  ``resume/skipped_lines``). The failures and rejects files describe the
-  latest run.
-  The exported URLs are held as 64-bit keys (``UrlSet``): a resumed crawl of
-  100,000 books keeps ~2 MB for them, not ~15. Two URLs share a key with
-  probability ~n**2 / 2**65; a book whose URL collided would be skipped.
-- A JOBDIR with no trace of an unfinished run (no crawl state, no marker)
-  starts a new job (``job_resumed``): ``OUTPUT_JSONL`` is written afresh.
+- ``ResumeGuard`` (an extension, on with ``JOBDIR``) discards the previous run's crawl
+  state (stat ``resume/discarded_state``), leaves a marker while the crawl runs (a killed
+  crawl is named in the log) and clears the JOBDIR when the crawl finishes.
+- ``job_resumed``: whether this crawl resumes an unfinished job, decided once.
+- ``exported_before``: the books earlier runs of the job exported, read once from
+  ``OUTPUT_JSONL`` for the spider (which skips them) and the export pipeline (which drops a
+  second copy of a UPC), as 64-bit keys (``UrlSet``: ~20 bytes a URL). Two URLs share a
+  key with probability ~n**2 / 2**65; a book whose URL collided would be skipped.
 """
 
 from __future__ import annotations

@@ -49,11 +49,13 @@ def test_damaged_state_and_cache_are_named_survived_and_replaced(tmp_path: Path)
 
         result = run_crawl(sb.base_url, out)
         assert result.returncode == 0, result.stderr[-3000:]
-        warnings = [line for line in result.stderr.splitlines() if "damaged state" in line]
+        warnings = [line for line in result.stderr.splitlines()
+                    if "WARNING" in line and "damaged state" in line]
         assert len(warnings) == 1 and str(books) in warnings[0], result.stderr[-3000:]
         stats = stats_of(out)
         assert stats["changes/state_damaged"] == str(books)
         assert stats["changes/summary"].startswith("not compared: damaged state")
+        assert "Changes since the last run: not compared: damaged state" in result.stderr
         assert "changes/new" not in stats and not (out / "changes.jsonl").exists()
         assert books.read_bytes().count(b"\n") == 100  # a fresh state
 
