@@ -59,6 +59,9 @@ class FolderLock:
             raise BadConfig(
                 f"{self.setting}: {self.folder} is in use by another crawl ({holder}); wait for "
                 f"it to end or give another {self.setting}") from None
+        except OSError as exc:  # a file system without locks
+            os.close(fd)
+            raise BadConfig(f"{self.setting}: cannot lock {path}: {exc.strerror}") from None
         started = datetime.now(UTC).isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, started {started}\n".encode(), 0)
