@@ -7,7 +7,7 @@ which switches the stock one off.
 - Delay of retry ``n`` (0-based): random(0, min(cap, base * 2**n)) ("full
   jitter"); a ``Retry-After`` header (seconds or HTTP date) raises it to what
   the server asks, capped by RETRY_AFTER_MAX. The wait happens outside the
-  downloader (see ``delayed.py``), so other requests keep going meanwhile.
+  downloader (see ``pacing/holder.py``), so other requests keep going meanwhile.
 - A 429 or 503 says "too fast" for the whole site: the site pacer
   (``booksscraper/pacing/pacer.py``) slows the site down (RETRY_SLOWDOWN_*); this
   middleware only retries.
@@ -65,7 +65,7 @@ from booksscraper.middlewares.backoff import (
     full_jitter_delay,
     parse_retry_after,
 )
-from booksscraper.middlewares.delayed import NOT_BEFORE, DelayedRequests
+from booksscraper.pacing.holder import NOT_BEFORE, DelayedRequests
 from booksscraper.records.credentials import mask_credentials
 from booksscraper.records.failures import RECORDED, Failures
 

@@ -18,7 +18,7 @@ from scrapy import Request
 from scrapy.core.downloader import Slot
 
 from booksscraper import compat
-from booksscraper.middlewares.delayed import DelayedRequests
+from booksscraper.pacing.holder import DelayedRequests
 from booksscraper.pacing.pacer import OWNER as PACER
 
 

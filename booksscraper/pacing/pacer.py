@@ -6,7 +6,7 @@ limit (``site.Site.interval``); send times come from one GCRA schedule per site,
 or, with ``REDIS_URL``, in Redis (``cluster/ratelimit.py``), so the limits hold for the whole
 cluster. A request that may not leave yet is never slept on: it is returned with
 ``meta["backoff_not_before"]`` to wait in the delayed-request holder
-(``middlewares/delayed.py``) and comes back through the scheduler with its reserved send
+(``pacing/holder.py``) and comes back through the scheduler with its reserved send
 time (``meta["pacing_at"]``). docs/middlewares.md ("Pacing: one owner, keyed by the site")
 has the design.
 
@@ -36,7 +36,7 @@ from booksscraper.config.declared import default
 from booksscraper.config.readers import boolean, number, text, whole_number
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES
 from booksscraper.middlewares.bans import is_robots_txt
-from booksscraper.middlewares.delayed import HELD_BY, NOT_BEFORE, DelayedRequests
+from booksscraper.pacing.holder import HELD_BY, NOT_BEFORE, DelayedRequests
 from booksscraper.pacing.site import Site, SlowDown
 
 # Requests handed back to the engine to wait (each passes the scheduler once more).

@@ -13,8 +13,8 @@ from scrapy.exceptions import DownloadTimeoutError
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from booksscraper.middlewares.delayed import NOT_BEFORE
 from booksscraper.middlewares.retry import BackoffRetryMiddleware
+from booksscraper.pacing.holder import NOT_BEFORE
 
 
 @pytest.fixture

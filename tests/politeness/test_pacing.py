@@ -11,7 +11,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from booksscraper.middlewares.delayed import HELD_BY, NOT_BEFORE
+from booksscraper.pacing.holder import HELD_BY, NOT_BEFORE
 from booksscraper.pacing.pacer import OWNER, PACING_AT, SitePacer
 
 
