@@ -61,7 +61,8 @@ class CompactDupeFilter(RFPDupeFilter):
             self.file.truncate(whole)
 
     def request_seen(self, request: Request) -> bool:
-        fingerprint = self._fingerprint(request)
+        # Scrapy's fingerprinter: crawler.request_fingerprinter, which from_crawler passes.
+        fingerprint = self.fingerprinter.fingerprint(request)
         if not self.seen.add(key64(fingerprint)):
             return True
         if self.file:
