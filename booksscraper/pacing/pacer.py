@@ -244,17 +244,18 @@ class SitePacer:
         return None
 
     def _hold(self, request: Request, state: Site, due: float, reserved: Any) -> Request:
+        """``request`` itself, marked to wait in the holder until ``due`` (no copy: it has not
+        been downloaded, so nothing else keeps the object)."""
         # Back through the scheduler a second time: counted, so that it is not a new page.
         self.stats.inc_value(RETURNED)
-        held = request.copy()
-        held.dont_filter = True  # it comes back through the scheduler: not a duplicate
-        held.meta[NOT_BEFORE] = due
-        held.meta[HELD_BY] = OWNER
+        request.dont_filter = True  # it comes back through the scheduler: not a duplicate
+        request.meta[NOT_BEFORE] = due
+        request.meta[HELD_BY] = OWNER
         if reserved is not None:
-            held.meta[PACING_AT] = reserved
+            request.meta[PACING_AT] = reserved
             state.held += 1
             self.stats.inc_value("pacing/held")
-        return held
+        return request
 
     def _hold_for_slot(self, request: Request, name: str, state: Site) -> Request:
         self.stats.inc_value("pacing/held_for_concurrency")

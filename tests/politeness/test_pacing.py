@@ -26,7 +26,7 @@ def make_pacer(tmp_path: Path):
 
 
 def send(pacer: SitePacer, request: Request) -> Request | None:
-    """The pacer's decision on one request: None (it goes now) or the copy it holds."""
+    """The pacer's decision on one request: None (it goes now) or the request, held."""
     return asyncio.run(pacer.process_request(request))
 
 
@@ -39,7 +39,7 @@ def test_requests_through_different_proxies_share_the_sites_pace(make_pacer) -> 
     pacer = make_pacer(POLITENESS_MAX_RPS=4)
     assert send(pacer, via("http://site/a", "http://127.0.0.1:1")) is None
     held = send(pacer, via("http://site/b", "http://127.0.0.1:2"))
-    # Held outside the downloader: a copy that comes back through the scheduler.
+    # Held outside the downloader: it comes back through the scheduler.
     assert isinstance(held, Request) and held.dont_filter and held.meta[HELD_BY] == OWNER
     assert held.meta[NOT_BEFORE] - time.time() == pytest.approx(0.25, abs=0.05)
     later = send(pacer, via("http://site/c", "http://127.0.0.1:3"))
