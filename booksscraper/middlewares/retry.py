@@ -135,10 +135,11 @@ class BackoffRetryMiddleware:
     def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:
         return cls(crawler)
 
-    def process_request(self, request: Request) -> None:
-        self.budget.record_request()
-
+    # Each request is counted for the budget when it comes back (a response or an
+    # exception: every request this middleware let through ends in one of the two), not
+    # in a process_request of its own: one middleware call fewer per request.
     def process_response(self, request: Request, response: Response) -> Request | Response:
+        self.budget.record_request()
         if request.meta.get("dont_retry", False):
             return response
         if response.status in self.retry_http_codes:
@@ -155,6 +156,7 @@ class BackoffRetryMiddleware:
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> Request | None:
+        self.budget.record_request()
         if isinstance(exception, self.exceptions_to_retry) and not request.meta.get("dont_retry"):
             return self._retry(request, failure_reason(exception))
         return None
