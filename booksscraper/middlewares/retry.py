@@ -128,7 +128,7 @@ class BackoffRetryMiddleware:
             minimum=whole_number(s, "RETRY_BUDGET_MIN"),
             window=number(s, "RETRY_BUDGET_WINDOW", minimum=1.0),
         )
-        self.delayed = DelayedRequests.for_crawler(crawler)
+        self.delayed = DelayedRequests.for_crawler(crawler)  # holds each retry until it is due
         self.failures = Failures.for_crawler(crawler)
 
     @classmethod
