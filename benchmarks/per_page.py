@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -40,7 +41,7 @@ MARKER = "per-page"
 def measure(books: int, latency: int, repeats: int) -> dict[str, list[dict]]:
     for package in ("booksscraper", "benchmarks"):
         compileall.compile_dir(REPO / package, quiet=1, workers=0)
-    runs: dict[str, list[dict]] = {PLAIN: [], OURS: []}
+    runs: dict[str, list[dict]] = {PLAIN: [], OURS: [], "load": [os.getloadavg()[0]]}
     with running_sandbox(books=books, seed=1, latency_ms=latency) as sandbox:
         for repeat in range(repeats):
             # Alternate who goes first, so neither always runs on a warmer machine.
@@ -51,12 +52,14 @@ def measure(books: int, latency: int, repeats: int) -> dict[str, list[dict]]:
                 if not row["correct"]:
                     raise SystemExit(f"{program}: output differs from the ground truth")
                 runs[program].append(row)
+    runs["load"].append(os.getloadavg()[0])
     return runs
 
 
-def report(runs: dict[str, list[dict]], books: int, latency: int) -> str:
+def report(runs: dict[str, list], books: int, latency: int) -> str:
     rows = []
-    for program, samples in runs.items():
+    for program in (PLAIN, OURS):
+        samples = runs[program]
         rows.append(
             {
                 "program": program,
@@ -80,11 +83,14 @@ def report(runs: dict[str, list[dict]], books: int, latency: int) -> str:
         ("crawl s", "{crawl_s:.2f}"),
     ]
     repeats = len(runs[PLAIN])
+    start_load, end_load = runs["load"]
     return (
         f"### {latency} ms added latency, 16 in flight, {books} books, median of {repeats}\n\n"
         f"{markdown(columns, rows)}\n\n"
         f"Main-process CPU per page: {ours['cpu_ratio']:.3f}x plain Scrapy's (target <= 1.05);"
         f" whole-process time: {ours['time_ratio']:.3f}x (target <= 1.00). Bytecode: {bytecode()}."
+        f" Load average (1 min) at the start and the end: {start_load:.1f}, {end_load:.1f}"
+        f" on {os.cpu_count()} cores (other work on the machine slows both, unevenly)."
     )
 
 
