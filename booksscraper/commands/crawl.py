@@ -113,7 +113,7 @@ class Command(ScrapyCrawlCommand):
         if len(args) != 1:
             raise UsageError("give exactly one spider name")
         assert self.crawler_process
-        crawler = self._create_crawler(args[0])
+        crawler = self.crawler_process.create_crawler(args[0])
         start_errors: list[BaseException] = []
 
         def keep(exc: BaseException | None) -> None:
