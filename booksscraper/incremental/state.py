@@ -14,17 +14,21 @@ cluster, in the merged output's folder) holds:
 - ``httpcache/`` (single-process crawls): the page cache (``booksscraper.incremental.fetch``).
 
 Only a crawl that finished writes its scope's state; nothing deletes one (another scope, a
-cancelled or failed run, ``INCREMENTAL=False`` leave it as it is).
+cancelled or failed run, ``INCREMENTAL=False`` leave it as it is). Two jobs of one scope may
+run at once (scrapyd): the pair is written under an exclusive ``flock`` on ``LOCK_FILE`` and
+read under a shared one, so a reader never sees one job's books with another's header.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -46,6 +50,7 @@ STATE_BOOKS = "books.jsonl"
 STATE_RUN = "run.json"
 CACHE_DIR = "httpcache"
 FORMAT = 2  # run.json with the checksum of books.jsonl
+LOCK_FILE = ".state.lock"
 
 
 class DamagedState(Exception):
@@ -112,8 +117,27 @@ def _adopt_the_old_layout(history: Path, state: Path, start_url: str) -> None:
     logger.info("incremental: the state of %s moved to %s", start_url, state)
 
 
+@contextmanager
+def locked(state: Path, exclusive: bool) -> Iterator[None]:
+    """The scope's state held against writers (``exclusive``: against readers too)."""
+    state.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # drops the lock
+
+
 def load_run(state: Path) -> dict[str, Any] | None:
     """The header of the state in ``state`` once checked whole; None: no state yet."""
+    if not state.exists():
+        return None
+    with locked(state, exclusive=False):
+        return _load_run(state)
+
+
+def _load_run(state: Path) -> dict[str, Any] | None:
     books, run_file = state / STATE_BOOKS, state / STATE_RUN
     if not books.exists() and not run_file.exists():
         return None
@@ -163,7 +187,6 @@ def in_scope(state: Path, previous: dict[str, Any] | None, start_url: str | None
 def write_state(state: Path, books: Iterable[dict[str, Any]], start_url: str | None) -> None:
     """The state for the next run: ``books`` (this run's, then the carried-over), each UPC
     once, then its header."""
-    state.mkdir(parents=True, exist_ok=True)
     seen = KeySet()
     digest = hashlib.sha256()
 
@@ -174,8 +197,13 @@ def write_state(state: Path, books: Iterable[dict[str, Any]], start_url: str | N
                 digest.update(line.encode("utf-8"))
                 f.write(line)
 
-    replace_atomically(state / STATE_BOOKS, write)
-    run = {"format": FORMAT, "start_url": start_url, "books": len(seen),
-           "sha256": digest.hexdigest(),
+    with locked(state, exclusive=True):
+        replace_atomically(state / STATE_BOOKS, write)
+        _write_run(state, len(seen), digest.hexdigest(), start_url)
+
+
+def _write_run(state: Path, books: int, sha256: str, start_url: str | None) -> None:
+    run = {"format": FORMAT, "start_url": start_url, "books": books,
+           "sha256": sha256,
            "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
     replace_atomically(state / STATE_RUN, lambda f: f.write(json.dumps(run) + "\n"))

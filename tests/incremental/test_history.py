@@ -96,3 +96,33 @@ def test_undecodable_bytes_in_the_books_file_are_skipped_on_resume(tmp_path: Pat
     books = json.loads((out / "books.json").read_text(encoding="utf-8"))
     assert sorted(b["upc"] for b in books) == sorted(t["upc"] for t in truth)
     assert len(read_json_lines(out / "books.jsonl")) == 100  # the damaged lines still skipped
+
+
+def _write_states(state: str, writer: int, rounds: int) -> None:
+    from booksscraper.incremental.state import write_state
+
+    for n in range(rounds):
+        books = [{"upc": f"{writer}-{n}-{i}", "title": "x" * 200} for i in range(50 + writer)]
+        write_state(Path(state), books, "http://127.0.0.1:1/")
+
+
+def test_two_jobs_of_one_scope_never_leave_a_torn_state(tmp_path: Path) -> None:
+    """Two processes writing one scope's state while a third reads it: every read is whole
+    (without the lock, one job's books meet the other's header: a damaged state)."""
+    import multiprocessing
+
+    from booksscraper.incremental.state import load_run
+
+    state = tmp_path / "scope"
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_write_states, args=(str(state), w, 80)) for w in (1, 2)]
+    for process in writers:
+        process.start()
+    reads = 0
+    while any(process.is_alive() for process in writers):
+        run = load_run(state)  # raises DamagedState on a torn pair
+        reads += run is not None
+    for process in writers:
+        process.join()
+        assert process.exitcode == 0
+    assert reads > 0 and load_run(state)["books"] in (51, 52)
