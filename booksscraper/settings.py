@@ -1,6 +1,6 @@
 """Settings of the booksscraper project.
 
-Every Scrapy setting changed from its default is here with the reason. The
+Every Scrapy setting the project sets is here with the reason. The
 project's own components (middlewares, pipelines, extensions) are switched on
 by one add-on line, ``ADDONS``; their settings and defaults are documented in
 their modules and in docs/settings.md.

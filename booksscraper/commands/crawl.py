@@ -37,6 +37,7 @@ from scrapy.exceptions import UsageError
 from scrapy.settings import BaseSettings
 from twisted.internet.defer import Deferred
 
+from booksscraper.commands.usage import UsageWarnings
 from booksscraper.config.errors import BadConfig
 from booksscraper.monitoring.monitors import FAILED, RESULTS, describe_failures
 from booksscraper.output.errors import OUTPUT_ERROR
@@ -99,9 +100,10 @@ def outcome(
     return None
 
 
-class Command(ScrapyCrawlCommand):
+class Command(UsageWarnings, ScrapyCrawlCommand):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
+        self.warn_arguments(args[0] if args else None, opts.spargs)
         try:
             check_process_settings(self.settings)
         except BadConfig as exc:
