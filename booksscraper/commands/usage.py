@@ -29,13 +29,20 @@ class UsageWarnings:
         for message in setting_warnings(names, known):
             warn(message)
 
-    def warn_arguments(self, spider: str | None, arguments: dict[str, Any]) -> None:
-        """``-a`` names ``spider`` does not take (an unknown spider: Scrapy says so later)."""
-        if not spider or not arguments:
-            return
+    def spider_class(self, args: list[str]) -> type | None:
+        """The class of the spider named first in ``args``; None: none, or unknown (Scrapy
+        says so later)."""
+        if not args:
+            return None
         try:
-            spider_cls = get_spider_loader(self.settings).load(spider)
+            return get_spider_loader(self.settings).load(args[0])
         except KeyError:
+            return None
+
+    def warn_arguments(self, args: list[str], arguments: dict[str, Any]) -> None:
+        """``-a`` names the spider named first in ``args`` does not take."""
+        spider_cls = self.spider_class(args)
+        if spider_cls is None or not arguments:
             return
-        for message in argument_warnings(arguments, spider_cls, spider):
+        for message in argument_warnings(arguments, spider_cls, args[0]):
             warn(message)

@@ -3,12 +3,14 @@
 Scrapy reads ``CONCURRENT_REQUESTS=0`` or ``-3`` as "no limit" and fails on
 ``"abc"`` deep inside the engine with a traceback. This extension (first in
 the add-on's order, so before anything else reads them) turns each into
-``BadConfig("CONCURRENT_REQUESTS: ...")``: ``error: ...`` and exit 2.
+``BadConfig("CONCURRENT_REQUESTS: ...")``: ``error: ...`` and exit 2. The crawl command
+runs the same check before Scrapy's banner (``check_scrapy_numbers``).
 """
 
 from __future__ import annotations
 
 from scrapy.crawler import Crawler
+from scrapy.settings import BaseSettings
 
 from booksscraper.config.readers import int_setting, number_setting
 
@@ -29,13 +31,17 @@ NUMBERS = {
 }
 
 
+def check_scrapy_numbers(settings: BaseSettings) -> None:
+    """BadConfig for the first of Scrapy's numeric settings that is not a usable number."""
+    for name, minimum in WHOLE_NUMBERS.items():
+        int_setting(settings, name, 0, minimum=minimum)
+    for name, minimum in NUMBERS.items():
+        number_setting(settings, name, 0.0, minimum=minimum)
+
+
 class SettingsCheck:
     def __init__(self, crawler: Crawler) -> None:
-        settings = crawler.settings
-        for name, minimum in WHOLE_NUMBERS.items():
-            int_setting(settings, name, 0, minimum=minimum)
-        for name, minimum in NUMBERS.items():
-            number_setting(settings, name, 0.0, minimum=minimum)
+        check_scrapy_numbers(crawler.settings)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SettingsCheck:
