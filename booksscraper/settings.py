@@ -13,6 +13,9 @@ NEWSPIDER_MODULE = "booksscraper.spiders"
 # when a crawl does not finish.
 COMMANDS_MODULE = "booksscraper.commands"
 
+# `scrapy check`: @page <path> on the spider's site (booksscraper/contracts.py).
+SPIDER_CONTRACTS = {"booksscraper.contracts.PageContract": 10}
+
 # The whole stack: validation, cleanup, export, middlewares, monitoring.
 ADDONS = {"booksscraper.addon.BooksStack": 0}
 
