@@ -290,6 +290,9 @@ def reasons_chart(rejects: list[tuple[str, int]], failures: list[tuple[str, int]
         bars = ax.barh(range(len(rows)), [c for _, c in rows][::-1], color=color)
         ax.bar_label(bars, padding=2, fontsize=8)
         ax.margins(x=0.1)
+        ax.xaxis.get_major_locator().set_params(integer=True)  # counts: no 0.5 ticks
+        pad = max(0.0, (3 - len(rows)) / 2)  # one or two bars stay bar-sized
+        ax.set_ylim(-0.5 - pad, len(rows) - 0.5 + pad)
         ax.set_yticks(range(len(rows)), [label for label, _ in rows][::-1], fontsize=8)
         ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
