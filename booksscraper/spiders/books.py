@@ -91,6 +91,9 @@ def check_start_url(url: str) -> str:
 
 class BooksSpider(scrapy.Spider):
     name = "books"
+    # The default site, so `scrapy parse|shell <a page of it>` finds this spider by the URL;
+    # an instance's allowed domain is its start_url's host (__init__).
+    allowed_domains = [urlsplit(DEFAULT_START_URL).hostname]
 
     def __init__(self, start_url: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
