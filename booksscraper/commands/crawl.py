@@ -48,6 +48,7 @@ from booksscraper.config.errors import BadConfig
 from booksscraper.config.settings_check import check_scrapy_numbers
 from booksscraper.monitoring.monitors import FAILED, RESULTS, describe_failures
 from booksscraper.output.errors import OUTPUT_ERROR
+from booksscraper.output.folder import settle_output
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class Command(UsageWarnings, ScrapyCrawlCommand):
         if len(args) != 1:
             raise UsageError("give exactly one spider name")
         assert self.crawler_process
-        crawler = self._create_crawler(args[0])
+        crawler = self.crawler_process.create_crawler(args[0])
         start_errors: list[BaseException] = []
 
         def keep(exc: BaseException | None) -> None:
@@ -161,6 +162,7 @@ class Command(UsageWarnings, ScrapyCrawlCommand):
         elif isinstance(running, asyncio.Task):
             running.add_done_callback(lambda task: task.cancelled() or keep(task.exception()))
         self.crawler_process.start()
+        settle_output(crawler)
 
         if start_errors:
             exc = start_errors[0]
