@@ -62,3 +62,15 @@ def test_an_unknown_spider_argument_is_a_warning_before_anything_else() -> None:
         "WARNING: -a colour: spider books has no such argument; it takes start_url",
         "error: LOG_LEVEL: unknown level 'LOUD' (use DEBUG, INFO, WARNING, ERROR or CRITICAL)",
     ]
+
+
+def test_a_bad_project_setting_is_one_line_before_any_banner() -> None:
+    # A pipe: Scrapy's log would print its banner first; the error comes before it.
+    for setting, message in (
+        ("MONITOR_INTERVAL=abc", "error: MONITOR_INTERVAL: expected a number, got 'abc'"),
+        ("INCREMENTAL=maybe", "error: INCREMENTAL: expected True or False, got 'maybe'"),
+        ("CONCURRENT_REQUESTS=x", "error: CONCURRENT_REQUESTS: expected an integer, got 'x'"),
+    ):
+        result = scrapy("crawl", "books", "-s", setting)
+        assert result.returncode == 2
+        assert result.stderr.splitlines() == [message]

@@ -45,7 +45,7 @@ from twisted.internet.defer import Deferred
 from booksscraper.commands.terminal import add_terminal_handler, log_to_file, quiet_log_file
 from booksscraper.commands.usage import UsageWarnings
 from booksscraper.config.errors import BadConfig
-from booksscraper.config.settings_check import check_scrapy_numbers
+from booksscraper.config.settings_check import check_declared_types, check_scrapy_numbers
 from booksscraper.monitoring.monitors import FAILED, RESULTS, describe_failures
 from booksscraper.output.errors import OUTPUT_ERROR
 from booksscraper.output.folder import settle_output
@@ -83,12 +83,14 @@ def check_process_settings(settings: BaseSettings) -> None:
 
 
 def check_usage(settings: BaseSettings, spider_cls: type | None, spargs: dict[str, Any]) -> None:
-    """Bad usage found before the banner: the add-ons' checks, Scrapy's numbers and the
-    spider's arguments (the spider's ``__init__`` checks them; it is made once, and dropped)."""
+    """Bad usage found before the banner: the add-ons' checks, Scrapy's numbers, the types of
+    the declared settings and the spider's arguments (its ``__init__`` checks them: the
+    spider is made once, and dropped)."""
     settings = settings.copy()
     for path in build_component_list(settings["ADDONS"]):
         load_object(path)().update_settings(settings)
     check_scrapy_numbers(settings)
+    check_declared_types(settings)
     if spider_cls is not None:
         spider_cls(**spargs)
 
