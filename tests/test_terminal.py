@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import pty
+import shlex
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,3 +71,16 @@ def test_a_pipe_or_a_chosen_level_is_scrapys_usual_log(small_site: Any, tmp_path
     assert status == 0
     assert any("Dumping Scrapy stats" in line for line in shown)
     assert not (tmp_path / "level" / "crawl.log").exists()
+
+
+def test_make_crawl_prints_the_command_it_runs_with_its_interpreter(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "booksscraper.tools.sandbox_crawl", "--books", "20",
+         "--output-dir", str(tmp_path / "out")],
+        cwd=REPO, capture_output=True, text=True, timeout=240, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    command = shlex.split(result.stdout.splitlines()[0])
+    assert command[0] == "$"
+    assert Path(REPO, command[1]).resolve() == Path(sys.executable).resolve()
+    assert command[2:5] == ["-m", "scrapy", "crawl"]
+    assert "matches the ground truth of 20 books" in result.stdout.splitlines()[-1]
