@@ -161,10 +161,12 @@ merge: venv-reports
 # --- end cluster ---
 
 # --- politeness ---
-# make experiment [BOOKS=300] [REPEATS=1] [QUICK=1]: sweeps concurrency, delay, AutoThrottle and the adaptive
-# controller against the sandbox's capacity model and rate limit; writes benchmarks/results/politeness/.
+# make experiment [BOOKS=300] [REPEATS=1] [CONCURRENCY="1 2 4 8 16"] [QUICK=1]: sweeps concurrency,
+# delay, AutoThrottle and the adaptive controller against the sandbox's capacity model and rate
+# limit; writes benchmarks/results/politeness/ (QUICK=1: output/politeness-quick, no verdict).
+# docs/politeness.md.
 .PHONY: experiment
 
 experiment: venv
-	$(PY) benchmarks/experiment.py $(if $(BOOKS),--books $(BOOKS)) $(if $(REPEATS),--repeats $(REPEATS)) $(if $(QUICK),--quick --out output/politeness-quick)
+	$(PY) benchmarks/experiment.py $(if $(BOOKS),--books $(BOOKS)) $(if $(REPEATS),--repeats $(REPEATS)) $(if $(CONCURRENCY),--concurrency "$(CONCURRENCY)") $(if $(QUICK),--quick --out output/politeness-quick)
 # --- end politeness ---

@@ -10,7 +10,8 @@ Scrapy settings the stack changes are set here (``SCRAPY_SETTINGS``) at the
 "addon" priority: ``scrapy settings --get NAME`` shows them (the project's
 ``settings`` command applies the add-ons, as a crawl does), and the project's
 settings.py or ``-s NAME=VALUE`` still win. The project's own settings are
-declared in ``booksscraper.config.declared`` (docs/settings.md).
+declared in ``booksscraper.config.declared`` (docs/settings.md); the add-on sets
+each declared default that nothing has set, at the same "addon" priority.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 
 from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
+
+from booksscraper.config.declared import SETTINGS
 
 logger = logging.getLogger(__name__)
 
@@ -157,3 +160,8 @@ class BooksStack:
             settings.set(name, value, "addon")
         # The cluster switch (REDIS_URL) sets SCHEDULER and more, so it is an add-on of its own.
         load_object("booksscraper.cluster.addon.ClusterAddon")().update_settings(settings)
+        # Every declared default nothing set yet (a command's own value, at "command" priority,
+        # stays): `scrapy settings --get NAME` shows what the crawl runs with.
+        for setting in SETTINGS:
+            if settings.getpriority(setting.name) is None:
+                settings.set(setting.name, setting.default, "addon")

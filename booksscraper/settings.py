@@ -1,6 +1,6 @@
 """Settings of the booksscraper project.
 
-Every Scrapy setting changed from its default is here with the reason. The
+Every Scrapy setting the project sets is here with the reason. The
 project's own components (middlewares, pipelines, extensions) are switched on
 by one add-on line, ``ADDONS``; their settings and defaults are documented in
 their modules and in docs/settings.md.
@@ -12,6 +12,9 @@ NEWSPIDER_MODULE = "booksscraper.spiders"
 # Our `crawl` command: one-line errors for bad settings and a non-zero exit
 # when a crawl does not finish.
 COMMANDS_MODULE = "booksscraper.commands"
+
+# `scrapy check`: @page <path> on the spider's site (booksscraper/contracts.py).
+SPIDER_CONTRACTS = {"booksscraper.contracts.PageContract": 10}
 
 # The whole stack: validation, cleanup, export, middlewares, monitoring.
 ADDONS = {"booksscraper.addon.BooksStack": 0}

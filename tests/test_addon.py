@@ -10,6 +10,7 @@ from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
 
 from booksscraper.addon import BooksStack
+from booksscraper.config.declared import DECLARED, SETTINGS
 from tests.helpers import REPO
 
 
@@ -42,10 +43,22 @@ def test_the_scrapy_settings_it_changes_at_addon_priority() -> None:
         "DUPEFILTER_CLASS": ("booksscraper.dedup.dupefilter.CompactDupeFilter", addon),
         "RETRY_TIMES": (6, addon),
     }
-    assert set(changed) == {
+    assert set(changed) - set(DECLARED) == {
         "DOWNLOADER", "DUPEFILTER_CLASS", "RETRY_TIMES",
         "DOWNLOADER_MIDDLEWARES", "ITEM_PIPELINES", "EXTENSIONS",
     }
+
+
+def test_every_declared_default_at_addon_priority_unless_already_set() -> None:
+    settings = Settings()
+    settings.set("OUTPUT_ENABLED", False, "command")  # what `scrapy parse` sets
+    BooksStack().update_settings(settings)
+    for setting in SETTINGS:
+        if setting.name == "OUTPUT_ENABLED":
+            continue
+        assert settings.getpriority(setting.name) == 15, setting.name
+        assert settings[setting.name] == setting.default
+    assert settings["OUTPUT_ENABLED"] is False
 
 
 def enabled(settings: Settings, name: str) -> list[str]:

@@ -20,6 +20,8 @@ job log under scrapyd) and exits:
   a field missing, too many rejects or failures, a stall...); 1 and 4 come first;
 - 4 when an output file could not be written (no space, no permission):
   nothing unwritten is marked exported, so the same JOBDIR completes it.
+
+On a terminal the full log goes to ``OUTPUT_DIR/crawl.log`` (``commands.terminal``).
 """
 
 from __future__ import annotations
@@ -29,15 +31,21 @@ import asyncio
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.settings import BaseSettings
+from scrapy.utils.conf import build_component_list
+from scrapy.utils.misc import load_object
 from twisted.internet.defer import Deferred
 
+from booksscraper.commands.terminal import add_terminal_handler, log_to_file, quiet_log_file
+from booksscraper.commands.usage import UsageWarnings
 from booksscraper.config.errors import BadConfig
+from booksscraper.config.settings_check import check_declared_types, check_scrapy_numbers
 from booksscraper.monitoring.monitors import FAILED, RESULTS, describe_failures
 from booksscraper.output.errors import OUTPUT_ERROR
 from booksscraper.output.folder import settle_output
@@ -74,6 +82,19 @@ def check_process_settings(settings: BaseSettings) -> None:
                         "(e.g. redis://127.0.0.1:6379/0)")
 
 
+def check_usage(settings: BaseSettings, spider_cls: type | None, spargs: dict[str, Any]) -> None:
+    """Bad usage found before the banner: the add-ons' checks, Scrapy's numbers, the types of
+    the declared settings and the spider's arguments (its ``__init__`` checks them: the
+    spider is made once, and dropped)."""
+    settings = settings.copy()
+    for path in build_component_list(settings["ADDONS"]):
+        load_object(path)().update_settings(settings)
+    check_scrapy_numbers(settings)
+    check_declared_types(settings)
+    if spider_cls is not None:
+        spider_cls(**spargs)
+
+
 def outcome(
     stats: dict[str, Any], detail: str | None, *, cluster: bool = False
 ) -> tuple[str, int] | None:
@@ -100,16 +121,33 @@ def outcome(
     return None
 
 
-class Command(ScrapyCrawlCommand):
+class Command(UsageWarnings, ScrapyCrawlCommand):
+    log_file: Path | None = None  # the full log, on a quiet terminal
+
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
+        self.warn_arguments(args, opts.spargs)
         try:
             check_process_settings(self.settings)
+            check_usage(self.settings, self.spider_class(args), opts.spargs)
+            self.log_file = quiet_log_file(self.settings)
+            if self.log_file is not None:
+                log_to_file(self.settings, self.log_file)
         except BadConfig as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(EXIT_BAD_INPUT)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if self.log_file is None:
+            self.crawl(args, opts)
+            return
+        add_terminal_handler(logger.name)
+        try:
+            self.crawl(args, opts)
+        finally:
+            print(f"full log: {self.log_file}", file=sys.stderr)
+
+    def crawl(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("give exactly one spider name")
         assert self.crawler_process

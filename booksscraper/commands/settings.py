@@ -12,8 +12,10 @@ from scrapy.commands.settings import Command as ScrapySettingsCommand
 from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
 
+from booksscraper.commands.usage import UsageWarnings
 
-class Command(ScrapySettingsCommand):
+
+class Command(UsageWarnings, ScrapySettingsCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         settings = self.settings.copy()

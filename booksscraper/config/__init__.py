@@ -4,4 +4,5 @@
   is generated from it: ``python -m booksscraper.config.docs``).
 - ``readers``: the typed readers; a bad value is one ``BadConfig`` line naming the setting.
 - ``settings_check``: Scrapy's own numeric settings checked at start-up.
+- ``typos``: an unknown ``-s`` or ``-a`` name close to a known one, named in a WARNING.
 """

@@ -46,6 +46,7 @@ from twisted.python.failure import Failure
 from booksscraper.compat import ignored_reason, over_maxsize
 from booksscraper.middlewares.backoff import failure_reason
 from booksscraper.middlewares.retry import BackoffRetryMiddleware
+from booksscraper.output.folder import OutputFolder
 from booksscraper.records.credentials import mask_credentials
 from booksscraper.records.failures import RECORDED, Failures, is_recorded
 
@@ -81,9 +82,12 @@ def record_lost(crawler: Crawler, request: Request, reason: str, detail: str) ->
     if url != request.url:
         detail = f"{detail}; redirected to {request.url}"
     proxy = request.meta.get("proxy")
+    # Said only when it is true: `scrapy parse`, `check`... write nothing (OUTPUT_ENABLED).
+    written = "written to the failures file" if OutputFolder.for_crawler(crawler).enabled \
+        else "not written: output is off"
     logger.warning(
-        "Lost %(url)s: %(reason)s (%(detail)s); written to the failures file",
-        {"url": url, "reason": reason, "detail": mask_credentials(detail)},
+        "Lost %(url)s: %(reason)s (%(detail)s); %(written)s",
+        {"url": url, "reason": reason, "detail": mask_credentials(detail), "written": written},
     )
     attempts = request.meta.get("retry_times", 0) + 1
     Failures.for_crawler(crawler).record(url, reason, attempts, proxy)

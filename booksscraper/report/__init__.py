@@ -15,6 +15,7 @@ and the top reasons of rejects and failures (``report/data.py``).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +85,8 @@ def render_markdown(
     lines = [
         "# Crawl report",
         "",
-        f"Finished **{numbers['reason']}** at {stats.get('finish_time', '?')} "
-        f"(started {stats.get('start_time', '?')}).",
+        f"Ended {_when(stats.get('finish_time'))} (started {_when(stats.get('start_time'))}), "
+        f"close reason **{numbers['reason']}**.",
         "",
         "| | |",
         "| --- | --- |",
@@ -128,6 +129,15 @@ def render_markdown(
         *_proxy_table(stats),
     ]
     return "\n".join(lines)
+
+
+def _when(value: Any) -> str:
+    """A stats time as ``2026-12-06 16:21:27 UTC`` (as given when it is not one)."""
+    try:
+        moment = datetime.fromisoformat(str(value)).astimezone(UTC)
+    except ValueError:
+        return str(value or "?")
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _monitors_section(stats: dict[str, Any]) -> list[str]:

@@ -27,6 +27,11 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
+def _legend_beside(ax: Any) -> None:
+    """The legend right of the axes: never over the lines, whatever their level."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+
+
 def windowed_rates(samples: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
     """Per-second rate of counter ``key`` at each sample, over the last RATE_WINDOW_S."""
     times, rates = [], []
@@ -52,15 +57,16 @@ def throughput_chart(samples: list[dict[str, Any]], path: Path) -> Path | None:
         times, values = windowed_rates(samples, key)
         rates.plot(times, values, label=label)
     rates.set_ylabel(f"per second ({RATE_WINDOW_S:.0f} s window)")
+    rates.set_ylim(bottom=0)  # from 0: a dip from 130 to 126 is not a collapse
     rates.set_title("Throughput")
-    rates.legend(loc="upper left")
+    _legend_beside(rates)
     rates.grid(alpha=0.3)
     t = [s["t"] for s in samples]
     for key in ("pages", "discovered", "items", "errors", "retries"):
         totals.plot(t, [s.get(key) or 0 for s in samples], label=key)
     totals.set_ylabel("count so far")
     totals.set_xlabel("seconds since the spider opened")
-    totals.legend(loc="upper left")
+    _legend_beside(totals)
     totals.grid(alpha=0.3)
     return _save(fig, path)
 
@@ -132,6 +138,7 @@ def status_chart(stats: dict[str, Any], path: Path) -> Path | None:
     ax.bar_label(bars, fontsize=8, padding=2)
     ax.set_yticks(range(len(rows)), labels)
     ax.invert_yaxis()
+    ax.margins(x=0.08)  # room for the longest bar's label
     ax.set_xlabel("responses / download errors")
     ax.set_title("HTTP status codes and download errors (every attempt, retries included)")
     ax.grid(axis="x", alpha=0.3)
@@ -148,32 +155,31 @@ def resources_chart(samples: list[dict[str, Any]], path: Path) -> Path | None:
     if not samples:
         return None
     t = [s["t"] for s in samples]
-    fig = Figure(figsize=(9, 8))
+    fig = Figure(figsize=(10, 8))
     cpu, rss, fds, net = fig.subplots(4, 1, sharex=True)
     cpu.plot(t, [s["cpu_percent"] for s in samples], label="crawl (process tree)")
     cpu.plot(t, [s["system_cpu_percent"] for s in samples], label="whole machine", alpha=0.7)
     cpu.set_ylabel("CPU %")
     cpu.set_title("Resources (crawl CPU is % of one core; machine CPU is % of all cores)")
-    cpu.legend(loc="upper left", fontsize=8)
+    cpu.set_ylim(bottom=0)
     rss.plot(t, [s["rss_bytes"] / MIB for s in samples], color="tab:red", label="RSS (tree)")
     rss.set_ylabel("RSS MiB")
     rss.set_ylim(bottom=0)
-    rss.legend(loc="upper left", fontsize=8)
     fds.plot(t, [s["fds"] for s in samples], label="open file descriptors")
     fds.plot(t, [s["sockets"] for s in samples], label="open sockets")
     fds.plot(t, [s["threads"] for s in samples], label="threads")
     fds.plot(t, [s["children"] for s in samples], label="child processes")
     fds.set_ylabel("count")
-    fds.legend(loc="upper left", fontsize=8)
+    fds.set_ylim(bottom=0)
     net.plot(t, [(s.get("response_bytes") or 0) / MIB for s in samples], label="crawl responses")
     net.plot(
         t, [s["net_bytes_recv"] / MIB for s in samples], label="received, whole machine", alpha=0.7
     )
     net.set_ylabel("MiB so far")
     net.set_xlabel("seconds since the spider opened")
-    net.legend(loc="upper left", fontsize=8)
     for ax in (cpu, rss, fds, net):
         ax.grid(alpha=0.3)
+        _legend_beside(ax)
     return _save(fig, path)
 
 
@@ -191,7 +197,7 @@ def proxies_chart(samples: list[dict[str, Any]], path: Path) -> Path | None:
     ax.set_xlabel("seconds since the spider opened")
     ax.set_title("Proxy health (proxies in each state over time)")
     ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside: the lines sit at the top
+    _legend_beside(ax)  # the lines sit at the top
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
@@ -217,6 +223,7 @@ def categories_chart(categories: list[tuple[str, int]], path: Path) -> Path | No
     ax.bar_label(bars, padding=2, fontsize=8)
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.set_xlabel("books")
+    ax.margins(x=0.06)
     ax.set_title(f"Books per category ({len(categories)} categories)")
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
@@ -235,7 +242,7 @@ def prices_chart(prices: list[float], path: Path) -> Path | None:
     ax.set_xlabel("price (GBP, bins of 5)")
     ax.set_ylabel("books")
     ax.set_title(f"Price distribution ({len(prices)} books)")
-    ax.legend()
+    _legend_beside(ax)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
 
@@ -251,6 +258,7 @@ def ratings_stock_chart(ratings: list[tuple[int, int]], availability: list[int],
     bars = stars.bar(range(1, 6), [counts.get(n, 0) for n in range(1, 6)], color="tab:orange")
     stars.bar_label(bars, padding=2, fontsize=8)
     stars.set_xticks(range(1, 6), [f"{n}★" for n in range(1, 6)])
+    stars.margins(y=0.1)  # room for the tallest bar's label
     stars.set_ylabel("books")
     stars.set_title("Ratings")
     stars.grid(axis="y", alpha=0.3)
@@ -281,6 +289,10 @@ def reasons_chart(rejects: list[tuple[str, int]], failures: list[tuple[str, int]
             continue
         bars = ax.barh(range(len(rows)), [c for _, c in rows][::-1], color=color)
         ax.bar_label(bars, padding=2, fontsize=8)
+        ax.margins(x=0.1)
+        ax.xaxis.get_major_locator().set_params(integer=True)  # counts: no 0.5 ticks
+        pad = max(0.0, (3 - len(rows)) / 2)  # one or two bars stay bar-sized
+        ax.set_ylim(-0.5 - pad, len(rows) - 0.5 + pad)
         ax.set_yticks(range(len(rows)), [label for label, _ in rows][::-1], fontsize=8)
         ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import subprocess
 import sys
 import time
@@ -20,6 +22,12 @@ from pathlib import Path
 from booksscraper.output.jsonlines import iter_json_lines
 from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.tools.truth import differences
+
+
+def shown_path(path: str) -> str:
+    """``path`` relative to the working directory when it is under it (``.venv/bin/python``)."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def _count_lines(path: Path) -> int:
@@ -42,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             "-s", f"OUTPUT_DIR={out}",
             *args.scrapy_args,
         ]
-        print("$", " ".join(command[1:]), flush=True)
+        print("$", shlex.join([shown_path(sys.executable), *command[1:]]), flush=True)
         started = time.monotonic()
         status = subprocess.call(command)
         elapsed = time.monotonic() - started
