@@ -153,7 +153,7 @@ WORKERS ?= 3
 .PHONY: cluster merge
 
 cluster: venv-reports system-deps
-	$(PY) -m booksscraper.cluster.run --workers $(WORKERS) $(if $(BOOKS),--books $(BOOKS)) $(if $(MAX_RPS),--max-rps $(MAX_RPS))
+	$(PY) -m booksscraper.tools.cluster_run --workers $(WORKERS) $(if $(BOOKS),--books $(BOOKS)) $(if $(MAX_RPS),--max-rps $(MAX_RPS))
 
 merge: venv-reports
 	@test -n "$(OUT)" -a -n "$(DIRS)" || { echo "error: give OUT=<file.json> DIRS=\"<worker dirs>\"" >&2; exit 2; }

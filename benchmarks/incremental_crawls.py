@@ -34,9 +34,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from booksscraper.cluster.merge import merge_and_compare
-from booksscraper.cluster.redis_server import running_redis
-from booksscraper.cluster.run import start_worker, stop
 from booksscraper.sandbox.testing import RunningSandbox, running_sandbox
+from booksscraper.tools.cluster_run import start_worker, stop
+from booksscraper.tools.redis_server import running_redis
 from tests.helpers import read_lines, run_crawl
 
 CHANGES = {"price": 15, "availability": 10, "rating": 7, "description": 5, "add": 5, "remove": 5}

@@ -29,6 +29,8 @@ from redis import Redis
 from scrapy import Request
 from scrapy_redis.queue import PriorityQueue
 
+from booksscraper.cluster.crawlid import crawl_key
+
 # KEYS: queue, leases, leased, seq; ARGV: lease seconds, worker. Returns {id, data} or nil.
 POP_LUA = """
 local top = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -240,5 +242,6 @@ class LeasedPriorityQueue(PriorityQueue):
 
     def clear(self) -> None:
         self.server.delete(
-            self.key, self.leases_key, self.leased_key, self.seq_key, self.workers_key
+            self.key, self.leases_key, self.leased_key, self.seq_key, self.workers_key,
+            crawl_key(self.key),
         )

@@ -5,7 +5,9 @@
 Reads each worker's ``books.jsonl`` (its crash-safe output, so a worker killed
 mid-crawl still counts), skips torn lines, keeps the first record of each UPC,
 and writes ``OUT.json`` atomically. Exits 2 when a directory has no
-``books.jsonl``.
+``books.jsonl``; exits 3 naming the shortfall when the merged books are fewer than the
+site announced (``announced_books``), and then compares nothing: an incomplete crawl never
+becomes the state the next one compares with.
 
 An incremental cluster crawl (the default) is compared here, once for all the workers:
 ``changes.jsonl`` beside ``OUT.json``, the summary line printed, the state in
@@ -15,15 +17,19 @@ An incremental cluster crawl (the default) is compared here, once for all the wo
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from booksscraper.config.declared import default
+from booksscraper.monitoring.monitors import ANNOUNCED
 from booksscraper.pipelines.export import write_json_array
 
 JSONL_NAME = "books.jsonl"
+EXIT_INCOMPLETE = 3  # as a crawl whose monitors failed (README "Exit status")
 
 
 def merge(out_path: os.PathLike[str] | str, worker_dirs: Sequence[os.PathLike[str] | str]) -> int:
@@ -52,13 +58,45 @@ def _incremental_only(directory: os.PathLike[str] | str) -> bool:
     return (Path(directory) / WORKER_FILE).is_file()
 
 
+def announced_books(worker_dirs: Sequence[os.PathLike[str] | str]) -> int | None:
+    """How many books the site announced, as the workers recorded it; None if none did.
+
+    The one place the merge learns the whole: the workers' final stats (``STATS_FILE``),
+    the largest ``books/announced`` (the worker that read the first listing page).
+    """
+    announced = []
+    for directory in worker_dirs:
+        try:
+            stats = json.loads((Path(directory) / default("STATS_FILE")).read_text("utf-8"))
+        except (OSError, ValueError):
+            continue  # a worker killed before its end wrote no stats
+        if isinstance(stats.get(ANNOUNCED), int):
+            announced.append(stats[ANNOUNCED])
+    return max(announced, default=None)
+
+
+def shortfall(count: int, worker_dirs: Sequence[os.PathLike[str] | str]) -> str | None:
+    """Why ``count`` merged books are not the whole crawl, or None when they are."""
+    announced = announced_books(worker_dirs)
+    if announced is None or count >= announced:
+        return None
+    return (f"the cluster crawl is incomplete: {count} of the {announced} books the site "
+            f"announced ({announced - count} missing; see the workers' logs and failures files)")
+
+
 def merge_and_compare(
     out_path: os.PathLike[str] | str, worker_dirs: Sequence[os.PathLike[str] | str]
 ) -> tuple[int, str | None]:
-    """``merge``, then what changed since the previous cluster crawl: (books, summary line)."""
+    """``merge``, then what changed since the previous cluster crawl: (books, summary line).
+
+    An incomplete crawl (``shortfall``) is not compared and leaves the state as it was.
+    """
     from booksscraper.incremental.cluster import compare_workers
 
     count = merge(out_path, worker_dirs)
+    if shortfall(count, worker_dirs):
+        (Path(out_path).parent / default("CHANGES_FILE")).unlink(missing_ok=True)  # not ours
+        return count, "Changes since the last crawl: not compared (the crawl is incomplete)"
     result = compare_workers(Path(out_path).parent, [Path(d) for d in worker_dirs])
     if result is None:  # INCREMENTAL=False on the workers
         return count, None
@@ -88,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: the cluster crawl exported no book (see the workers' failures and rejects "
               "files)", file=sys.stderr)
         return 1
+    missing = shortfall(count, args.worker_dirs)
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return EXIT_INCOMPLETE
     return 0
 
 

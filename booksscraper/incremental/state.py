@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from scrapy.settings import BaseSettings
 
+from booksscraper.cluster.mode import is_cluster
 from booksscraper.config.readers import boolean, text
 from booksscraper.dedup.keyset import KeySet
 from booksscraper.extraction.validation import upc_key
@@ -39,7 +40,7 @@ def enabled(settings: BaseSettings) -> bool:
 
 
 def on_cluster(settings: BaseSettings) -> bool:
-    return bool(text(settings, "REDIS_URL"))
+    return is_cluster(settings)
 
 
 def state_dir(settings: BaseSettings) -> Path:

@@ -15,10 +15,10 @@ import pytest
 import redis
 
 from booksscraper.cluster.merge import merge_and_compare
-from booksscraper.cluster.redis_server import RedisServer
 from booksscraper.incremental.cluster import WORKER_FILE, compare_workers
 from booksscraper.output.jsonlines import dumps
 from booksscraper.sandbox.testing import running_sandbox
+from booksscraper.tools.redis_server import RedisServer
 from tests.cluster.test_cluster_crawl import run_workers, stat
 from tests.helpers import read_lines
 from tests.incremental.test_incremental_crawl import assert_reported, truth_of_changes

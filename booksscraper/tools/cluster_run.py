@@ -6,8 +6,8 @@ no persistence), the sandbox, and N workers (``scrapy crawl books`` with
 outputs, checks the merge against the sandbox's ground truth, and stops
 everything by PID.
 
-    python -m booksscraper.cluster.run [--workers 3] [--books 1000] [--output-dir output/cluster]
-        [--max-rps 0] [-- more scrapy crawl arguments]
+    python -m booksscraper.tools.cluster_run [--workers 3] [--books 1000]
+        [--output-dir output/cluster] [--max-rps 0] [-- more scrapy crawl arguments]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,9 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from booksscraper.cluster.merge import merge_and_compare
-from booksscraper.cluster.redis_server import running_redis
 from booksscraper.incremental.cluster import WORKER_FILE
+from booksscraper.records.credentials import SECRET_ENV_PREFIX
 from booksscraper.sandbox.testing import running_sandbox
+from booksscraper.tools.redis_server import running_redis
 from booksscraper.tools.truth import differences
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,18 +35,21 @@ REPO = Path(__file__).resolve().parents[2]
 def start_worker(
     redis_url: str, start_url: str, out_dir: Path, *scrapy_args: str
 ) -> subprocess.Popen[bytes]:
-    """One cluster worker: `scrapy crawl books` with REDIS_URL; its log is OUT_DIR/crawl.log."""
+    """One cluster worker: `scrapy crawl books`; its log is OUT_DIR/crawl.log.
+
+    The Redis URL goes in the environment (``$BOOKS_REDIS_URL``), never on the command line.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "scrapy", "crawl", "books",
         "-a", f"start_url={start_url}",
-        "-s", f"REDIS_URL={redis_url}",
         "-s", f"OUTPUT_DIR={out_dir}",
         "-s", f"LOG_FILE={out_dir / 'crawl.log'}",
         *scrapy_args,
     ]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env[SECRET_ENV_PREFIX + "REDIS_URL"] = redis_url
     return subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL)
 
 
@@ -75,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = args.output_dir.resolve()
     worker_dirs = [out / f"worker-{i + 1}" for i in range(args.workers)]
+    for stale in set(out.glob("worker-*")) - set(worker_dirs):
+        shutil.rmtree(stale)  # a larger cluster's last run: the merge must not read it
     extra = list(args.scrapy_args)
     if args.max_rps:
         extra += ["-s", f"CLUSTER_MAX_RPS_PER_DOMAIN={args.max_rps}"]

@@ -53,14 +53,15 @@ class RedisServer:
                 self.proc.wait()
 
 
-def start_redis(start_timeout: float = 10.0) -> RedisServer:
+def start_redis(start_timeout: float = 10.0, port: int | None = None) -> RedisServer:
+    """A new, empty redis-server; ``port``: that one (a restart), else a free one."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RedisServerError("redis-server not found (apt-get install redis-server)")
     workdir = Path(tempfile.mkdtemp(prefix="redis-"))
     # A port found free may be taken before redis binds it: try a few.
-    for _ in range(5):
-        port = free_port()
+    for _ in range(1 if port else 5):
+        port = port or free_port()
         args = [
             binary, "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "no",
             "--save", "", "--appendonly", "no", "--dir", str(workdir),
@@ -79,6 +80,7 @@ def start_redis(start_timeout: float = 10.0) -> RedisServer:
                 time.sleep(0.05)
         client.close()
         server.stop()
+        port = None
     log = (workdir / "redis.log").read_text(errors="replace")[-2000:] if (
         workdir / "redis.log").exists() else ""
     shutil.rmtree(workdir, ignore_errors=True)
