@@ -11,9 +11,8 @@ is not a base class. What differs from the package's middleware:
   ``Proxy-Authorization`` header and store the bare ``scheme://host:port``,
   so no log line, stats key, failures record or download error can show
   them; log lines we write mask them (``user:***@``). The header is replaced
-  or removed whenever a retry moves the request to another proxy, and
-  ``meta["_auth_proxy"]`` is kept in step so Scrapy's HttpProxyMiddleware
-  leaves it alone.
+  or removed whenever a retry moves the request to another proxy, in step with
+  what Scrapy's HttpProxyMiddleware reads (``compat.set_proxy_credentials``).
 - When every proxy is dead: ``wait`` for the first one to come back (the
   request waits, the crawl resumes by itself) or ``close`` the spider with
   reason ``all_proxies_dead`` (the package resets all dead proxies at once).
@@ -59,6 +58,7 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 from twisted.internet.defer import Deferred
 
+from booksscraper.compat import set_proxy_credentials
 from booksscraper.config.readers import choice, number, whole_number
 from booksscraper.middlewares.bans import BAN_REASON_META
 from booksscraper.proxies.pool import GENERATION_META, ProxyPool
@@ -138,13 +138,7 @@ class ProxyRotationMiddleware:
         request.meta["download_slot"] = key
         request.meta["_rotating_proxy"] = True
         request.meta[GENERATION_META] = self.proxies.generation[proxy]
-        auth = self.auth_headers.get(key)
-        if auth:
-            request.headers["Proxy-Authorization"] = auth
-            request.meta["_auth_proxy"] = key
-        else:
-            request.headers.pop("Proxy-Authorization", None)
-            request.meta.pop("_auth_proxy", None)
+        set_proxy_credentials(request, key, self.auth_headers.get(key))
 
     async def _all_dead(self, request: Request) -> str | None:
         """Wait for the first dead proxy to come back, or close the spider; None if still none."""

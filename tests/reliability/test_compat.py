@@ -22,6 +22,7 @@ from scrapy import Request, Spider
 from scrapy.core.downloader import Downloader, Slot
 from scrapy.core.engine import ExecutionEngine, _Slot
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
+from scrapy.downloadermiddlewares.httpproxy import HttpProxyMiddleware
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.exceptions import IgnoreRequest
@@ -129,3 +130,17 @@ def test_scrapy_hands_a_whole_burst_past_the_per_slot_limit(monkeypatch) -> None
     """The bug of docs/upstream-per-slot-concurrency.md; when Scrapy fixes it, drop ours."""
     assert _pop_burst(Downloader, monkeypatch) == 5  # Scrapy 2.19: all of them
     assert _pop_burst(PerSlotLimitDownloader, monkeypatch) == 2  # ours: the slot's concurrency
+
+
+def test_http_proxy_middleware_keeps_a_header_only_for_the_proxy_named_in_auth_proxy() -> None:
+    """What set_proxy_credentials keeps in step: HttpProxyMiddleware's ``_auth_proxy``."""
+    middleware = HttpProxyMiddleware.from_crawler(get_crawler(Spider))
+    request = Request("http://site.test/", meta={"proxy": "http://127.0.0.1:1"})
+    compat.set_proxy_credentials(request, "http://127.0.0.1:1", b"Basic eDp5")
+    middleware.process_request(request)
+    assert request.headers["Proxy-Authorization"] == b"Basic eDp5"  # ours, left alone
+    request.meta["proxy"] = "http://127.0.0.1:2"  # a retry on another proxy, not told
+    middleware.process_request(request)
+    assert b"Proxy-Authorization" not in request.headers  # never sent to another proxy
+    compat.set_proxy_credentials(request, "http://127.0.0.1:2", None)
+    assert "_auth_proxy" not in request.meta
