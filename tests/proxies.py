@@ -42,7 +42,12 @@ class TinyProxies:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.by_port: dict[int, subprocess.Popen[bytes]] = {}
 
-    def start(self, bind: str, *, auth: bool = False, port: int | None = None) -> str:
+    def start(
+        self, bind: str, *, auth: bool = False, port: int | None = None,
+        upstream: str | None = None,
+    ) -> str:
+        """A proxy's URL; ``upstream``: ``host:port`` of a proxy it forwards to (a dead one
+        makes it answer 502 to everything)."""
         port = port or free_port()
         conf = self.folder / f"tinyproxy-{port}.conf"
         lines = [
@@ -59,6 +64,8 @@ class TinyProxies:
         ]
         if auth:
             lines.append(f"BasicAuth {PROXY_USER} {PROXY_PASSWORD}")
+        if upstream:
+            lines.append(f"Upstream http {upstream}")
         conf.write_text("\n".join(lines) + "\n")
         proc = subprocess.Popen(
             ["tinyproxy", "-d", "-c", str(conf)],
