@@ -6,8 +6,7 @@ Reads each worker's ``books.jsonl`` (its crash-safe output, so a worker killed
 mid-crawl still counts), skips torn lines, keeps the first record of each UPC,
 and writes ``OUT.json`` atomically. Exits 2 when a directory has no
 ``books.jsonl``; exits 3 naming the shortfall when the merged books are fewer than the
-site announced (``announced_books``), and then compares nothing: an incomplete crawl never
-becomes the state the next one compares with.
+site announced (``announced_books``).
 
 An incremental cluster crawl (the default) is compared here, once for all the workers:
 ``changes.jsonl`` beside ``OUT.json``, the summary line printed, the state in
@@ -89,14 +88,12 @@ def merge_and_compare(
 ) -> tuple[int, str | None]:
     """``merge``, then what changed since the previous cluster crawl: (books, summary line).
 
-    An incomplete crawl (``shortfall``) is not compared and leaves the state as it was.
+    The state advances only when every worker finished (``compare_workers``): a worker that
+    lost Redis or whose crawl vanished from it never closes "finished".
     """
     from booksscraper.incremental.cluster import compare_workers
 
     count = merge(out_path, worker_dirs)
-    if shortfall(count, worker_dirs):
-        (Path(out_path).parent / default("CHANGES_FILE")).unlink(missing_ok=True)  # not ours
-        return count, "Changes since the last crawl: not compared (the crawl is incomplete)"
     result = compare_workers(Path(out_path).parent, [Path(d) for d in worker_dirs])
     if result is None:  # INCREMENTAL=False on the workers
         return count, None

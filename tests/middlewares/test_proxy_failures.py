@@ -3,6 +3,8 @@ our credentials and one that answers 502 to everything, each beside a good one."
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,38 @@ def test_every_proxy_refusing_its_credentials_stops_the_crawl_naming_them(
     assert WRONG not in result.stderr + result.stdout
     assert {f["reason"] for f in read_lines(tmp_path / "failures.jsonl")} == {"proxies_unusable"}
     assert sb.stats()["requests_total"] == 0
+
+
+def test_the_sites_pace_holds_through_a_proxy_restart(
+    make_sandbox, tinyproxies, tmp_path: Path
+) -> None:
+    # 10 requests/s for the site through 3 proxies; one stops with requests in flight and
+    # starts again 1 s later on its port. Measured at the server (sliding 1-second window).
+    rate = 10
+    sb = make_sandbox(books=100, latency_ms=150)
+    proxies = [tinyproxies.start(f"127.0.0.{n}") for n in (2, 3, 4)]
+    port = int(proxies[1].rsplit(":", 1)[1])
+
+    def restart() -> None:
+        deadline = time.monotonic() + 60
+        while sb.stats()["requests_total"] < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tinyproxies.stop(port)
+        time.sleep(1)
+        tinyproxies.start("127.0.0.3", port=port)
+
+    thread = threading.Thread(target=restart)
+    thread.start()
+    try:
+        result = run_crawl(
+            sb.base_url, tmp_path, "-s", f"ROTATING_PROXY_LIST={','.join(proxies)}",
+            "-s", f"POLITENESS_MAX_RPS={rate}", "-s", "ROTATING_PROXY_BACKOFF_BASE=1",
+            "-s", "CONCURRENT_REQUESTS=16", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16",
+            timeout=110,
+        )
+    finally:
+        thread.join()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(read_books(tmp_path)) == 100
+    assert crawl_stats(result.stderr).get("proxies/deaths", 0) >= 1  # the restart was felt
+    assert sb.stats()["peak_rps"] <= rate + 1, sb.stats()["peak_rps"]
