@@ -7,10 +7,14 @@ Started on free loopback ports, stopped by PID.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 PROXY_USER = "crawler"
 PROXY_PASSWORD = "s3cret-Pa55"
@@ -82,6 +86,31 @@ class TinyProxies:
     def stop(self, port: int) -> None:
         """Stop the proxy listening on ``port`` (by its PID)."""
         _stop(self.by_port.pop(port))
+
+    @contextlib.contextmanager
+    def restarted_during(
+        self, site: Any, port: int, bind: str, *, after_requests: int
+    ) -> Iterator[dict[str, int]]:
+        """While the block runs: once ``site`` has had ``after_requests`` requests, stop the
+        proxy on ``port``, start it again 1 s later; yields ``{"count": its requests at the
+        site when it came back}``."""
+        after_restart: dict[str, int] = {}
+
+        def outage() -> None:
+            deadline = time.monotonic() + 60
+            while site.stats()["requests_total"] < after_requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.stop(port)
+            time.sleep(1)
+            self.start(bind, port=port)
+            after_restart["count"] = site.stats()["by_ip"].get(bind, {}).get("count", 0)
+
+        thread = threading.Thread(target=outage)
+        thread.start()
+        try:
+            yield after_restart
+        finally:
+            thread.join()
 
     def stop_all(self) -> None:
         for proc in self.procs:

@@ -3,8 +3,6 @@ our credentials and one that answers 502 to everything, each beside a good one."
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -76,26 +74,13 @@ def test_the_sites_pace_holds_through_a_proxy_restart(
     sb = make_sandbox(books=100, latency_ms=150)
     proxies = [tinyproxies.start(f"127.0.0.{n}") for n in (2, 3, 4)]
     port = int(proxies[1].rsplit(":", 1)[1])
-
-    def restart() -> None:
-        deadline = time.monotonic() + 60
-        while sb.stats()["requests_total"] < 40 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        tinyproxies.stop(port)
-        time.sleep(1)
-        tinyproxies.start("127.0.0.3", port=port)
-
-    thread = threading.Thread(target=restart)
-    thread.start()
-    try:
+    with tinyproxies.restarted_during(sb, port, "127.0.0.3", after_requests=40):
         result = run_crawl(
             sb.base_url, tmp_path, "-s", f"ROTATING_PROXY_LIST={','.join(proxies)}",
             "-s", f"POLITENESS_MAX_RPS={rate}", "-s", "ROTATING_PROXY_BACKOFF_BASE=1",
             "-s", "CONCURRENT_REQUESTS=16", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16",
             timeout=110,
         )
-    finally:
-        thread.join()
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(read_books(tmp_path)) == 100
     assert crawl_stats(result.stderr).get("proxies/deaths", 0) >= 1  # the restart was felt
