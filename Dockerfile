@@ -5,7 +5,7 @@
 # Secrets come from the environment or files, never the command line (`ps` shows it):
 # BOOKS_REDIS_URL[_FILE], BOOKS_ALERT_WEBHOOK_URL[_FILE], BOOKS_PROXIES or ROTATING_PROXY_LIST_PATH.
 # Each container writes to /data/<hostname>; merge them afterwards with
-#   sh -c 'python -m booksscraper.cluster.merge /data/books.json /data/*/'
+#   sh -c 'python -m booksscraper.cluster.merge --state-dir /data/.incremental /data/books.json /data/*/'
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1

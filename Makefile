@@ -148,7 +148,7 @@ cancel: scrapyd-venv
 
 # --- cluster ---
 # make cluster WORKERS=3 [BOOKS=1000] [MAX_RPS=0]: local redis-server + sandbox + N workers, merged.
-# make merge OUT=merged.json DIRS="output/cluster/worker-1 output/cluster/worker-2"
+# make merge OUT=merged.json DIRS="output/cluster/worker-1 output/cluster/worker-2" [STATE=output/cluster/incremental]
 WORKERS ?= 3
 .PHONY: cluster merge
 
@@ -157,7 +157,7 @@ cluster: venv-reports system-deps
 
 merge: venv-reports
 	@test -n "$(OUT)" -a -n "$(DIRS)" || { echo "error: give OUT=<file.json> DIRS=\"<worker dirs>\"" >&2; exit 2; }
-	$(PY) -m booksscraper.cluster.merge "$(OUT)" $(DIRS)
+	$(PY) -m booksscraper.cluster.merge $(if $(STATE),--state-dir "$(STATE)") "$(OUT)" $(DIRS)
 # --- end cluster ---
 
 # --- politeness ---

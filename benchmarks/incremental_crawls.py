@@ -108,7 +108,7 @@ def measured_cluster(sb: RunningSandbox, redis_url: str, out: Path, workers: int
     # 1: a worker that found no page left (the others leased them all): not a failure here.
     if any(code not in (0, 1) for code in codes):
         raise SystemExit(f"error: cluster workers exited {codes} (logs in {dirs})")
-    merge_and_compare(out / "books.json", dirs)
+    merge_and_compare(out / "books.json", dirs, out / "incremental")
     seconds = time.perf_counter() - started
     stats = sb.stats()
     return {"seconds": seconds, "bytes": stats["bytes_sent"], "requests": stats["requests_total"],

@@ -1,6 +1,6 @@
 """Merge the workers' outputs into one JSON array, each book once (by UPC).
 
-    python -m booksscraper.cluster.merge OUT.json WORKER_DIR [WORKER_DIR ...]
+    python -m booksscraper.cluster.merge [--state-dir DIR] OUT.json WORKER_DIR [WORKER_DIR ...]
 
 Reads each worker's ``books.jsonl`` (its crash-safe output, so a worker killed
 mid-crawl still counts), skips torn lines, keeps the first record of each UPC,
@@ -8,9 +8,10 @@ and writes ``OUT.json`` atomically. Exits 2 when a directory has no
 ``books.jsonl``; exits 3 naming the shortfall when the merged books are fewer than the
 site announced (``announced_books``).
 
-An incremental cluster crawl (the default) is compared here, once for all the workers:
-``changes.jsonl`` beside ``OUT.json``, the summary line printed, the state in
-``incremental/`` beside it (``booksscraper.incremental.cluster``).
+An incremental cluster crawl (the default) is compared here, once for all the workers,
+with the state in ``--state-dir`` (``booksscraper.incremental.cluster``): ``changes.jsonl``
+beside ``OUT.json``, the summary line printed, the state advanced. The merge writes only
+where it is told: without ``--state-dir`` it compares nothing and says so.
 """
 
 from __future__ import annotations
@@ -84,17 +85,21 @@ def shortfall(count: int, worker_dirs: Sequence[os.PathLike[str] | str]) -> str 
 
 
 def merge_and_compare(
-    out_path: os.PathLike[str] | str, worker_dirs: Sequence[os.PathLike[str] | str]
+    out_path: os.PathLike[str] | str,
+    worker_dirs: Sequence[os.PathLike[str] | str],
+    state_dir: os.PathLike[str] | str,
 ) -> tuple[int, str | None]:
     """``merge``, then what changed since the previous cluster crawl: (books, summary line).
 
+    ``state_dir``: the incremental state compared with, and advanced.
     The state advances only when every worker finished (``compare_workers``): a worker that
     lost Redis or whose crawl vanished from it never closes "finished".
     """
     from booksscraper.incremental.cluster import compare_workers
 
     count = merge(out_path, worker_dirs)
-    result = compare_workers(Path(out_path).parent, [Path(d) for d in worker_dirs])
+    result = compare_workers(Path(out_path).parent, [Path(d) for d in worker_dirs],
+                             Path(state_dir))
     if result is None:  # INCREMENTAL=False on the workers
         return count, None
     if isinstance(result, str):
@@ -107,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m booksscraper.cluster.merge", description=__doc__.split("\n")[0]
     )
+    parser.add_argument("--state-dir", type=Path,
+                        help="the incremental state to compare with and advance "
+                             "(e.g. out/incremental); none: nothing is compared")
     parser.add_argument("out", help="the merged JSON array to write")
     parser.add_argument("worker_dirs", nargs="+", help="the workers' OUTPUT_DIRs")
     args = parser.parse_args(argv)
@@ -115,7 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"error: no {JSONL_NAME} in {', '.join(missing)}", file=sys.stderr)
         return 2
-    count, changes = merge_and_compare(args.out, args.worker_dirs)
+    if args.state_dir is not None:
+        count, changes = merge_and_compare(args.out, args.worker_dirs, args.state_dir)
+    else:
+        count = merge(args.out, args.worker_dirs)
+        incremental = any(_incremental_only(d) for d in args.worker_dirs)
+        changes = ("Changes since the last crawl: not compared (no --state-dir)"
+                   if incremental else None)
     print(f"merged {count} books from {len(args.worker_dirs)} workers into {args.out}")
     if changes:
         print(changes)

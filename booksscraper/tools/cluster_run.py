@@ -24,6 +24,7 @@ from pathlib import Path
 
 from booksscraper.cluster.merge import merge_and_compare
 from booksscraper.incremental.cluster import WORKER_FILE
+from booksscraper.incremental.state import STATE_DIR
 from booksscraper.records.credentials import SECRET_ENV_PREFIX
 from booksscraper.sandbox.testing import running_sandbox
 from booksscraper.tools.redis_server import running_redis
@@ -109,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     count, changes = merge_and_compare(
         merged_path,
         [d for d in worker_dirs if (d / "books.jsonl").exists() or (d / WORKER_FILE).exists()],
+        out / STATE_DIR,
     )
     problems = differences(json.loads(merged_path.read_text(encoding="utf-8")), truth)
     verdict = "matches the ground truth" if not problems else "DIFFERS from the ground truth"

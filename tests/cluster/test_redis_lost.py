@@ -52,7 +52,9 @@ def wait_all(procs: list[subprocess.Popen[bytes]], timeout: float) -> list[int]:
 
 
 def merged(tmp_path: Path, dirs: list[Path], capsys: pytest.CaptureFixture[str]) -> tuple:
-    code = merge_main([str(tmp_path / "merged" / "books.json"), *map(str, dirs)])
+    merged_dir = tmp_path / "merged"
+    code = merge_main(["--state-dir", str(merged_dir / "state"), str(merged_dir / "books.json"),
+                       *map(str, dirs)])
     out = capsys.readouterr()
     return code, out.out + out.err
 
