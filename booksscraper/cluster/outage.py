@@ -46,7 +46,8 @@ class RedisOutage:
                            describe(exc), self.timeout)
         else:
             self.interval = min(self.interval * 2, MAX_RETRY_INTERVAL)
-        self.retry_at = now + self.interval
+        # The last try falls on the bound, not an interval past it.
+        self.retry_at = min(now + self.interval, self.lost_since + self.timeout)
         return self.away() >= self.timeout
 
     def away(self) -> float:

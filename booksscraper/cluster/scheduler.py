@@ -42,7 +42,9 @@ Stats: ``cluster/leases/taken``, ``cluster/leases/acked``,
 ``cluster/leases/renewed``, ``cluster/leases/lost``, ``cluster/leases/released``,
 ``cluster/leases/requeued_expired``, ``cluster/leases/requeued_dead``,
 ``cluster/workers_dead``, ``cluster/enqueued``, ``cluster/duplicates``, ``cluster/crawl_id``,
-``cluster/redis`` (``host:port/db``), ``cluster/keys`` (queue and dupefilter), and the gauges
+``cluster/redis`` (``host:port/db``), ``cluster/keys`` (queue and dupefilter),
+``cluster/unreturned`` (requests written to the failures file: held when Redis was lost or
+the crawl vanished, not yet done), and the gauges
 ``cluster/queue/queued`` and ``cluster/queue/leased`` (the whole cluster's, from Redis).
 """
 
@@ -160,6 +162,8 @@ class ClusterScheduler(Scheduler):
         self._join_crawl()
         # lease id -> the request we took, while we work on it
         self.held: dict[str, Request] = {}
+        # Held leases whose request is done, waiting for their ack (Redis may be away).
+        self.done: set[str] = set()
         self.last_renewal = time.monotonic()
         self.idle_since: float | None = None
         self.told_waiting = False
@@ -236,12 +240,14 @@ class ClusterScheduler(Scheduler):
     def _record_unreturned(self) -> None:
         """What this worker held and could not give back to Redis: in its failures file."""
         failures = Failures.for_crawler(self.crawler)
-        unreturned = [*self.held.values(), *self.unpushed]
+        unreturned = [r for lease, r in self.held.items() if lease not in self.done]
+        unreturned += self.unpushed
         for request in unreturned:
             failures.record_request(request, self.stopping or "redis_lost")
         if unreturned:
             self.stats.inc_value("cluster/unreturned", len(unreturned))
         self.held.clear()
+        self.done.clear()
         self.unpushed.clear()
 
     def _push_unpushed(self) -> None:
@@ -256,7 +262,7 @@ class ClusterScheduler(Scheduler):
         if self.stopping is not None:
             return
         self.stopping = reason
-        held = len(self.held) + len(self.unpushed)
+        held = len(self.held) - len(self.done) + len(self.unpushed)
         logger.error("%s: stopping this worker (%d requests it held go to its failures file)",
                      message, held)
         schedule_coro(self.crawler.engine.close_spider_async(reason=reason))
@@ -342,17 +348,26 @@ class ClusterScheduler(Scheduler):
         still_held = self.queue.ack(lease_ids)
         for lease_id in lease_ids:
             self.held.pop(lease_id, None)
+            self.done.discard(lease_id)
         self.stats.inc_value("cluster/leases/acked", len(lease_ids))
         if still_held < len(lease_ids):
             # Expired before we finished: another worker may do them again (merge dedups).
             self.stats.inc_value("cluster/leases/lost", len(lease_ids) - still_held)
 
-    def _ack_finished(self) -> None:
+    def _note_done(self) -> None:
+        """Held leases whose request has left the engine: done, whether Redis is there or not."""
         live = self._live_leases()
-        self._ack([lease for lease in self.held if lease not in live])
+        self.done.update(lease for lease in self.held if lease not in live)
+
+    def _ack_finished(self) -> None:
+        self._note_done()
+        self._ack(list(self.done))
 
     def _tick(self) -> None:
-        if self.stopping or not self.outage.due():
+        if self.stopping:
+            return
+        self._note_done()  # what finished during an outage is not lost work
+        if not self.outage.due():
             return
         try:
             self.server.ping()
