@@ -54,6 +54,15 @@ def start_worker(
     return subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL)
 
 
+def worker_folders(out: Path, workers: int) -> list[Path]:
+    """``out/worker-1`` ... ``worker-N``; those of a larger earlier run are removed (the merge
+    reads this run's workers only)."""
+    folders = [out / f"worker-{i + 1}" for i in range(workers)]
+    for stale in set(out.glob("worker-*")) - set(folders):
+        shutil.rmtree(stale)
+    return folders
+
+
 def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -80,9 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--workers must be at least 1")
 
     out = args.output_dir.resolve()
-    worker_dirs = [out / f"worker-{i + 1}" for i in range(args.workers)]
-    for stale in set(out.glob("worker-*")) - set(worker_dirs):
-        shutil.rmtree(stale)  # a larger cluster's last run: the merge must not read it
+    worker_dirs = worker_folders(out, args.workers)
     extra = list(args.scrapy_args)
     if args.max_rps:
         extra += ["-s", f"CLUSTER_MAX_RPS_PER_DOMAIN={args.max_rps}"]

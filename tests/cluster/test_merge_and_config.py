@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from booksscraper.cluster.merge import main
+from booksscraper.tools.cluster_run import worker_folders
 from booksscraper.tools.redis_server import RedisServer, free_port
 from tests.helpers import REPO, run_crawl
 
@@ -112,3 +113,10 @@ def test_a_container_without_redis_is_an_error_not_a_standalone_crawl(
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "books.jsonl").exists()
+
+
+def test_make_cluster_removes_the_worker_folders_of_a_larger_earlier_run(tmp_path: Path) -> None:
+    for n in (1, 2, 3):
+        write_lines(tmp_path / f"worker-{n}", [{"upc": str(n)}])
+    assert worker_folders(tmp_path, 2) == [tmp_path / "worker-1", tmp_path / "worker-2"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["worker-1", "worker-2"]
