@@ -46,6 +46,8 @@ ITEM_PIPELINES: dict[str, int] = {
 EXTENSIONS: dict[str, int] = {
     # First: Scrapy's numeric settings checked before anything reads them.
     "booksscraper.config.settings_check.SettingsCheck": 0,
+    # One crawl at a time in OUTPUT_DIR and JOBDIR, locked before anything touches them.
+    "booksscraper.output.lock.CrawlLock": 10,
     # JOBDIR crawls that survive kill -9 (on only with JOBDIR).
     "booksscraper.output.resume.ResumeGuard": 50,
     "booksscraper.extensions.latency.LatencyStats": 100,

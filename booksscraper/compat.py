@@ -194,6 +194,14 @@ class PerSlotLimitDownloader(Downloader):
                 break
 
 
+# -- Scrapy's HTTP cache middleware: the stored page it serves on a download error ------
+
+# HttpCacheMiddleware keeps the stored page of a request it revalidates in this meta key,
+# and its process_exception serves it when the download fails: an incremental crawl
+# removes it so that a failure stays a failure (booksscraper.incremental.fetch).
+CACHED_RESPONSE = "cached_response"
+
+
 # -- Scrapy's HttpProxyMiddleware: whose credentials a Proxy-Authorization header carries ----
 
 _AUTH_PROXY = "_auth_proxy"

@@ -68,6 +68,7 @@ def test_the_components_it_adds_and_replaces() -> None:
     }
     assert component_paths(settings, "EXTENSIONS") == {
         "booksscraper.config.settings_check.SettingsCheck": 0,
+        "booksscraper.output.lock.CrawlLock": 10,
         "booksscraper.output.resume.ResumeGuard": 50,
         "booksscraper.extensions.latency.LatencyStats": 100,
         "booksscraper.extensions.monitor.ResourceMonitor": 110,

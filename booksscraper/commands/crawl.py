@@ -42,6 +42,7 @@ from booksscraper.cluster.mode import redis_url as cluster_redis_url
 from booksscraper.config.errors import BadConfig
 from booksscraper.monitoring.monitors import FAILED, RESULTS, describe_failures
 from booksscraper.output.errors import OUTPUT_ERROR
+from booksscraper.output.folder import settle_output
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ class Command(ScrapyCrawlCommand):
         elif isinstance(running, asyncio.Task):
             running.add_done_callback(lambda task: task.cancelled() or keep(task.exception()))
         self.crawler_process.start()
+        settle_output(crawler)
 
         if start_errors:
             exc = start_errors[0]

@@ -108,9 +108,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("INCREMENTAL_CONDITIONAL", True, bool,
             "conditional requests (the HTTP cache); False keeps the change report but fetches "
             "every page in full", CRAWL),
-    Setting("INCREMENTAL_FROM", "", str,
-            "the output folder of the run to compare with; empty: `OUTPUT_DIR` itself, or under "
-            "scrapyd the sibling job folder with the newest state", CRAWL),
+    Setting("INCREMENTAL_HISTORY_DIR", "", str,
+            "folder of every scope's incremental state, side by side; empty: "
+            "`OUTPUT_DIR/incremental`, or for a scrapyd job `incremental` beside the job's "
+            "folder (shared by every job)", CRAWL),
     Setting("INCREMENTAL_REDIS_KEY", "incremental:%(spider)s", str,
             "on a cluster, the Redis key prefix of the page cache all workers revalidate "
             "against (kept from crawl to crawl: not under `books:*`)", CLUSTER),

@@ -132,6 +132,26 @@ def test_scrapy_hands_a_whole_burst_past_the_per_slot_limit(monkeypatch) -> None
     assert _pop_burst(PerSlotLimitDownloader, monkeypatch) == 2  # ours: the slot's concurrency
 
 
+def test_the_http_cache_middleware_serves_its_stored_page_when_a_download_fails() -> None:
+    """What ``CACHED_RESPONSE`` names: the page HttpCacheMiddleware revalidates, served in
+    place of a failed download (booksscraper.incremental.fetch removes it first)."""
+    from scrapy.downloadermiddlewares.httpcache import HttpCacheMiddleware
+    from scrapy.settings import Settings
+    from twisted.internet.error import ConnectionRefusedError
+
+    from booksscraper.compat import CACHED_RESPONSE
+
+    crawler = get_crawler(Spider)
+    crawler.stats.open_spider()
+    settings = Settings({"HTTPCACHE_ENABLED": True,
+                         "HTTPCACHE_POLICY": "scrapy.extensions.httpcache.RFC2616Policy"})
+    middleware = HttpCacheMiddleware(settings, crawler.stats)
+    request = Request("https://books.toscrape.com/")
+    stored = Response(request.url, body=b"stored")
+    request.meta[CACHED_RESPONSE] = stored
+    assert middleware.process_exception(request, ConnectionRefusedError()) is stored
+
+
 def test_http_proxy_middleware_keeps_a_header_only_for_the_proxy_named_in_auth_proxy() -> None:
     """What set_proxy_credentials keeps in step: HttpProxyMiddleware's ``_auth_proxy``."""
     middleware = HttpProxyMiddleware.from_crawler(get_crawler(Spider))
