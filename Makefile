@@ -148,16 +148,16 @@ cancel: scrapyd-venv
 
 # --- cluster ---
 # make cluster WORKERS=3 [BOOKS=1000] [MAX_RPS=0]: local redis-server + sandbox + N workers, merged.
-# make merge OUT=merged.json DIRS="output/cluster/worker-1 output/cluster/worker-2"
+# make merge OUT=merged.json DIRS="output/cluster/worker-1 output/cluster/worker-2" [STATE=output/cluster/incremental]
 WORKERS ?= 3
 .PHONY: cluster merge
 
 cluster: venv-reports system-deps
-	$(PY) -m booksscraper.cluster.run --workers $(WORKERS) $(if $(BOOKS),--books $(BOOKS)) $(if $(MAX_RPS),--max-rps $(MAX_RPS))
+	$(PY) -m booksscraper.tools.cluster_run --workers $(WORKERS) $(if $(BOOKS),--books $(BOOKS)) $(if $(MAX_RPS),--max-rps $(MAX_RPS))
 
 merge: venv-reports
 	@test -n "$(OUT)" -a -n "$(DIRS)" || { echo "error: give OUT=<file.json> DIRS=\"<worker dirs>\"" >&2; exit 2; }
-	$(PY) -m booksscraper.cluster.merge "$(OUT)" $(DIRS)
+	$(PY) -m booksscraper.cluster.merge $(if $(STATE),--state-dir "$(STATE)") "$(OUT)" $(DIRS)
 # --- end cluster ---
 
 # --- politeness ---

@@ -34,9 +34,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from booksscraper.cluster.merge import merge_and_compare
-from booksscraper.cluster.redis_server import running_redis
-from booksscraper.cluster.run import start_worker, stop
 from booksscraper.sandbox.testing import RunningSandbox, running_sandbox
+from booksscraper.tools.cluster_run import start_worker, stop
+from booksscraper.tools.redis_server import running_redis
 from tests.helpers import read_lines, run_crawl
 
 CHANGES = {"price": 15, "availability": 10, "rating": 7, "description": 5, "add": 5, "remove": 5}
@@ -108,7 +108,7 @@ def measured_cluster(sb: RunningSandbox, redis_url: str, out: Path, workers: int
     # 1: a worker that found no page left (the others leased them all): not a failure here.
     if any(code not in (0, 1) for code in codes):
         raise SystemExit(f"error: cluster workers exited {codes} (logs in {dirs})")
-    merge_and_compare(out / "books.json", dirs)
+    merge_and_compare(out / "books.json", dirs, out / "incremental")
     seconds = time.perf_counter() - started
     stats = sb.stats()
     return {"seconds": seconds, "bytes": stats["bytes_sent"], "requests": stats["requests_total"],

@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import redis
 
 from booksscraper.cluster.merge import merge
-from booksscraper.cluster.redis_server import running_redis
-from booksscraper.cluster.run import start_worker, stop
 from booksscraper.sandbox.testing import running_sandbox
+from booksscraper.tools.cluster_run import start_worker, stop
+from booksscraper.tools.redis_server import running_redis
 from booksscraper.tools.truth import differences
 from tests.helpers import crawl_command
 from tests.proxies import TinyProxies

@@ -200,3 +200,24 @@ class PerSlotLimitDownloader(Downloader):
 # and its process_exception serves it when the download fails: an incremental crawl
 # removes it so that a failure stays a failure (booksscraper.incremental.fetch).
 CACHED_RESPONSE = "cached_response"
+
+
+# -- Scrapy's HttpProxyMiddleware: whose credentials a Proxy-Authorization header carries ----
+
+_AUTH_PROXY = "_auth_proxy"
+
+
+def set_proxy_credentials(request: Request, proxy: str, header: bytes | None) -> None:
+    """Send ``header`` as Proxy-Authorization to ``proxy``; None: no credentials.
+
+    HttpProxyMiddleware keeps, in the private meta key ``_auth_proxy``, the proxy a
+    Proxy-Authorization header belongs to: it removes a header whose proxy is not
+    ``meta["proxy"]`` and keeps one with no such key for any proxy. Set in step with the
+    header, the key lets ours through and never sends one proxy's credentials to another.
+    """
+    if header:
+        request.headers["Proxy-Authorization"] = header
+        request.meta[_AUTH_PROXY] = proxy
+    else:
+        request.headers.pop("Proxy-Authorization", None)
+        request.meta.pop(_AUTH_PROXY, None)

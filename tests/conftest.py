@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from booksscraper.cluster.redis_server import RedisServer, running_redis
+from booksscraper.tools.redis_server import RedisServer, running_redis
 from tests.proxies import TinyProxies
 
 # A test that starts a process (a crawl, the sandbox, Redis, tinyproxy, scrapyd, a worker pool)

@@ -7,10 +7,14 @@ Started on free loopback ports, stopped by PID.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tests.helpers import free_port
 
@@ -39,7 +43,12 @@ class TinyProxies:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.by_port: dict[int, subprocess.Popen[bytes]] = {}
 
-    def start(self, bind: str, *, auth: bool = False, port: int | None = None) -> str:
+    def start(
+        self, bind: str, *, auth: bool = False, port: int | None = None,
+        upstream: str | None = None,
+    ) -> str:
+        """A proxy's URL; ``upstream``: ``host:port`` of a proxy it forwards to (a dead one
+        makes it answer 502 to everything)."""
         port = port or free_port()
         conf = self.folder / f"tinyproxy-{port}.conf"
         lines = [
@@ -56,6 +65,8 @@ class TinyProxies:
         ]
         if auth:
             lines.append(f"BasicAuth {PROXY_USER} {PROXY_PASSWORD}")
+        if upstream:
+            lines.append(f"Upstream http {upstream}")
         conf.write_text("\n".join(lines) + "\n")
         proc = subprocess.Popen(
             ["tinyproxy", "-d", "-c", str(conf)],
@@ -72,6 +83,31 @@ class TinyProxies:
     def stop(self, port: int) -> None:
         """Stop the proxy listening on ``port`` (by its PID)."""
         _stop(self.by_port.pop(port))
+
+    @contextlib.contextmanager
+    def restarted_during(
+        self, site: Any, port: int, bind: str, *, after_requests: int
+    ) -> Iterator[dict[str, int]]:
+        """While the block runs: once ``site`` has had ``after_requests`` requests, stop the
+        proxy on ``port``, start it again 1 s later; yields ``{"count": its requests at the
+        site when it came back}``."""
+        after_restart: dict[str, int] = {}
+
+        def outage() -> None:
+            deadline = time.monotonic() + 60
+            while site.stats()["requests_total"] < after_requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.stop(port)
+            time.sleep(1)
+            self.start(bind, port=port)
+            after_restart["count"] = site.stats()["by_ip"].get(bind, {}).get("count", 0)
+
+        thread = threading.Thread(target=outage)
+        thread.start()
+        try:
+            yield after_restart
+        finally:
+            thread.join()
 
     def stop_all(self) -> None:
         for proc in self.procs:

@@ -8,6 +8,8 @@
 - ``preflight``: bad settings, no Redis, or the keys of a finished crawl: one line, exit 2.
 - ``merge``: the workers' outputs as one JSON array, each book once, and what changed since the
   last crawl (``booksscraper.incremental.cluster``).
-- ``run``: ``make cluster``: local redis-server, sandbox, N workers, merge.
-- ``redis_server``: a throw-away redis-server on a free loopback port.
+- ``mode``: is this a cluster crawl (one answer); ``crawlid``: which crawl a worker joined;
+  ``outage``: Redis away, retried for a bounded time.
+
+``make cluster`` and the throw-away redis-server are tools (``booksscraper/tools/``).
 """

@@ -27,7 +27,10 @@ from typing import Any
 
 from redis import Redis
 from scrapy import Request
+from scrapy.utils.request import request_from_dict
 from scrapy_redis.queue import PriorityQueue
+
+from booksscraper.cluster.crawlid import crawl_key
 
 # KEYS: queue, leases, leased, seq; ARGV: lease seconds, worker. Returns {id, data} or nil.
 POP_LUA = """
@@ -159,7 +162,7 @@ class LeasedPriorityQueue(PriorityQueue):
             return None
         lease_id, data = found
         lease_id = lease_id.decode() if isinstance(lease_id, bytes) else str(lease_id)
-        return lease_id, self._decode_request(data)
+        return lease_id, request_from_dict(self.serializer.loads(data), spider=self.spider)
 
     def ack(self, lease_ids: Iterable[str]) -> int:
         """Forget finished leases; returns how many were still held (not expired)."""
@@ -240,5 +243,6 @@ class LeasedPriorityQueue(PriorityQueue):
 
     def clear(self) -> None:
         self.server.delete(
-            self.key, self.leases_key, self.leased_key, self.seq_key, self.workers_key
+            self.key, self.leases_key, self.leased_key, self.seq_key, self.workers_key,
+            crawl_key(self.key),
         )

@@ -1,29 +1,35 @@
 """Merge the workers' outputs into one JSON array, each book once (by UPC).
 
-    python -m booksscraper.cluster.merge OUT.json WORKER_DIR [WORKER_DIR ...]
+    python -m booksscraper.cluster.merge [--state-dir DIR] OUT.json WORKER_DIR [WORKER_DIR ...]
 
 Reads each worker's ``books.jsonl`` (its crash-safe output, so a worker killed
 mid-crawl still counts), skips torn lines, keeps the first record of each UPC,
 and writes ``OUT.json`` atomically. Exits 2 when a directory has no
-``books.jsonl``.
+``books.jsonl``; exits 3 naming the shortfall when the merged books are fewer than the
+site announced (``announced_books``).
 
-An incremental cluster crawl (the default) is compared here, once for all the workers:
-``changes.jsonl`` beside ``OUT.json``, the summary line printed, the state in
-``incremental/`` beside it (``booksscraper.incremental.cluster``).
+An incremental cluster crawl (the default) is compared here, once for all the workers,
+with the state in ``--state-dir`` (``booksscraper.incremental.cluster``): ``changes.jsonl``
+beside ``OUT.json``, the summary line printed, the state advanced. The merge writes only
+where it is told: without ``--state-dir`` it compares nothing and says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from booksscraper.config.declared import default
+from booksscraper.monitoring.monitors import ANNOUNCED
 from booksscraper.pipelines.export import write_json_array
 
 JSONL_NAME = "books.jsonl"
+EXIT_INCOMPLETE = 3  # as a crawl whose monitors failed (README "Exit status")
 
 
 def merge(out_path: os.PathLike[str] | str, worker_dirs: Sequence[os.PathLike[str] | str]) -> int:
@@ -52,14 +58,48 @@ def _incremental_only(directory: os.PathLike[str] | str) -> bool:
     return (Path(directory) / WORKER_FILE).is_file()
 
 
+def announced_books(worker_dirs: Sequence[os.PathLike[str] | str]) -> int | None:
+    """How many books the site announced, as the workers recorded it; None if none did.
+
+    The one place the merge learns the whole: the workers' final stats (``STATS_FILE``),
+    the largest ``books/announced`` (the worker that read the first listing page).
+    """
+    announced = []
+    for directory in worker_dirs:
+        try:
+            stats = json.loads((Path(directory) / default("STATS_FILE")).read_text("utf-8"))
+        except (OSError, ValueError):
+            continue  # a worker killed before its end wrote no stats
+        if isinstance(stats.get(ANNOUNCED), int):
+            announced.append(stats[ANNOUNCED])
+    return max(announced, default=None)
+
+
+def shortfall(count: int, worker_dirs: Sequence[os.PathLike[str] | str]) -> str | None:
+    """Why ``count`` merged books are not the whole crawl, or None when they are."""
+    announced = announced_books(worker_dirs)
+    if announced is None or count >= announced:
+        return None
+    return (f"the cluster crawl is incomplete: {count} of the {announced} books the site "
+            f"announced ({announced - count} missing; see the workers' logs and failures files)")
+
+
 def merge_and_compare(
-    out_path: os.PathLike[str] | str, worker_dirs: Sequence[os.PathLike[str] | str]
+    out_path: os.PathLike[str] | str,
+    worker_dirs: Sequence[os.PathLike[str] | str],
+    state_dir: os.PathLike[str] | str,
 ) -> tuple[int, str | None]:
-    """``merge``, then what changed since the previous cluster crawl: (books, summary line)."""
+    """``merge``, then what changed since the previous cluster crawl: (books, summary line).
+
+    ``state_dir``: the incremental state compared with, and advanced.
+    The state advances only when every worker finished (``compare_workers``): a worker that
+    lost Redis or whose crawl vanished from it never closes "finished".
+    """
     from booksscraper.incremental.cluster import compare_workers
 
     count = merge(out_path, worker_dirs)
-    result = compare_workers(Path(out_path).parent, [Path(d) for d in worker_dirs])
+    result = compare_workers(Path(out_path).parent, [Path(d) for d in worker_dirs],
+                             Path(state_dir))
     if result is None:  # INCREMENTAL=False on the workers
         return count, None
     if isinstance(result, str):
@@ -72,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m booksscraper.cluster.merge", description=__doc__.split("\n")[0]
     )
+    parser.add_argument("--state-dir", type=Path,
+                        help="the incremental state to compare with and advance "
+                             "(e.g. out/incremental); none: nothing is compared")
     parser.add_argument("out", help="the merged JSON array to write")
     parser.add_argument("worker_dirs", nargs="+", help="the workers' OUTPUT_DIRs")
     args = parser.parse_args(argv)
@@ -80,7 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"error: no {JSONL_NAME} in {', '.join(missing)}", file=sys.stderr)
         return 2
-    count, changes = merge_and_compare(args.out, args.worker_dirs)
+    if args.state_dir is not None:
+        count, changes = merge_and_compare(args.out, args.worker_dirs, args.state_dir)
+    else:
+        count = merge(args.out, args.worker_dirs)
+        incremental = any(_incremental_only(d) for d in args.worker_dirs)
+        changes = ("Changes since the last crawl: not compared (no --state-dir)"
+                   if incremental else None)
     print(f"merged {count} books from {len(args.worker_dirs)} workers into {args.out}")
     if changes:
         print(changes)
@@ -88,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: the cluster crawl exported no book (see the workers' failures and rejects "
               "files)", file=sys.stderr)
         return 1
+    missing = shortfall(count, args.worker_dirs)
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return EXIT_INCOMPLETE
     return 0
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.settings import BaseSettings
 
+from booksscraper.cluster.mode import is_cluster
 from booksscraper.config.errors import BadConfig
 
 if TYPE_CHECKING:  # redis costs ~0.1 s to import: only a cluster crawl does
@@ -77,7 +78,7 @@ class ClusterRateLimiter:
 
 def require_redis(settings: BaseSettings, name: str) -> None:
     """BadConfig naming ``name`` unless the shared Redis is configured (REDIS_URL or REDIS_HOST)."""
-    if not settings.get("REDIS_URL") and not settings.get("REDIS_HOST"):
+    if not is_cluster(settings):
         raise BadConfig(f"{name}: needs REDIS_URL (the shared Redis)")
 
 

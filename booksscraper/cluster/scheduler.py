@@ -29,16 +29,28 @@ DUPEFILTER_CLASS and SCHEDULER_PERSIST when ``REDIS_URL`` is set:
   bound how long a download may take.
 - ``CLUSTER_POLL_INTERVAL``: seconds between checks of Redis.
 - ``CLUSTER_IDLE_BEFORE_CLOSE``: seconds the cluster must have no work before a worker closes.
+- ``CLUSTER_REDIS_LOST_TIMEOUT``: seconds a worker waits for an unreachable Redis
+  (``outage.py``) before it closes ``redis_lost`` (exit 1).
+
+Loud failures: Redis away is one line when lost, one when back; requests to push wait in
+memory meanwhile. A worker that gives up, or whose crawl's markers vanished
+(``crawlid.py``: Redis restarted empty, keys deleted; it closes ``cluster_keys_vanished``),
+writes the requests it held and could not give back to its failures file. Only a worker
+whose crawl is still there closes "finished".
 
 Stats: ``cluster/leases/taken``, ``cluster/leases/acked``,
 ``cluster/leases/renewed``, ``cluster/leases/lost``, ``cluster/leases/released``,
 ``cluster/leases/requeued_expired``, ``cluster/leases/requeued_dead``,
-``cluster/workers_dead``, ``cluster/enqueued``, ``cluster/duplicates``, and the gauges
+``cluster/workers_dead``, ``cluster/enqueued``, ``cluster/duplicates``, ``cluster/crawl_id``,
+``cluster/redis`` (``host:port/db``), ``cluster/keys`` (queue and dupefilter),
+``cluster/unreturned`` (requests written to the failures file: held when Redis was lost or
+the crawl vanished, not yet done), and the gauges
 ``cluster/queue/queued`` and ``cluster/queue/leased`` (the whole cluster's, from Redis).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import threading
@@ -56,12 +68,16 @@ from scrapy_redis import connection
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 
+from booksscraper.cluster.crawlid import current_crawl, join_crawl, mark_finished
 from booksscraper.cluster.leases import LeasedPriorityQueue
-from booksscraper.compat import check_engine, requests_in_progress, wake_engine
+from booksscraper.cluster.mode import is_cluster
+from booksscraper.cluster.outage import REDIS_DOWN, RedisOutage, describe
+from booksscraper.compat import check_engine, requests_in_progress, schedule_coro, wake_engine
 from booksscraper.config.declared import default
 from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import boolean, number, text
 from booksscraper.pacing.holder import DelayedRequests
+from booksscraper.records.failures import Failures
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +90,7 @@ class ClusterScheduler(Scheduler):
     @staticmethod
     def check_settings(s: BaseSettings) -> dict[str, Any]:
         """The cluster settings, checked; BadConfig names a bad one."""
-        if not s.get("REDIS_URL") and not s.get("REDIS_HOST"):
+        if not is_cluster(s):
             raise BadConfig("REDIS_URL: the cluster scheduler needs a Redis server URL")
         dupefilter_cls = load_object(s.get("DUPEFILTER_CLASS"))
         if not (isinstance(dupefilter_cls, type) and issubclass(dupefilter_cls, RFPDupeFilter)):
@@ -95,6 +111,7 @@ class ClusterScheduler(Scheduler):
             "heartbeat_timeout": number(s, "CLUSTER_HEARTBEAT_TIMEOUT", minimum=0.5),
             "poll_interval": number(s, "CLUSTER_POLL_INTERVAL", minimum=0.05),
             "idle_before_close": number(s, "CLUSTER_IDLE_BEFORE_CLOSE"),
+            "redis_lost_timeout": number(s, "CLUSTER_REDIS_LOST_TIMEOUT"),
         }
 
     @classmethod
@@ -122,6 +139,10 @@ class ClusterScheduler(Scheduler):
         scheduler.idle_before_close = checked["idle_before_close"]
         scheduler.ticker = None
         scheduler.held = {}
+        scheduler.outage = RedisOutage(checked["redis_lost_timeout"], checked["poll_interval"])
+        scheduler.unpushed = []  # requests to push once Redis is back
+        scheduler.stopping = None  # the close reason once this worker stops on its own
+        scheduler.crawl_id = None
         return scheduler
 
     def open(self, spider: Spider) -> None:
@@ -138,8 +159,11 @@ class ClusterScheduler(Scheduler):
             key=self.dupefilter_key % {"spider": spider.name},
             debug=self.crawler.settings.getbool("DUPEFILTER_DEBUG"),
         )
+        self._join_crawl()
         # lease id -> the request we took, while we work on it
         self.held: dict[str, Request] = {}
+        # Held leases whose request is done, waiting for their ack (Redis may be away).
+        self.done: set[str] = set()
         self.last_renewal = time.monotonic()
         self.idle_since: float | None = None
         self.told_waiting = False
@@ -161,19 +185,26 @@ class ClusterScheduler(Scheduler):
         self.ticker = create_looping_call(self._tick)
         self.ticker.start(self.poll_interval, now=False)
 
+    def _join_crawl(self) -> None:
+        """Join (or start) the crawl on these keys; say which, in the log and the stats."""
+        self.crawl_id, started = join_crawl(self.server, self.queue.key)
+        pool = self.server.connection_pool.connection_kwargs
+        address = f"{pool.get('host', pool.get('path'))}:{pool.get('port', '')}/{pool.get('db', 0)}"
+        keys = f"{self.queue.key}, {self.df.key}"
+        self.stats.set_value("cluster/crawl_id", self.crawl_id)
+        self.stats.set_value("cluster/redis", address)
+        self.stats.set_value("cluster/keys", keys)
+        logger.info("Cluster worker %s %s crawl %s on Redis %s, keys %s", self.worker_id,
+                    "started" if started else "joined", self.crawl_id, address, keys)
+
     def _beat(self) -> None:
-        warned = False
         while self.beating.is_set():
             time.sleep(self.heartbeat_timeout / 4)
             if not self.beating.is_set():
                 return
-            try:
+            # Redis away: the ticker tells it, once.
+            with contextlib.suppress(Exception):
                 self.queue.beat(self.worker_id, self.heartbeat_timeout)
-                warned = False
-            except Exception as exc:  # Redis away for a moment: the lease expiry is the backstop
-                if not warned:
-                    logger.warning("cluster heartbeat failed: %s", exc)
-                    warned = True
 
     def close(self, reason: str) -> None:
         if self.ticker is None:
@@ -181,8 +212,21 @@ class ClusterScheduler(Scheduler):
         if self.ticker.running:
             self.ticker.stop()
         self.beating.clear()
-        # Retries still waiting out their backoff go back to the queue (as first
-        # leased: their retry count starts again); the rest is done.
+        if self.stopping is None:
+            try:
+                self._give_back()
+                if not self.persist:
+                    self.flush()
+                return
+            except REDIS_DOWN as exc:
+                logger.error("Redis lost while closing (%s)", describe(exc))
+                self.stopping = "redis_lost"
+        self._record_unreturned()
+
+    def _give_back(self) -> None:
+        """Retries still waiting out their backoff go back to the queue (as first
+        leased: their retry count starts again); the rest is done."""
+        self._push_unpushed()
         waiting = self._leases_of(self._delayed_requests()) & self.held.keys()
         self._ack([lease for lease in self.held if lease not in waiting])
         released = self.queue.release(waiting)
@@ -191,24 +235,77 @@ class ClusterScheduler(Scheduler):
             self._forget_delayed(waiting)
             self.stats.inc_value("cluster/leases/released", released)
             logger.info("Gave %d waiting retries back to the cluster queue", released)
-        try:
-            self.queue.stop_beating(self.worker_id)
-        except Exception:
-            logger.warning("could not remove this worker's heartbeat; it expires by itself")
-        if not self.persist:
-            self.flush()
+        self.queue.stop_beating(self.worker_id)
+
+    def _record_unreturned(self) -> None:
+        """What this worker held and could not give back to Redis: in its failures file."""
+        failures = Failures.for_crawler(self.crawler)
+        unreturned = [r for lease, r in self.held.items() if lease not in self.done]
+        unreturned += self.unpushed
+        for request in unreturned:
+            failures.record_request(request, self.stopping or "redis_lost")
+        if unreturned:
+            self.stats.inc_value("cluster/unreturned", len(unreturned))
+        self.held.clear()
+        self.done.clear()
+        self.unpushed.clear()
+
+    def _push_unpushed(self) -> None:
+        """Requests scheduled while Redis was away (a duplicate is possible: the merge dedups)."""
+        while self.unpushed:
+            self.queue.push(self.unpushed[0])
+            self.unpushed.pop(0)
+            self.stats.inc_value("cluster/enqueued")
+
+    def _stop(self, reason: str, message: str) -> None:
+        """Close this worker on its own (not "finished"), once, with one line."""
+        if self.stopping is not None:
+            return
+        self.stopping = reason
+        held = len(self.held) - len(self.done) + len(self.unpushed)
+        logger.error("%s: stopping this worker (%d requests it held go to its failures file)",
+                     message, held)
+        schedule_coro(self.crawler.engine.close_spider_async(reason=reason))
+
+    def _redis_failed(self, exc: BaseException) -> None:
+        if self.outage.failed(exc):
+            self._stop("redis_lost", f"Redis unreachable for {self.outage.away():.0f}s "
+                       f"(CLUSTER_REDIS_LOST_TIMEOUT={self.outage.timeout:g})")
+
+    def _check_crawl(self) -> None:
+        """Stop when the crawl this worker joined is no longer in Redis."""
+        current = current_crawl(self.server, self.queue.key)
+        if current != self.crawl_id:
+            why = f"crawl {current} replaced it" if current else \
+                "Redis restarted empty or the keys were deleted"
+            self._stop("cluster_keys_vanished",
+                       f"The cluster crawl {self.crawl_id} vanished from Redis ({why})")
 
     def enqueue_request(self, request: Request) -> bool:
-        if not request.dont_filter and self.df.request_seen(request):
-            self.df.log(request, self.spider)
-            self.stats.inc_value("cluster/duplicates")
-            return False
-        self.queue.push(request)
+        if self.outage.lost or self.stopping:
+            self.unpushed.append(request)
+            return True
+        try:
+            if not request.dont_filter and self.df.request_seen(request):
+                self.df.log(request, self.spider)
+                self.stats.inc_value("cluster/duplicates")
+                return False
+            self.queue.push(request)
+        except REDIS_DOWN as exc:
+            self.unpushed.append(request)
+            self._redis_failed(exc)
+            return True
         self.stats.inc_value("cluster/enqueued")
         return True
 
     def next_request(self) -> Request | None:
-        popped = self.queue.pop_leased(self.lease_seconds, self.worker_id)
+        if self.outage.lost or self.stopping:
+            return None
+        try:
+            popped = self.queue.pop_leased(self.lease_seconds, self.worker_id)
+        except REDIS_DOWN as exc:
+            self._redis_failed(exc)
+            return None
         if popped is None:
             return None
         lease_id, request = popped
@@ -218,7 +315,13 @@ class ClusterScheduler(Scheduler):
         return request
 
     def has_pending_requests(self) -> bool:
-        return len(self.queue) > 0
+        if self.outage.lost or self.stopping:
+            return False
+        try:
+            return len(self.queue) > 0
+        except REDIS_DOWN as exc:
+            self._redis_failed(exc)
+            return False
 
     # --- leases ---------------------------------------------------------
 
@@ -245,17 +348,34 @@ class ClusterScheduler(Scheduler):
         still_held = self.queue.ack(lease_ids)
         for lease_id in lease_ids:
             self.held.pop(lease_id, None)
+            self.done.discard(lease_id)
         self.stats.inc_value("cluster/leases/acked", len(lease_ids))
         if still_held < len(lease_ids):
             # Expired before we finished: another worker may do them again (merge dedups).
             self.stats.inc_value("cluster/leases/lost", len(lease_ids) - still_held)
 
-    def _ack_finished(self) -> None:
+    def _note_done(self) -> None:
+        """Held leases whose request has left the engine: done, whether Redis is there or not."""
         live = self._live_leases()
-        self._ack([lease for lease in self.held if lease not in live])
+        self.done.update(lease for lease in self.held if lease not in live)
+
+    def _ack_finished(self) -> None:
+        self._note_done()
+        self._ack(list(self.done))
 
     def _tick(self) -> None:
+        if self.stopping:
+            return
+        self._note_done()  # what finished during an outage is not lost work
+        if not self.outage.due():
+            return
         try:
+            self.server.ping()
+            self.outage.reached()
+            self._check_crawl()
+            if self.stopping:
+                return
+            self._push_unpushed()
             self._ack_finished()
             if self.held and time.monotonic() - self.last_renewal >= self.lease_seconds / 3:
                 lost = self.queue.renew(self.held, self.lease_seconds)
@@ -278,6 +398,9 @@ class ClusterScheduler(Scheduler):
             if requeued:
                 self.stats.inc_value("cluster/leases/requeued_expired", requeued)
                 logger.warning("Put %d requests of expired leases back in the queue", requeued)
+        except REDIS_DOWN as exc:
+            self._redis_failed(exc)
+            return
         except Exception:
             logger.exception("cluster heartbeat failed; trying again in %.1fs", self.poll_interval)
             return
@@ -285,6 +408,15 @@ class ClusterScheduler(Scheduler):
         wake_engine(self.crawler.engine)
 
     def _spider_idle(self) -> None:
+        if self.stopping or self.outage.lost:
+            raise DontCloseSpider  # closing on its own, or waiting for Redis
+        try:
+            self._idle()
+        except REDIS_DOWN as exc:
+            self._redis_failed(exc)
+            raise DontCloseSpider from None
+
+    def _idle(self) -> None:
         self._ack_finished()
         queued, leased = len(self.queue), self.queue.leased_count()
         if queued or leased:
@@ -300,6 +432,10 @@ class ClusterScheduler(Scheduler):
             self.idle_since = now
         if now - self.idle_since < self.idle_before_close:
             raise DontCloseSpider
+        self._check_crawl()  # an emptied Redis is not the end of the crawl
+        if self.stopping:
+            raise DontCloseSpider
+        mark_finished(self.server, self.queue.key)
         logger.info("Cluster queue and leases empty for %.1fs: closing", now - self.idle_since)
 
 

@@ -42,6 +42,8 @@ from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
 from twisted.internet.defer import Deferred
 
+from booksscraper.cluster.mode import is_cluster
+from booksscraper.cluster.mode import redis_url as cluster_redis_url
 from booksscraper.commands.terminal import add_terminal_handler, log_to_file, quiet_log_file
 from booksscraper.commands.usage import UsageWarnings
 from booksscraper.config.errors import BadConfig
@@ -76,7 +78,7 @@ def check_process_settings(settings: BaseSettings) -> None:
     jobdir = settings.get("JOBDIR")
     if jobdir and os.path.exists(jobdir) and not os.path.isdir(jobdir):
         raise BadConfig(f"JOBDIR: {jobdir} is a file; give a folder")
-    redis_url = settings.get("REDIS_URL")
+    redis_url = cluster_redis_url(settings)
     if redis_url and urlsplit(str(redis_url)).scheme not in ("redis", "rediss", "unix"):
         raise BadConfig(f"REDIS_URL: not a Redis URL: {redis_url!r} "
                         "(e.g. redis://127.0.0.1:6379/0)")
@@ -179,7 +181,7 @@ class Command(UsageWarnings, ScrapyCrawlCommand):
             self._fail("the crawl could not start (see the log above)", EXIT_NOT_FINISHED)
             return
         stats = crawler.stats.get_stats() if crawler.stats else {}
-        cluster = bool(self.settings and self.settings.get("REDIS_URL"))
+        cluster = is_cluster(crawler.settings)
         failed = outcome(stats, getattr(crawler.spider, "failure_message", None), cluster=cluster)
         if cluster and failed is None and not stats.get("item_scraped_count"):
             print("note: this worker exported no book: the cluster's other workers took every "

@@ -4,8 +4,8 @@ Every worker revalidates pages against one page cache in Redis (``RedisCacheStor
 so a 304 is possible whichever worker fetched the page last time. No worker sees the whole
 catalogue, so none compares: each writes ``WORKER_FILE`` in its ``OUTPUT_DIR`` at the end
 (its start URL, how it finished, listing pages lost, the book URLs it saw on listing
-pages, as 64-bit keys), and the merge step (``python -m booksscraper.cluster.merge``)
-compares all the workers' books with the state in the merged output's folder, once:
+pages, as 64-bit keys), and the merge step (``python -m booksscraper.cluster.merge
+--state-dir DIR``) compares all the workers' books with the state in that folder, once:
 ``changes.jsonl`` there and the summary line. A book is "removed" only if every worker
 finished (a worker killed mid-crawl left no ``WORKER_FILE``), none lost a listing page and
 the book's URL was on no worker's listing page; a page that failed on any worker is "not
@@ -93,9 +93,12 @@ def _read_worker(directory: Path) -> dict[str, Any] | None:
         return None
 
 
-def compare_workers(out_dir: Path, worker_dirs: Sequence[Path]) -> Comparison | str | None:
+def compare_workers(
+    out_dir: Path, worker_dirs: Sequence[Path], state: Path | None = None
+) -> Comparison | str | None:
     """The comparison of a whole cluster crawl, into ``out_dir`` (the merged output's folder).
 
+    ``state``: the state's folder (default: ``incremental/`` in ``out_dir``).
     Returns the comparison, a line saying why there was none, or None when the workers
     crawled with ``INCREMENTAL=False`` (no comparison, the state untouched).
     """
@@ -119,7 +122,7 @@ def compare_workers(out_dir: Path, worker_dirs: Sequence[Path]) -> Comparison | 
     def books() -> Iterator[dict[str, Any]]:
         return chain.from_iterable(iter_json_lines(d / default("OUTPUT_JSONL")) for d in dirs)
 
-    state = out_dir / STATE_DIR
+    state = state or out_dir / STATE_DIR
     previous = read_run(state)
     if start_url is None or not in_scope(state, previous, start_url):
         previous = None

@@ -211,10 +211,15 @@ class RedisCacheStorage:
         self.settings = settings
         self.server: Any = None
         self.prefix = ""
+        self.redis_down: tuple[type[BaseException], ...] = ()
 
     def open_spider(self, spider: Spider) -> None:
         from scrapy_redis.connection import get_redis_from_settings
 
+        from booksscraper.cluster.outage import REDIS_DOWN
+
+        # Redis away: a miss, the page not stored (the scheduler tells the outage, once).
+        self.redis_down = REDIS_DOWN
         self.server = get_redis_from_settings(self.settings)
         self.prefix = text(self.settings, "INCREMENTAL_REDIS_KEY") % {"spider": spider.name}
         self._fingerprinter = spider.crawler.request_fingerprinter
@@ -227,17 +232,21 @@ class RedisCacheStorage:
         return f"{self.prefix}:{self._fingerprinter.fingerprint(request).hex()}"
 
     def retrieve_response(self, spider: Spider, request: Request) -> Response | None:
-        entry = self.server.hgetall(self._key(request))
+        try:
+            entry = self.server.hgetall(self._key(request))
+        except self.redis_down:
+            return None
         if not entry or not {b"meta", b"headers", b"body"} <= entry.keys():
             return None
         return _response(json.loads(entry[b"meta"]), entry[b"headers"], entry[b"body"])
 
     def store_response(self, spider: Spider, request: Request, response: Response) -> None:
-        self.server.hset(self._key(request), mapping={
-            "meta": json.dumps(_meta(request, response)),
-            "headers": headers_dict_to_raw(response.headers) or b"",
-            "body": response.body,
-        })
+        with contextlib.suppress(self.redis_down):
+            self.server.hset(self._key(request), mapping={
+                "meta": json.dumps(_meta(request, response)),
+                "headers": headers_dict_to_raw(response.headers) or b"",
+                "body": response.body,
+            })
 
 
 class ConditionalFetch(HttpCacheMiddleware):

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
+from booksscraper.cluster.mode import is_cluster
 from booksscraper.config.readers import boolean, text
 from booksscraper.dedup.keyset import KeySet
 from booksscraper.extraction.validation import upc_key
@@ -67,7 +68,7 @@ def enabled(settings: BaseSettings) -> bool:
 
 
 def on_cluster(settings: BaseSettings) -> bool:
-    return bool(text(settings, "REDIS_URL"))
+    return is_cluster(settings)
 
 
 def history_dir(settings: BaseSettings, job: str | None) -> Path:

@@ -4,6 +4,13 @@ scrapy-rotating-proxies 0.6.2 counts every status but 200/301/302 as a ban,
 so a site's 503 or 429 (the site throttling everyone) kills healthy proxies.
 Our policy, fitted to the site:
 
+- the proxy's own failure (a ban of that proxy, whatever the site would say): it
+  refused our credentials (407, or the bare 401 tinyproxy answers: this site asks no
+  login; reason ``credentials/<status>``: the proxy middleware takes it out for good), its
+  own error pages (a 502, 503 or 504 whose ``Server`` header is not the one the site's
+  pages carry, or with RFC 9209's ``Proxy-Status``), a connection it refused; connections
+  it dropped (``ResponseFailed``, lost, no answer: a site's reset looks the same through a
+  proxy) ROTATING_PROXY_EMPTY_BODY_STRIKES times in a row.
 - ban: a status in ROTATING_PROXY_BAN_STATUSES (a "forbidden"); a 200 page carrying
   one of ROTATING_PROXY_BAN_MARKERS (a "blocked" page); empty 200 bodies (except
   robots.txt) through the same proxy ROTATING_PROXY_EMPTY_BODY_STRIKES times
@@ -12,9 +19,10 @@ Our policy, fitted to the site:
   connect timeout, DNS, tunnel errors).
 - not a ban: 429 and 503 (throttling: the retry middleware slows down and
   retries on the same pool), any other answer relayed by the proxy.
-- unknown (proxy state unchanged): other 5xx (the proxy's own "cannot reach
-  upstream" page looks the same as the site's error), timeouts and
-  connections lost mid-response (the site may have reset them).
+- unknown (proxy state unchanged): other 5xx, timeouts.
+
+A ban sends the page to another proxy without spending its retries (the proxy
+middleware retries it before the retry middleware sees it).
 
 Settings (defaults in docs/settings.md):
 
@@ -24,7 +32,8 @@ Settings (defaults in docs/settings.md):
 - ``ROTATING_PROXY_EMPTY_BODY_STRIKES``: empty pages in a row that ban a proxy.
 - ``ROTATING_PROXY_BAN_POLICY``: the class that decides (``BanPolicy``, below).
 
-Stats: ``bans/status/<code>``, ``bans/blocked_page``, ``bans/empty``, ``bans/error/<reason>``:
+Stats: ``bans/status/<code>``, ``bans/blocked_page``, ``bans/empty``, ``bans/error/<reason>``,
+``bans/credentials/<code>``, ``bans/proxy_error/<code>``:
 counted by the proxy middleware once per death of a proxy (the failures of the
 other requests in flight through it belong to the same outage); this
 middleware only records the reason in ``meta["_ban_reason"]``.
@@ -41,6 +50,7 @@ from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedE
 from scrapy.http import Response
 from scrapy.utils.misc import load_object
 from twisted.internet import error as net
+from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
 from booksscraper.config.declared import default
 from booksscraper.config.readers import text, text_list, whole_number
@@ -57,6 +67,17 @@ PROXY_FAILURES = (
     net.DNSLookupError,
     TunnelError,
 )
+# Dropped by the proxy, or by the site behind it: a strike, not a ban at once.
+CONNECTIONS_DROPPED = (ResponseFailed, ResponseNeverReceived, net.ConnectionLost)
+# Answers that come from the proxy, not the site (see the module docstring).
+CREDENTIALS_REJECTED = frozenset({401, 407})
+GATEWAY_STATUSES = frozenset({502, 503, 504})
+CREDENTIALS = "credentials/"
+
+
+def rejected_credentials(reason: str | None) -> bool:
+    """Whether a ban reason says the proxy refused our credentials (not a rest: an error)."""
+    return bool(reason) and reason.startswith(CREDENTIALS)  # type: ignore[union-attr]
 
 
 def is_robots_txt(request: Request) -> bool:
@@ -73,8 +94,10 @@ class BanPolicy:
         self.ban_statuses = ban_statuses
         self.markers = markers
         self.empty_strikes = empty_strikes
-        # Empty pages through each proxy since its last real page.
-        self.empty_streak: dict[str, int] = {}
+        # Empty pages and dropped connections through each proxy since its last real page.
+        self.strikes: dict[str, int] = {}
+        # The Server header of each site's own answers: a 5xx without it is the proxy's page.
+        self.site_server: dict[str, bytes | None] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BanPolicy:
@@ -86,33 +109,59 @@ class BanPolicy:
 
     def assess(self, request: Request, response: Response) -> tuple[bool | None, str | None]:
         """(ban?, reason): True, False or None (unknown); the reason is a stats key suffix."""
+        via_proxy = bool(request.meta.get("proxy"))
+        if via_proxy and response.status in CREDENTIALS_REJECTED:
+            return True, f"{CREDENTIALS}{response.status}"
+        if via_proxy and self._proxys_own_page(request, response):
+            return True, f"proxy_error/{response.status}"
+        if response.status < 500:
+            self.site_server[_host(request)] = response.headers.get("Server")
         if response.status in self.ban_statuses:
             return True, f"status/{response.status}"
         if response.status == 200:
             if not response.body:
                 return self._empty(request)
-            self.empty_streak.pop(request.meta.get("proxy") or "", None)
+            self.strikes.pop(request.meta.get("proxy") or "", None)
             if any(marker in response.body[:MARKER_SCAN_BYTES] for marker in self.markers):
                 return True, "blocked_page"
         if response.status in THROTTLE_STATUSES or response.status < 500:
             return False, None
         return None, None
 
+    def _proxys_own_page(self, request: Request, response: Response) -> bool:
+        if response.status not in GATEWAY_STATUSES:
+            return False
+        if b"Proxy-Status" in response.headers:
+            return True
+        host = _host(request)
+        return host in self.site_server and response.headers.get("Server") != self.site_server[host]
+
     def _empty(self, request: Request) -> tuple[bool | None, str | None]:
         if is_robots_txt(request):
             return False, None
+        return (True, "empty") if self._strike(request) else (None, None)
+
+    def _strike(self, request: Request) -> bool:
+        """One more strike against the request's proxy; True when they make a ban.
+
+        Below the count it may be the site's bad moment: the retry middleware retries it.
+        """
         proxy = request.meta.get("proxy") or ""
-        streak = self.empty_streak[proxy] = self.empty_streak.get(proxy, 0) + 1
+        streak = self.strikes[proxy] = self.strikes.get(proxy, 0) + 1
         if streak < self.empty_strikes:
-            return None, None  # maybe the site's bad moment: the retry middleware retries it
-        del self.empty_streak[proxy]
-        return True, "empty"
+            return False
+        del self.strikes[proxy]
+        return True
 
     def response_is_ban(self, request: Request, response: Response) -> bool | None:
         return self.assess(request, response)[0]
 
     def exception_is_ban(self, request: Request, exception: BaseException) -> bool | None:
-        return True if isinstance(exception, PROXY_FAILURES) else None
+        if isinstance(exception, PROXY_FAILURES):
+            return True
+        if isinstance(exception, CONNECTIONS_DROPPED) and request.meta.get("proxy"):
+            return True if self._strike(request) else None
+        return None
 
 
 class BanDetectionMiddleware:
@@ -157,3 +206,7 @@ class BanDetectionMiddleware:
         request.meta["_ban"] = ban
         request.meta[BAN_REASON_META] = f"error/{failure_reason(exception)}" if ban else None
         return None
+
+
+def _host(request: Request) -> str:
+    return urlsplit(request.url).hostname or ""

@@ -11,12 +11,16 @@ is not a base class. What differs from the package's middleware:
   ``Proxy-Authorization`` header and store the bare ``scheme://host:port``,
   so no log line, stats key, failures record or download error can show
   them; log lines we write mask them (``user:***@``). The header is replaced
-  or removed whenever a retry moves the request to another proxy, and
-  ``meta["_auth_proxy"]`` is kept in step so Scrapy's HttpProxyMiddleware
-  leaves it alone.
+  or removed whenever a retry moves the request to another proxy, in step with
+  what Scrapy's HttpProxyMiddleware reads (``compat.set_proxy_credentials``).
+- Proxies judged by what they answer (``bans.py``): the proxy's own failures rest it
+  and send the page to another proxy without spending the page's retries. A proxy
+  that refuses our credentials (407/401) is named once, masked, and taken out for good.
 - When every proxy is dead: ``wait`` for the first one to come back (the
   request waits, the crawl resumes by itself) or ``close`` the spider with
-  reason ``all_proxies_dead`` (the package resets all dead proxies at once).
+  reason ``all_proxies_dead`` (the package resets all dead proxies at once); the
+  line names them. When none can come back (every one refused our credentials) the
+  spider closes ``proxies_unusable`` with one line naming them, whatever the policy.
 - No deprecated ``spider`` arguments; dead proxies are re-checked every second.
 - One outage, one death (``proxies/pool.py``); bans are counted once per death as well.
 
@@ -40,7 +44,8 @@ outage), ``proxies/stale_failures`` (failures of requests sent before the
 proxy's latest death, not counted again), ``proxies/state/<proxy>``
 (at close: good, dead or unchecked), ``proxies/wait_seconds``, ``proxies/all_dead``,
 ``proxies/dropped`` (requests given up for want of a proxy, when closing or shut down
-while waiting; written to the failures file).
+while waiting; written to the failures file), ``proxies/rejected`` (took out: refused our
+credentials).
 """
 
 from __future__ import annotations
@@ -59,11 +64,12 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 from twisted.internet.defer import Deferred
 
+from booksscraper.compat import set_proxy_credentials
 from booksscraper.config.readers import choice, number, whole_number
-from booksscraper.middlewares.bans import BAN_REASON_META
+from booksscraper.middlewares.bans import BAN_REASON_META, rejected_credentials
 from booksscraper.proxies.pool import GENERATION_META, ProxyPool
 from booksscraper.proxies.sources import basic_auth, configured_proxies
-from booksscraper.records.credentials import proxy_key
+from booksscraper.records.credentials import mask_proxy, proxy_key
 from booksscraper.records.failures import Failures, RequestRecorded
 
 logger = logging.getLogger(__name__)
@@ -98,6 +104,8 @@ class ProxyRotationMiddleware:
         self._tasks: list[task.LoopingCall] = []
         self._closing: Deferred[None] | None = None
         self._warned_all_dead = False
+        # The last reason each proxy failed for (a stats key suffix), to name it when all are out.
+        self.failed_for: dict[str, str] = {}
         self.auth_headers = {
             proxy_key(p): basic_auth(p) for p in proxy_list if urlsplit(p).username is not None
         }
@@ -138,33 +146,24 @@ class ProxyRotationMiddleware:
         request.meta["download_slot"] = key
         request.meta["_rotating_proxy"] = True
         request.meta[GENERATION_META] = self.proxies.generation[proxy]
-        auth = self.auth_headers.get(key)
-        if auth:
-            request.headers["Proxy-Authorization"] = auth
-            request.meta["_auth_proxy"] = key
-        else:
-            request.headers.pop("Proxy-Authorization", None)
-            request.meta.pop("_auth_proxy", None)
+        set_proxy_credentials(request, key, self.auth_headers.get(key))
 
     async def _all_dead(self, request: Request) -> str | None:
         """Wait for the first dead proxy to come back, or close the spider; None if still none."""
         self.stats.inc_value("proxies/all_dead")
         engine = self.crawler.engine
+        if not self.proxies.dead:  # none can come back: each refused our credentials
+            self._close("proxies_unusable", "Every proxy is unusable")
+            self._drop(request, "proxies_unusable")
         if self.all_dead == "close":
-            if engine is not None and engine.running and self._closing is None:
-                logger.error(
-                    "Every proxy is dead: closing the spider (ROTATING_PROXY_ALL_DEAD=close)"
-                )
-                self._closing = deferred_from_coro(
-                    engine.close_spider_async(reason="all_proxies_dead")
-                )
+            self._close("all_proxies_dead", "Every proxy is dead (ROTATING_PROXY_ALL_DEAD=close)")
             self._drop(request)
         due = self.proxies.next_return() or time.time()
         if not self._warned_all_dead:
             self._warned_all_dead = True
             logger.warning(
-                "Every proxy is dead: waiting %.0fs for the first to come back",
-                max(0.0, due - time.time()),
+                "Every proxy is dead (%s): waiting %.0fs for the first to come back",
+                self._named(), max(0.0, due - time.time()),
             )
         # Occupying a downloader slot here is fine: nothing can be downloaded meanwhile.
         # Short naps, so a shutdown does not wait for the whole proxy backoff.
@@ -180,9 +179,24 @@ class ProxyRotationMiddleware:
             self._warned_all_dead = False
         return proxy
 
-    def _drop(self, request: Request) -> None:
+    def _close(self, reason: str, why: str) -> None:
+        """Close the spider once, with one line naming every proxy and why it is out."""
+        engine = self.crawler.engine
+        if engine is not None and engine.running and self._closing is None:
+            logger.error("%s: %s: closing the spider", why, self._named())
+            self._closing = deferred_from_coro(engine.close_spider_async(reason=reason))
+
+    def _named(self) -> str:
+        """Every proxy, masked, with its state and last failure."""
+        return ", ".join(
+            f"{mask_proxy(p)} {self.proxies.state_of(p)}"
+            + (f" ({self.failed_for[p]})" if p in self.failed_for else "")
+            for p in self.proxies.proxies
+        )
+
+    def _drop(self, request: Request, reason: str = "all_proxies_dead") -> None:
         """Give up on ``request`` for want of a proxy: written down once, then dropped as such."""
-        Failures.for_crawler(self.crawler).record_request(request, "all_proxies_dead")
+        Failures.for_crawler(self.crawler).record_request(request, reason)
         self.stats.inc_value("proxies/dropped")
         raise RequestRecorded("all proxies are dead")
 
@@ -199,7 +213,18 @@ class ProxyRotationMiddleware:
                 self._count_ban(request)  # a proxy the spider chose: no pool, no outages
             return None
         ban = request.meta.get("_ban")
-        if ban is True:
+        reason = request.meta.get(BAN_REASON_META)
+        if ban is True and rejected_credentials(reason):
+            if self.proxies.take_out(proxy):
+                self.failed_for[proxy] = reason
+                self.stats.inc_value("proxies/rejected")
+                self._count_ban(request)
+                logger.warning("Proxy %s refused our credentials (HTTP %s): taken out of the "
+                               "rotation", mask_proxy(proxy), reason.rsplit("/", 1)[-1])
+            result = self._retry(request)
+        elif ban is True:
+            if reason:
+                self.failed_for[proxy] = reason
             if self.proxies.mark_dead_once(proxy, request.meta.get(GENERATION_META)):
                 self.stats.inc_value("proxies/deaths")
                 self._count_ban(request)

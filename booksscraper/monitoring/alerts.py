@@ -14,7 +14,9 @@ every URL in an alert has its password masked (``records/credentials.py``).
 
 Settings (defaults in docs/settings.md):
 
-- ``ALERT_WEBHOOK_URL``: http(s) URL that receives each alert; empty: none.
+- ``ALERT_WEBHOOK_URL``: http(s) URL that receives each alert; empty: none. A secret
+  (its password or token): give it as ``$BOOKS_ALERT_WEBHOOK_URL`` or in the file
+  ``$BOOKS_ALERT_WEBHOOK_URL_FILE``, not on a command line (``records/credentials.py``).
 - ``ALERT_WEBHOOK_TIMEOUT``: seconds for the POST.
 - ``ALERTS_FILE``: in ``OUTPUT_DIR``; one alert per line (a crawl without an alert
   does not create it).
@@ -36,11 +38,11 @@ from urllib.parse import urlsplit, urlunsplit
 from scrapy.settings import BaseSettings
 
 from booksscraper.config.errors import BadConfig
-from booksscraper.config.readers import number, text
+from booksscraper.config.readers import number
 from booksscraper.output.errors import OutputError
 from booksscraper.output.folder import output_path
 from booksscraper.output.jsonlines import JsonLinesWriter, dumps
-from booksscraper.records.credentials import mask_credentials
+from booksscraper.records.credentials import mask_credentials, secret
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ class Alerts:
     """Writes alerts to the file and the webhook; one per call, failures logged once."""
 
     def __init__(self, settings: BaseSettings) -> None:
-        url = text(settings, "ALERT_WEBHOOK_URL") or ""
+        url = secret(settings, "ALERT_WEBHOOK_URL")
         self.url = check_webhook_url(url) if url else ""
         self.timeout = number(settings, "ALERT_WEBHOOK_TIMEOUT")
         if self.timeout == 0:

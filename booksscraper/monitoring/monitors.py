@@ -50,6 +50,7 @@ from typing import Any
 
 from scrapy.settings import BaseSettings
 
+from booksscraper.cluster.mode import is_cluster
 from booksscraper.config.declared import default
 from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import number, text_list, whole_number
@@ -113,7 +114,7 @@ class Thresholds:
             max_seconds=number(settings, "MONITOR_MAX_SECONDS"),
             item_limit=settings.getint("CLOSESPIDER_ITEMCOUNT"),
             page_limit=settings.getint("CLOSESPIDER_PAGECOUNT"),
-            cluster_worker=bool(settings.get("REDIS_URL")),
+            cluster_worker=is_cluster(settings),
         )
 
 

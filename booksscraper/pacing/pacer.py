@@ -31,9 +31,10 @@ from scrapy.utils.asyncio import sleep
 from scrapy.utils.httpobj import urlparse_cached
 
 from booksscraper.cluster.concurrency import EXPIRY_MARGIN, ClusterSlots
+from booksscraper.cluster.mode import is_cluster
 from booksscraper.cluster.ratelimit import ClusterRateLimiter, domain_key_setting, require_redis
 from booksscraper.config.declared import default
-from booksscraper.config.readers import boolean, number, text, whole_number
+from booksscraper.config.readers import boolean, number, whole_number
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES
 from booksscraper.middlewares.bans import is_robots_txt
 from booksscraper.pacing.holder import HELD_BY, NOT_BEFORE, DelayedRequests
@@ -81,7 +82,7 @@ class SitePacer:
             require_redis(s, "CLUSTER_MAX_RPS_PER_DOMAIN")
         if cluster_cap:
             require_redis(s, "CLUSTER_MAX_CONCURRENCY_PER_DOMAIN")
-        shared = bool(text(s, "REDIS_URL") or text(s, "REDIS_HOST"))
+        shared = is_cluster(s)
         self.crawler = crawler
         self.stats = crawler.stats
         self.sites: dict[str, Site] = {}

@@ -4,7 +4,8 @@ Each request records the outage generation of its proxy when it is sent
 (``meta["proxy_generation"]``); a failure of a request sent before the proxy's latest death
 does not mark it dead again (the package counts every request in flight through a dropped
 proxy as one more failed attempt, so a 1-second outage rested the proxy for the better part
-of an hour). Log lines show proxies with their passwords masked.
+of an hour). A proxy that refused our credentials is taken out for good (``take_out``):
+resting it would only fail again. Log lines show proxies with their passwords masked.
 """
 
 from __future__ import annotations
@@ -30,13 +31,26 @@ class ProxyPool(Proxies):
         # Deaths of each proxy so far: a request sent under an older count was in flight
         # when the proxy died, and its failure is part of that same outage.
         self.generation: dict[str, int] = dict.fromkeys(self.proxies, 0)
+        # Proxies that refused our credentials: never handed out again.
+        self.rejected: set[str] = set()
+
+    def take_out(self, proxy: str) -> bool:
+        """Out of the rotation for good; True the first time (False: already out)."""
+        if proxy in self.rejected:
+            return False
+        self.rejected.add(proxy)
+        for group in (self.good, self.unchecked, self.dead):
+            group.discard(proxy)
+        return True
 
     def mark_dead_once(self, proxy: str, sent_generation: int | None) -> bool:
         """Mark ``proxy`` dead unless the request was sent before its latest death.
 
         True when this is a new death, False for a stale failure of the same outage.
         """
-        if sent_generation is not None and sent_generation != self.generation[proxy]:
+        if proxy in self.rejected or (
+            sent_generation is not None and sent_generation != self.generation[proxy]
+        ):
             return False
         self.mark_dead(proxy)
         return True
@@ -59,6 +73,8 @@ class ProxyPool(Proxies):
         )
 
     def mark_good(self, proxy: str) -> None:
+        if proxy in self.rejected:
+            return
         if proxy not in self.good:
             logger.debug("Proxy %s is good", mask_proxy(proxy))
         self.unchecked.discard(proxy)
@@ -71,6 +87,8 @@ class ProxyPool(Proxies):
         return min((self.proxies[p].next_check for p in self.dead), default=None)
 
     def state_of(self, proxy: str) -> str:
+        if proxy in self.rejected:
+            return "rejected"
         if proxy in self.good:
             return "good"
         return "dead" if proxy in self.dead else "unchecked"

@@ -1,1 +1,1 @@
-"""Command-line tools around the crawler: `make crawl`, comparisons with ground truth."""
+"""Command-line tools around the crawler: `make crawl`, `make cluster`, ground-truth checks."""

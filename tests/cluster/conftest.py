@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from booksscraper.cluster.redis_server import RedisServer
+from booksscraper.tools.redis_server import RedisServer
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import pytest
 import redis
 
 from booksscraper.cluster.merge import merge
-from booksscraper.cluster.redis_server import RedisServer
-from booksscraper.cluster.run import start_worker, stop
 from booksscraper.output.jsonlines import read_json_lines
 from booksscraper.sandbox.testing import running_sandbox
+from booksscraper.tools.cluster_run import start_worker, stop
+from booksscraper.tools.redis_server import RedisServer
 from booksscraper.tools.truth import differences
 from tests.helpers import run_crawl
 

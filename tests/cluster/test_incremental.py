@@ -15,10 +15,10 @@ import pytest
 import redis
 
 from booksscraper.cluster.merge import merge_and_compare
-from booksscraper.cluster.redis_server import RedisServer
 from booksscraper.incremental.cluster import WORKER_FILE, compare_workers
 from booksscraper.output.jsonlines import dumps
 from booksscraper.sandbox.testing import running_sandbox
+from booksscraper.tools.redis_server import RedisServer
 from tests.cluster.test_cluster_crawl import run_workers, stat
 from tests.helpers import read_lines
 from tests.incremental.test_incremental_crawl import assert_reported, truth_of_changes
@@ -75,7 +75,7 @@ def test_two_workers_twice_report_exactly_the_changes_and_revalidate(
             # 3: the monitors flag the failed pages. A worker that got no page at all (the
             # other leased every request first, quick 304s) exits 0 too: the merge counts.
             assert all(code in (0, 3) for code in codes), codes
-            count, line = merge_and_compare(merged, dirs)
+            count, line = merge_and_compare(merged, dirs, out / "incremental")
             report = tmp_path / f"report{run}"  # this crawl's changes.jsonl
             report.mkdir()
             if (out / "changes.jsonl").exists():
@@ -171,12 +171,25 @@ def test_the_merge_command_prints_the_summary_and_takes_a_worker_without_books(
 
     out = tmp_path / "out" / "books.json"
     first = [worker(tmp_path / "a", [book(1), book(2)], listed=["http://s/b1", "http://s/b2"])]
-    assert main([str(out), *map(str, first)]) == 0
+    state = ["--state-dir", str(out.parent / "incremental")]
+    assert main([*state, str(out), *map(str, first)]) == 0
     # Book 2 was on the idle worker's listing page: not removed, yet not seen either.
     idle = worker(tmp_path / "c", [], listed=["http://s/b2"])
     (idle / "books.jsonl").unlink()  # it exported nothing: no books file, only its report
-    assert main([str(out), str(worker(tmp_path / "b", [book(1, "3.00")])), str(idle)]) == 0
+    assert main([*state, str(out), str(worker(tmp_path / "b", [book(1, "3.00")])),
+                 str(idle)]) == 0
     printed = capsys.readouterr().out
     assert "Changes since the last crawl: 0 new, 0 removed, 1 changed: price 1; 1 not seen" \
         in printed
     assert json.loads(out.read_text()) == [book(1, "3.00")]
+
+
+def test_the_merge_writes_no_state_unless_told(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from booksscraper.cluster.merge import main
+
+    out = tmp_path / "out" / "books.json"
+    assert main([str(out), str(worker(tmp_path / "a", [book(1)], listed=["http://s/b1"]))]) == 0
+    assert "Changes since the last crawl: not compared (no --state-dir)" in capsys.readouterr().out
+    assert sorted(p.name for p in out.parent.iterdir()) == ["books.json"]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from booksscraper.cluster.merge import main
-from booksscraper.cluster.redis_server import RedisServer, free_port
+from booksscraper.tools.cluster_run import worker_folders
+from booksscraper.tools.redis_server import RedisServer, free_port
 from tests.helpers import REPO, run_crawl
 
 
@@ -81,3 +82,41 @@ def test_bad_cluster_settings_are_one_line_errors(
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_merge_of_fewer_books_than_announced_exits_3_naming_the_shortfall(
+    tmp_path: Path, capsys
+) -> None:
+    a = write_lines(tmp_path / "a", [{"upc": "1"}, {"upc": "2"}])
+    b = write_lines(tmp_path / "b", [{"upc": "3"}])
+    # The worker that read the first listing page recorded the site's "5 results".
+    (a / "stats.json").write_text(json.dumps({"books/announced": 5}), encoding="utf-8")
+    (b / "stats.json").write_text(json.dumps({"books/announced": 2}), encoding="utf-8")
+    assert main([str(tmp_path / "out" / "books.json"), str(a), str(b)]) == 3
+    err = capsys.readouterr().err
+    assert "error: the cluster crawl is incomplete: 3 of the 5 books the site announced " \
+        "(2 missing" in err
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "error: REDIS_URL: empty, and this worker must join a cluster (CLUSTER_REQUIRED)"),
+        ({"BOOKS_REDIS_URL": ""}, "error: REDIS_URL: $BOOKS_REDIS_URL is set but empty"),
+    ],
+)
+def test_a_container_without_redis_is_an_error_not_a_standalone_crawl(
+    sandbox, tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    result = run_crawl(sandbox.base_url, tmp_path, "-s", "CLUSTER_REQUIRED=true", env=env)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "books.jsonl").exists()
+
+
+def test_make_cluster_removes_the_worker_folders_of_a_larger_earlier_run(tmp_path: Path) -> None:
+    for n in (1, 2, 3):
+        write_lines(tmp_path / f"worker-{n}", [{"upc": str(n)}])
+    assert worker_folders(tmp_path, 2) == [tmp_path / "worker-1", tmp_path / "worker-2"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["worker-1", "worker-2"]

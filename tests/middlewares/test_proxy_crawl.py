@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -143,20 +141,7 @@ def test_a_short_proxy_outage_is_one_death_and_the_proxy_comes_back(
     sb = make_sandbox(books=400, latency_ms=200)
     proxies = [tinyproxies.start(f"127.0.0.{n}") for n in (2, 3, 4)]
     port = int(proxies[1].rsplit(":", 1)[1])
-    after_restart: dict[str, int] = {}
-
-    def outage() -> None:
-        deadline = time.monotonic() + 60
-        while sb.stats()["requests_total"] < 60 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        tinyproxies.stop(port)
-        time.sleep(1)
-        tinyproxies.start("127.0.0.3", port=port)
-        after_restart["count"] = sb.stats()["by_ip"].get("127.0.0.3", {}).get("count", 0)
-
-    thread = threading.Thread(target=outage)
-    thread.start()
-    try:
+    with tinyproxies.restarted_during(sb, port, "127.0.0.3", after_requests=60) as after_restart:
         result = run_crawl(
             sb.base_url, tmp_path,
             "-s", f"ROTATING_PROXY_LIST={','.join(proxies)}",
@@ -165,8 +150,6 @@ def test_a_short_proxy_outage_is_one_death_and_the_proxy_comes_back(
             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
             timeout=110,
         )
-    finally:
-        thread.join()
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(read_books(tmp_path)) == 400
     stats = crawl_stats(result.stderr)

@@ -22,6 +22,7 @@ from scrapy import Request, Spider
 from scrapy.core.downloader import Downloader, Slot
 from scrapy.core.engine import ExecutionEngine, _Slot
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
+from scrapy.downloadermiddlewares.httpproxy import HttpProxyMiddleware
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.exceptions import IgnoreRequest
@@ -212,3 +213,17 @@ def test_the_http_cache_middleware_serves_its_stored_page_when_a_download_fails(
     stored = Response(request.url, body=b"stored")
     request.meta[CACHED_RESPONSE] = stored
     assert middleware.process_exception(request, ConnectionRefusedError()) is stored
+
+
+def test_http_proxy_middleware_keeps_a_header_only_for_the_proxy_named_in_auth_proxy() -> None:
+    """What set_proxy_credentials keeps in step: HttpProxyMiddleware's ``_auth_proxy``."""
+    middleware = HttpProxyMiddleware.from_crawler(get_crawler(Spider))
+    request = Request("http://site.test/", meta={"proxy": "http://127.0.0.1:1"})
+    compat.set_proxy_credentials(request, "http://127.0.0.1:1", b"Basic eDp5")
+    middleware.process_request(request)
+    assert request.headers["Proxy-Authorization"] == b"Basic eDp5"  # ours, left alone
+    request.meta["proxy"] = "http://127.0.0.1:2"  # a retry on another proxy, not told
+    middleware.process_request(request)
+    assert b"Proxy-Authorization" not in request.headers  # never sent to another proxy
+    compat.set_proxy_credentials(request, "http://127.0.0.1:2", None)
+    assert "_auth_proxy" not in request.meta

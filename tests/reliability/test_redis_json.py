@@ -13,9 +13,9 @@ from scrapy import Request, Spider
 from scrapy.utils.request import request_from_dict
 
 from booksscraper.cluster import serializer as cluster_json
-from booksscraper.cluster.redis_server import RedisServer
-from booksscraper.cluster.run import start_worker, stop
 from booksscraper.sandbox.testing import running_sandbox
+from booksscraper.tools.cluster_run import start_worker, stop
+from booksscraper.tools.redis_server import RedisServer
 from booksscraper.tools.truth import differences
 from tests.helpers import read_books
 

@@ -122,14 +122,22 @@ def stop_tree(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def scrapyd(scrapyd_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrapyd]:
+def scrapyd_env() -> dict[str, str]:
+    """More environment for scrapyd, and so for its jobs (a test module overrides it)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def scrapyd(
+    scrapyd_venv: Path, tmp_path_factory: pytest.TempPathFactory, scrapyd_env: dict[str, str]
+) -> Iterator[Scrapyd]:
     home = tmp_path_factory.mktemp("scrapyd-home")
     port = free_port()
     (home / "scrapyd.conf").write_text(scrapyd_conf(port), encoding="utf-8")
     password = secrets.token_urlsafe(18)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPYD_")}
     env.pop("PYTHONPATH", None)  # jobs must find booksscraper in the egg only
-    env.update(SCRAPYD_USERNAME=USERNAME, SCRAPYD_PASSWORD=password)
+    env.update(SCRAPYD_USERNAME=USERNAME, SCRAPYD_PASSWORD=password, **scrapyd_env)
     console = home / "scrapyd-console.log"
     with console.open("wb") as out:
         process = subprocess.Popen(

@@ -6,8 +6,8 @@ no persistence), the sandbox, and N workers (``scrapy crawl books`` with
 outputs, checks the merge against the sandbox's ground truth, and stops
 everything by PID.
 
-    python -m booksscraper.cluster.run [--workers 3] [--books 1000] [--output-dir output/cluster]
-        [--max-rps 0] [-- more scrapy crawl arguments]
+    python -m booksscraper.tools.cluster_run [--workers 3] [--books 1000]
+        [--output-dir output/cluster] [--max-rps 0] [-- more scrapy crawl arguments]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,9 +23,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from booksscraper.cluster.merge import merge_and_compare
-from booksscraper.cluster.redis_server import running_redis
 from booksscraper.incremental.cluster import WORKER_FILE
+from booksscraper.incremental.state import STATE_DIR
+from booksscraper.records.credentials import SECRET_ENV_PREFIX
 from booksscraper.sandbox.testing import running_sandbox
+from booksscraper.tools.redis_server import running_redis
 from booksscraper.tools.truth import differences
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,19 +36,31 @@ REPO = Path(__file__).resolve().parents[2]
 def start_worker(
     redis_url: str, start_url: str, out_dir: Path, *scrapy_args: str
 ) -> subprocess.Popen[bytes]:
-    """One cluster worker: `scrapy crawl books` with REDIS_URL; its log is OUT_DIR/crawl.log."""
+    """One cluster worker: `scrapy crawl books`; its log is OUT_DIR/crawl.log.
+
+    The Redis URL goes in the environment (``$BOOKS_REDIS_URL``), never on the command line.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "scrapy", "crawl", "books",
         "-a", f"start_url={start_url}",
-        "-s", f"REDIS_URL={redis_url}",
         "-s", f"OUTPUT_DIR={out_dir}",
         "-s", f"LOG_FILE={out_dir / 'crawl.log'}",
         *scrapy_args,
     ]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env[SECRET_ENV_PREFIX + "REDIS_URL"] = redis_url
     return subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL)
+
+
+def worker_folders(out: Path, workers: int) -> list[Path]:
+    """``out/worker-1`` ... ``worker-N``; those of a larger earlier run are removed (the merge
+    reads this run's workers only)."""
+    folders = [out / f"worker-{i + 1}" for i in range(workers)]
+    for stale in set(out.glob("worker-*")) - set(folders):
+        shutil.rmtree(stale)
+    return folders
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -74,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--workers must be at least 1")
 
     out = args.output_dir.resolve()
-    worker_dirs = [out / f"worker-{i + 1}" for i in range(args.workers)]
+    worker_dirs = worker_folders(out, args.workers)
     extra = list(args.scrapy_args)
     if args.max_rps:
         extra += ["-s", f"CLUSTER_MAX_RPS_PER_DOMAIN={args.max_rps}"]
@@ -102,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     count, changes = merge_and_compare(
         merged_path,
         [d for d in worker_dirs if (d / "books.jsonl").exists() or (d / WORKER_FILE).exists()],
+        out / STATE_DIR,
     )
     problems = differences(json.loads(merged_path.read_text(encoding="utf-8")), truth)
     verdict = "matches the ground truth" if not problems else "DIFFERS from the ground truth"

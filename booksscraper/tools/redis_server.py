@@ -33,11 +33,13 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, workdir: Path) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], port: int, workdir: Path, password: str | None = None
+    ) -> None:
         self.proc = proc
         self.port = port
         self.workdir = workdir
-        self.url = f"redis://127.0.0.1:{port}/0"
+        self.url = f"redis://{':' + password + '@' if password else ''}127.0.0.1:{port}/0"
 
     @property
     def pid(self) -> int:
@@ -53,22 +55,33 @@ class RedisServer:
                 self.proc.wait()
 
 
-def start_redis(start_timeout: float = 10.0) -> RedisServer:
+def start_redis(
+    start_timeout: float = 10.0, port: int | None = None, password: str | None = None
+) -> RedisServer:
+    """A new, empty redis-server; ``port``: that one (a restart), else a free one.
+
+    ``password``: required of clients, given to redis-server in its config file (not argv).
+    """
     binary = shutil.which("redis-server")
     if binary is None:
         raise RedisServerError("redis-server not found (apt-get install redis-server)")
     workdir = Path(tempfile.mkdtemp(prefix="redis-"))
     # A port found free may be taken before redis binds it: try a few.
-    for _ in range(5):
-        port = free_port()
+    for _ in range(1 if port else 5):
+        port = port or free_port()
         args = [
             binary, "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "no",
             "--save", "", "--appendonly", "no", "--dir", str(workdir),
             "--logfile", str(workdir / "redis.log"),
         ]
+        if password:
+            conf = workdir / "redis.conf"
+            conf.write_text(f"requirepass {password}\n", encoding="utf-8")
+            args.insert(1, str(conf))  # the config file comes first, options after it
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        server = RedisServer(proc, port, workdir)
-        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+        server = RedisServer(proc, port, workdir, password)
+        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1,
+                             password=password)
         deadline = time.monotonic() + start_timeout
         while proc.poll() is None and time.monotonic() < deadline:
             try:
@@ -79,6 +92,7 @@ def start_redis(start_timeout: float = 10.0) -> RedisServer:
                 time.sleep(0.05)
         client.close()
         server.stop()
+        port = None
     log = (workdir / "redis.log").read_text(errors="replace")[-2000:] if (
         workdir / "redis.log").exists() else ""
     shutil.rmtree(workdir, ignore_errors=True)
@@ -88,6 +102,16 @@ def start_redis(start_timeout: float = 10.0) -> RedisServer:
 @contextlib.contextmanager
 def running_redis() -> Iterator[RedisServer]:
     server = start_redis()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_redis_with_password(password: str) -> Iterator[RedisServer]:
+    server = start_redis(password=password)
     try:
         yield server
     finally:
