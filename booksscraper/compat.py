@@ -221,3 +221,12 @@ def set_proxy_credentials(request: Request, proxy: str, header: bytes | None) ->
     else:
         request.headers.pop("Proxy-Authorization", None)
         request.meta.pop(_AUTH_PROXY, None)
+
+
+# -- scrapy-rotating-proxies: the meta keys its two middlewares talk through -----------------
+
+# Its BanDetectionMiddleware sets BAN (True, False or None) and its RotatingProxyMiddleware
+# reads it; ROTATING_PROXY marks a proxy the rotation chose (not the spider). Ours use the same
+# keys, so a spider or a middleware written for the package works beside them.
+BAN = "_ban"
+ROTATING_PROXY = "_rotating_proxy"

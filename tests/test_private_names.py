@@ -36,18 +36,6 @@ ALLOWED = {"booksscraper/compat.py", "tests/reliability/test_compat.py"}
 # Documented public API despite the underscore (the stdlib's os._exit, namedtuple._replace).
 PUBLIC = {"_exit", "_replace"}
 
-# Today's violations in modules other helpers are changing in parallel (issue 27): each
-# goes when its module is fixed; the lead empties this list after the merge.
-KNOWN_VIOLATIONS: set[tuple[str, str]] = {
-    # middlewares/proxies.py: HttpProxyMiddleware's meta key; scrapy-rotating-proxies'
-    # undocumented meta keys (its README documents only the ban policy's methods).
-    ("booksscraper/middlewares/proxies.py", "_ban"),
-    ("booksscraper/middlewares/proxies.py", "_rotating_proxy"),
-    ("booksscraper/middlewares/bans.py", "_ban"),
-    ("tests/middlewares/test_proxy_middleware.py", "_ban"),
-}
-
-
 def python_files() -> Iterator[Path]:
     for folder in ("booksscraper", "tests"):
         yield from sorted((REPO / folder).rglob("*.py"))
@@ -183,15 +171,10 @@ def violations() -> set[tuple[str, str]]:
 
 
 def test_private_names_and_crawler_attributes_only_where_allowed() -> None:
-    new = violations() - KNOWN_VIOLATIONS
+    new = violations()
     assert not new, "private names outside compat.py, or attributes hung on Crawler:\n" + (
         "\n".join(f"{path}: {name}" for path, name in sorted(new))
     )
-
-
-def test_the_known_violations_are_still_there() -> None:
-    """A fixed one leaves the list, so the list never hides a new one."""
-    assert not KNOWN_VIOLATIONS - violations()
 
 
 def test_the_guard_catches_each_kind() -> None:

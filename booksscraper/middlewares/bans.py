@@ -52,6 +52,7 @@ from scrapy.utils.misc import load_object
 from twisted.internet import error as net
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
+from booksscraper.compat import BAN
 from booksscraper.config.declared import default
 from booksscraper.config.readers import text, text_list, whole_number
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES, failure_reason
@@ -165,7 +166,7 @@ class BanPolicy:
 
 
 class BanDetectionMiddleware:
-    """Sets ``request.meta["_ban"]`` (True, False or None) for the proxy middleware.
+    """Sets ``request.meta[BAN]`` (True, False or None) for the proxy middleware.
 
     As the package's middleware of the same name does (a spider's ``response_is_ban`` /
     ``exception_is_ban`` win over the policy), without being built on it.
@@ -195,7 +196,7 @@ class BanDetectionMiddleware:
             ban, reason = assess(request, response)
         else:
             ban, reason = (spider_rule or self.policy.response_is_ban)(request, response), None
-        request.meta["_ban"] = ban
+        request.meta[BAN] = ban
         request.meta[BAN_REASON_META] = (reason or f"status/{response.status}") if ban else None
         return response
 
@@ -203,7 +204,7 @@ class BanDetectionMiddleware:
         spider = self.crawler.spider
         is_ban = getattr(spider, "exception_is_ban", self.policy.exception_is_ban)
         ban = is_ban(request, exception)
-        request.meta["_ban"] = ban
+        request.meta[BAN] = ban
         request.meta[BAN_REASON_META] = f"error/{failure_reason(exception)}" if ban else None
         return None
 

@@ -64,7 +64,7 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 from twisted.internet.defer import Deferred
 
-from booksscraper.compat import set_proxy_credentials
+from booksscraper.compat import BAN, ROTATING_PROXY, set_proxy_credentials
 from booksscraper.config.readers import choice, number, whole_number
 from booksscraper.middlewares.bans import BAN_REASON_META, rejected_credentials
 from booksscraper.proxies.pool import GENERATION_META, ProxyPool
@@ -136,7 +136,7 @@ class ProxyRotationMiddleware:
         logger.info("%s", self.proxies)
 
     async def process_request(self, request: Request) -> None:
-        if "proxy" in request.meta and not request.meta.get("_rotating_proxy"):
+        if "proxy" in request.meta and not request.meta.get(ROTATING_PROXY):
             return  # a proxy chosen by the spider
         proxy = self.proxies.get_random()
         while proxy is None:
@@ -144,7 +144,7 @@ class ProxyRotationMiddleware:
         key = proxy_key(proxy)
         request.meta["proxy"] = key
         request.meta["download_slot"] = key
-        request.meta["_rotating_proxy"] = True
+        request.meta[ROTATING_PROXY] = True
         request.meta[GENERATION_META] = self.proxies.generation[proxy]
         set_proxy_credentials(request, key, self.auth_headers.get(key))
 
@@ -208,11 +208,11 @@ class ProxyRotationMiddleware:
 
     def _handle_result(self, request: Request) -> Request | None:
         proxy = self.proxies.get_proxy(request.meta.get("proxy"))
-        if not (proxy and request.meta.get("_rotating_proxy")):
-            if request.meta.get("_ban"):
+        if not (proxy and request.meta.get(ROTATING_PROXY)):
+            if request.meta.get(BAN):
                 self._count_ban(request)  # a proxy the spider chose: no pool, no outages
             return None
-        ban = request.meta.get("_ban")
+        ban = request.meta.get(BAN)
         reason = request.meta.get(BAN_REASON_META)
         if ban is True and rejected_credentials(reason):
             if self.proxies.take_out(proxy):
@@ -250,7 +250,7 @@ class ProxyRotationMiddleware:
             return None
         retry_request = request.copy()
         retry_request.meta["proxy_retry_times"] = tries
-        retry_request.meta.pop("_ban", None)
+        retry_request.meta.pop(BAN, None)
         retry_request.dont_filter = True
         return retry_request
 

@@ -12,6 +12,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
+from booksscraper.compat import BAN
 from booksscraper.middlewares.proxies import ProxyRotationMiddleware
 
 AUTH = "http://bob:hunter2@127.0.0.1:8001"
@@ -63,7 +64,7 @@ def test_proxy_authorization_follows_the_request_to_another_proxy() -> None:
         request = Request("http://site/")
         send(ours, stock, request)
     # The site bans the authenticated proxy: the request moves on to the plain one.
-    request.meta["_ban"] = True
+    request.meta[BAN] = True
     retry = ours.process_response(request, HtmlResponse(request.url, status=403, body=b"no"))
     assert isinstance(retry, Request)
     send(ours, stock, retry)
@@ -76,7 +77,7 @@ def test_site_throttling_keeps_the_proxy_alive() -> None:
     ours, stock = middlewares([PLAIN])
     request = Request("http://site/")
     send(ours, stock, request)
-    request.meta["_ban"] = False  # what our ban policy says about a 503
+    request.meta[BAN] = False  # what our ban policy says about a 503
     response = HtmlResponse(request.url, status=503, body=b"busy")
     assert ours.process_response(request, response) is response
     assert ours.proxies.state_of(PLAIN) == "good"

@@ -227,3 +227,18 @@ def test_http_proxy_middleware_keeps_a_header_only_for_the_proxy_named_in_auth_p
     assert b"Proxy-Authorization" not in request.headers  # never sent to another proxy
     compat.set_proxy_credentials(request, "http://127.0.0.1:2", None)
     assert "_auth_proxy" not in request.meta
+
+
+def test_scrapy_rotating_proxies_middlewares_talk_through_ban_and_rotating_proxy() -> None:
+    """scrapy-rotating-proxies 0.6.2: its ban middleware writes ``compat.BAN`` and its proxy
+    middleware marks the proxies it chose with ``compat.ROTATING_PROXY`` (ours keep both)."""
+    from rotating_proxies.middlewares import BanDetectionMiddleware, RotatingProxyMiddleware
+
+    crawler = get_crawler(Spider, {"ROTATING_PROXY_LIST": ["http://127.0.0.1:1"]})
+    spider = Spider("s")
+    request = Request("http://site.test/")
+    RotatingProxyMiddleware.from_crawler(crawler).process_request(request, spider)
+    assert request.meta[compat.ROTATING_PROXY] is True
+    banned = Response(request.url, status=503, request=request)
+    BanDetectionMiddleware.from_crawler(crawler).process_response(request, banned, spider)
+    assert request.meta[compat.BAN] is True
