@@ -84,3 +84,28 @@ def test_make_crawl_prints_the_command_it_runs_with_its_interpreter(tmp_path: Pa
     assert Path(REPO, command[1]).resolve() == Path(sys.executable).resolve()
     assert command[2:5] == ["-m", "scrapy", "crawl"]
     assert "matches the ground truth of 20 books" in result.stdout.splitlines()[-1]
+
+
+def test_the_log_is_one_crawl_s_refused_or_piped(small_site: Any, tmp_path: Path) -> None:
+    """A crawl refused by the folder's lock leaves the log there as it was; a piped crawl
+    (no log of its own) leaves no older crawl's log beside its files."""
+    from booksscraper.output.lock import FolderLock
+
+    out = tmp_path / "out"
+    status, _ = crawl_on_a_terminal(small_site.base_url, out)
+    assert status == 0
+    before = (out / "crawl.log").read_bytes()
+
+    holder = FolderLock(out, "OUTPUT_DIR")  # as a running crawl holds it
+    holder.acquire()
+    try:
+        status, shown = crawl_on_a_terminal(small_site.base_url, out)
+    finally:
+        holder.release()
+    assert status == 2 and shown[-1].startswith("error: OUTPUT_DIR:"), shown
+    assert (out / "crawl.log").read_bytes() == before
+    assert not list(out.glob(".crawl-*.log"))
+
+    piped = run_crawl(small_site.base_url, out)
+    assert piped.returncode == 0, piped.stderr[-2000:]
+    assert not (out / "crawl.log").exists()

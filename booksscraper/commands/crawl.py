@@ -44,7 +44,12 @@ from twisted.internet.defer import Deferred
 
 from booksscraper.cluster.mode import is_cluster
 from booksscraper.cluster.mode import redis_url as cluster_redis_url
-from booksscraper.commands.terminal import add_terminal_handler, log_to_file, quiet_log_file
+from booksscraper.commands.terminal import (
+    add_terminal_handler,
+    finish_log,
+    log_to_file,
+    quiet_log_file,
+)
 from booksscraper.commands.usage import UsageWarnings
 from booksscraper.config.errors import BadConfig
 from booksscraper.config.settings_check import check_declared_types, check_scrapy_numbers
@@ -147,7 +152,10 @@ class Command(UsageWarnings, ScrapyCrawlCommand):
         try:
             self.crawl(args, opts)
         finally:
-            print(f"full log: {self.log_file}", file=sys.stderr)
+            for handler in logging.getLogger().handlers:
+                handler.flush()  # an open file keeps its lines through the rename
+            if finish_log(self.log_file, refused=self.exitcode == EXIT_BAD_INPUT):
+                print(f"full log: {self.log_file}", file=sys.stderr)
 
     def crawl(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:

@@ -11,6 +11,7 @@ user chose, is Scrapy's behaviour, unchanged.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from booksscraper.config.errors import BadConfig
 from booksscraper.extensions import summary
+from booksscraper.output.folder import CRAWL_LOG
 
-LOG_NAME = "crawl.log"
 # INFO lines the terminal shows too: the crawl's result in one line (and the report's path).
 RESULT_LOGGERS = (summary.__name__,)
 
@@ -32,12 +33,19 @@ def quiet_log_file(settings: BaseSettings) -> Path | None:
         return None
     if (settings.getpriority("LOG_LEVEL") or 0) >= SETTINGS_PRIORITIES["cmdline"]:
         return None
-    return Path(settings.get("OUTPUT_DIR") or "output") / LOG_NAME
+    return Path(settings.get("OUTPUT_DIR") or "output") / CRAWL_LOG
 
 
-def log_to_file(settings: BaseSettings, path: Path) -> None:
-    """Scrapy's root handler writes ``path``: this crawl's log, emptied here once (appended to
-    after, since Scrapy opens the file again when the crawler applies its settings)."""
+def writing(log: Path) -> Path:
+    """Where the crawl writes ``log`` until it ends: a name of its own, so a crawl that the
+    folder's lock then refuses never touches the running crawl's log or the last one's."""
+    return log.with_name(f".{log.stem}-{os.getpid()}{log.suffix}")
+
+
+def log_to_file(settings: BaseSettings, log: Path) -> None:
+    """Scrapy's root handler writes ``writing(log)`` (appended to: Scrapy opens the file again
+    when the crawler applies its settings); ``finish_log`` gives it its name at the end."""
+    path = writing(log)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")
@@ -45,6 +53,21 @@ def log_to_file(settings: BaseSettings, path: Path) -> None:
         raise BadConfig(f"OUTPUT_DIR: cannot write {path}: {exc.strerror}") from None
     settings.set("LOG_FILE", str(path), "cmdline")
     settings.set("LOG_FILE_APPEND", True, "cmdline")
+
+
+def finish_log(log: Path, *, refused: bool) -> bool:
+    """The crawl's log becomes ``log`` (the previous crawl's went with its other files,
+    ``booksscraper.output.folder``); a crawl refused at start leaves nothing. True: ``log``
+    is this crawl's."""
+    path = writing(log)
+    try:
+        if refused:
+            path.unlink(missing_ok=True)
+            return False
+        os.replace(path, log)
+    except OSError:
+        return False
+    return True
 
 
 class TerminalLines(logging.Filter):

@@ -55,6 +55,9 @@ FILE_SETTINGS = (
     "OUTPUT_JSONL", "OUTPUT_JSON", "REJECTS_FILE", "FAILURES_FILE", "MONITOR_FILE", "STATS_FILE",
     "CHANGES_FILE", "ALERTS_FILE",
 )
+# The full log of a crawl run from a terminal (booksscraper.commands.terminal), a file of the
+# crawl like the others: the previous crawl's goes aside with them.
+CRAWL_LOG = "crawl.log"
 PREVIOUS_DIR = "previous"
 _MOVING = ".previous.moving"  # the previous files on their way into PREVIOUS_DIR
 # The stat (and key of STATS_FILE) saying what the folder holds: running, complete, partial.
@@ -135,7 +138,7 @@ class OutputFolder:
         self.folder = output_folder(settings)
         self.resuming = job_resumed(crawler)
         self.stats_file = self.folder / (settings.get("STATS_FILE") or default("STATS_FILE"))
-        names = ["report.md"] + [settings.get(name) or default(name) for name in FILE_SETTINGS]
+        names = ["report.md", CRAWL_LOG] + [settings.get(name) or default(name) for name in FILE_SETTINGS]
         kept = [settings.get(name) or default(name) for name in self.KEPT_ON_RESUME]
         self.files = [self.folder / name for name in names]  # a crawl's files
         self.replaced = [self.folder / name for name in names  # what this crawl writes afresh
