@@ -18,11 +18,12 @@ from pathlib import Path
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from booksscraper.config.errors import BadConfig
-from booksscraper.extensions import summary
+from booksscraper.extensions import progress, summary
 from booksscraper.output.folder import CRAWL_LOG
 
-# INFO lines the terminal shows too: the crawl's result in one line (and the report's path).
-RESULT_LOGGERS = (summary.__name__,)
+# INFO lines the terminal shows too: the crawl's result in one line (and the report's path), and
+# the progress lines of a crawl that draws no bar (its feed writes to the same screen).
+RESULT_LOGGERS = (summary.__name__, progress.__name__)
 
 
 def quiet_log_file(settings: BaseSettings) -> Path | None:

@@ -140,6 +140,11 @@ class OutputFolder:
         self.stats_file = self.folder / (settings.get("STATS_FILE") or default("STATS_FILE"))
         names = ["report.md", CRAWL_LOG] + [settings.get(name) or default(name) for name in FILE_SETTINGS]
         kept = [settings.get(name) or default(name) for name in self.KEPT_ON_RESUME]
+        # The crawl's own LOG_FILE, when it is one of them (a cluster worker's crawl.log), is
+        # never set aside: it is being written from the start.
+        log_file = settings.get("LOG_FILE")
+        if log_file and Path(log_file).resolve().parent == self.folder.resolve():
+            names = [name for name in names if name != Path(log_file).name]
         self.files = [self.folder / name for name in names]  # a crawl's files
         self.replaced = [self.folder / name for name in names  # what this crawl writes afresh
                          if not (self.resuming and name in kept)]
