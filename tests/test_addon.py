@@ -20,7 +20,7 @@ def changes(settings: Settings) -> dict[str, tuple[object, str | None]]:
     for name, value in settings.items():
         if before.get(name) != value:
             changed[name] = (value, None)
-    for name in ("DOWNLOADER", "DUPEFILTER_CLASS", "RETRY_TIMES"):
+    for name in ("DOWNLOADER", "DUPEFILTER_CLASS", "LOG_FORMATTER", "RETRY_TIMES"):
         changed[name] = (settings[name], settings.getpriority(name))
     return changed
 
@@ -39,10 +39,11 @@ def test_the_scrapy_settings_it_changes_at_addon_priority() -> None:
     assert {name: value for name, value in changed.items() if value[1] is not None} == {
         "DOWNLOADER": ("booksscraper.pacing.downloader.PerSlotLimitDownloader", addon),
         "DUPEFILTER_CLASS": ("booksscraper.dedup.dupefilter.CompactDupeFilter", addon),
+        "LOG_FORMATTER": ("booksscraper.records.droplog.OneLineDrops", addon),
         "RETRY_TIMES": (6, addon),
     }
     assert set(changed) == {
-        "DOWNLOADER", "DUPEFILTER_CLASS", "RETRY_TIMES",
+        "DOWNLOADER", "DUPEFILTER_CLASS", "LOG_FORMATTER", "RETRY_TIMES",
         "DOWNLOADER_MIDDLEWARES", "ITEM_PIPELINES", "EXTENSIONS",
     }
 
@@ -69,6 +70,7 @@ def test_the_components_it_adds_and_replaces() -> None:
     assert component_paths(settings, "EXTENSIONS") == {
         "booksscraper.config.settings_check.SettingsCheck": 0,
         "booksscraper.output.resume.ResumeGuard": 50,
+        "booksscraper.ledger.book_ledger.Ledger": 60,
         "booksscraper.extensions.latency.LatencyStats": 100,
         "booksscraper.extensions.monitor.ResourceMonitor": 110,
         "booksscraper.extensions.trim.MemoryTrim": 115,

@@ -38,6 +38,7 @@ from scrapy.settings import BaseSettings
 from twisted.internet.defer import Deferred
 
 from booksscraper.config.errors import BadConfig
+from booksscraper.monitoring.breaker import BREAKER, SITE_CHANGED
 from booksscraper.monitoring.monitors import FAILED, RESULTS, describe_failures
 from booksscraper.output.errors import OUTPUT_ERROR
 
@@ -85,6 +86,8 @@ def outcome(
                    "exported: run it again with the same JOBDIR once there is room)")
         return message, EXIT_OUTPUT_ERROR
     reason = stats.get("finish_reason") or "shutdown"  # none when stopped while starting
+    if reason == SITE_CHANGED and stats.get(BREAKER):  # the circuit breaker stopped it
+        return f"monitors failed: {describe_failures([stats[BREAKER]])}", EXIT_MONITORS
     if reason not in REQUESTED and not reason.startswith("closespider_"):
         return f"crawl did not finish ({reason}){': ' + detail if detail else ''}", \
             EXIT_NOT_FINISHED

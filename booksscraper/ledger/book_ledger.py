@@ -1,0 +1,180 @@
+"""The ledger extension: one per crawl, looked up with ``crawler.get_extension(Ledger)``.
+
+The spider tells it what the site announces and lists; the rejects and failures
+records, the export (``item_scraped``, ``item_dropped``) and the delayed-request
+holder tell it what became of each book. Books are known by ``book_key`` (the
+catalogue id in the path, never the query string). At close, listed books with no
+outcome are "not attempted" when the crawl stopped early, "unaccounted" when it
+claims to have finished, with the books announced but never listed (a listing page
+short of its range). Counts go to stats as they change (``booksscraper.ledger.figures``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem, NotConfigured
+
+from booksscraper.config.readers import boolean, whole_number
+from booksscraper.extraction.book import book_key
+from booksscraper.extraction.listing import ListingPage
+from booksscraper.extraction.validation import problem_field
+from booksscraper.ledger import figures as f
+from booksscraper.monitoring.breaker import FirstPages, trip
+
+logger = logging.getLogger(__name__)
+
+EXPORTED, REJECTED, FAILED, DUPLICATE, NOT_ATTEMPTED, BEFORE = (
+    "exported", "rejected", "failed", "duplicate", "not_attempted", "exported_before")
+_STAT_OF = {EXPORTED: f.EXPORTED, REJECTED: f.REJECTED, FAILED: f.FAILED_BOOKS,
+            DUPLICATE: f.DUPLICATES, NOT_ATTEMPTED: f.NOT_ATTEMPTED, BEFORE: f.EXPORTED_BEFORE}
+
+
+class LeftAtStop(DropItem):
+    """An item a user's limit (``CLOSESPIDER_ITEMCOUNT``) leaves unexported: not attempted."""
+
+
+def _url(item: Any) -> str | None:
+    url = ItemAdapter(item).get("url") if ItemAdapter.is_item(item) else None
+    return url if isinstance(url, str) else None
+
+
+class Ledger:
+    def __init__(self, crawler: Crawler) -> None:
+        if not boolean(crawler.settings, "OUTPUT_ENABLED"):
+            raise NotConfigured  # a look at one page (scrapy parse, check)
+        assert crawler.stats is not None
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.listed: set[str] = set()
+        self.outcome: dict[str, str] = {}  # book key -> how it was settled
+        self.result_count: int | None = None  # the whole listing's "N results"
+        self.per_page: int | None = None
+        self.short: list[dict[str, Any]] = []
+        self.first_pages = FirstPages(whole_number(crawler.settings, "MONITOR_BREAKER_PAGES"))
+        self.reject_fields: dict[str, str] = {}  # field -> a sample URL (the breaker's line)
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Ledger:
+        return cls(crawler)
+
+    # What the site announces and lists (the spider).
+
+    def announce(self, books: int) -> None:
+        self.stats.set_value(f.ANNOUNCED, books)
+
+    def start_book(self, url: str) -> None:
+        """The crawl starts at a book page: one book announced and listed."""
+        self.announce(1)
+        self._list(url)
+
+    def listing_read(self, url: str, listing: ListingPage) -> None:
+        self.stats.inc_value(f.LISTING_PAGES)
+        if listing.result_count is not None and self.result_count is None:
+            self.result_count = listing.result_count
+        if listing.shown is not None and listing.page and listing.page < (listing.page_count or 0):
+            self.per_page = listing.expected_books  # a full page
+        for book in listing.book_urls:
+            self._list(book)
+        expected, found = listing.expected_books, len(listing.book_urls)
+        if expected is not None and found < expected:
+            self.short.append({"url": url, "expected": expected, "found": found})
+            self.stats.set_value(f.SHORT_LISTINGS, list(self.short))
+            logger.warning("Listing page %s shows %d books, its range says %d: %d unaccounted",
+                           url, found, expected, expected - found)
+
+    def listing_lost(self, page: int | None) -> None:
+        """A listing page failed for good: the books the site announced on it are named lost."""
+        if not (page and self.per_page and self.result_count):
+            return
+        books = max(0, min(self.per_page, self.result_count - (page - 1) * self.per_page))
+        self.stats.inc_value(f.BEHIND_LOST_LISTINGS, books)
+
+    def _list(self, url: str) -> None:
+        key = book_key(url)
+        if key not in self.listed:
+            self.listed.add(key)
+            self.stats.inc_value(f.LISTED)
+
+    # What became of each book.
+
+    def book_checked(self, url: str, problems: list[str]) -> None:
+        """The first copy of a book page, with its problems: the breaker's first pages."""
+        field = self.first_pages.add(url, problems)
+        if field is not None:
+            size = self.first_pages.size
+            trip(self.crawler, f"the first {size} book pages all fail on {field} "
+                 f"(e.g. {self.first_pages.sample[field]}): has the site changed its layout?",
+                 size, size)
+
+    def exported_before(self, url: str) -> None:
+        self._settle(url, BEFORE)
+
+    def rejected(self, item: Any, reasons: list[str], *, given_up: bool) -> None:
+        url = _url(item) or "?"
+        if not given_up:
+            self.stats.inc_value(f.REFETCHED)
+            return
+        for reason in reasons:
+            code = reason.split(":", 1)[0]
+            self.stats.inc_value(f"{f.REJECTED}/{code}")
+            self.reject_fields.setdefault(problem_field(code) or code, url)
+        self._settle(url, REJECTED)
+
+    def request_failed(self, url: str) -> None:
+        """A request given up (counted by the failures file): a book's settles it."""
+        if book_key(url) in self.listed:
+            self._settle(url, FAILED)
+
+    def not_attempted(self, requests: Iterable[Request]) -> None:
+        """Requests a user's stop left unsent (held by the pacer, waiting for a retry)."""
+        for request in requests:
+            if book_key(request.url) in self.listed:
+                self._settle(request.url, NOT_ATTEMPTED)
+            else:
+                self.stats.inc_value(f.NOT_ATTEMPTED)
+
+    def item_scraped(self, item: Any) -> None:
+        url = _url(item)
+        if url:
+            self._settle(url, EXPORTED)
+
+    def item_dropped(self, item: Any, exception: BaseException) -> None:
+        url = _url(item)
+        if url and book_key(url) not in self.outcome:  # rejects are settled before they drop
+            self._settle(url, NOT_ATTEMPTED if isinstance(exception, LeftAtStop) else DUPLICATE)
+
+    def _settle(self, url: str, outcome: str) -> None:
+        key = book_key(url)
+        if key in self.outcome:
+            return
+        self.outcome[key] = outcome
+        self.stats.inc_value(_STAT_OF[outcome])
+
+    def spider_closed(self, reason: str) -> None:
+        """Books never settled: not attempted after an early stop, else unaccounted."""
+        unsettled = self.listed - self.outcome.keys()
+        left = len(unsettled)
+        if reason != "finished":
+            for key in unsettled:  # settled here, so the holder's close does not count them again
+                self.outcome[key] = NOT_ATTEMPTED
+            self.stats.inc_value(f.NOT_ATTEMPTED, left)
+            return
+        announced = int(self.stats.get_value(f.ANNOUNCED) or 0)
+        lost = int(self.stats.get_value(f.BEHIND_LOST_LISTINGS) or 0)
+        never_listed = 0 if self.crawler.settings.get("REDIS_URL") else \
+            max(0, announced - len(self.listed) - lost)  # a cluster worker lists its share
+        self.stats.set_value(f.UNACCOUNTED, left + never_listed)
+        if left + never_listed:
+            logger.warning("%d books unaccounted: %d announced but never listed%s, %d listed "
+                         "and never settled", left + never_listed, never_listed,
+                         f" (short listing pages: {', '.join(s['url'] for s in self.short)})"
+                         if self.short else "", left)
