@@ -175,7 +175,7 @@ class CrawlMonitors:
             return
         span, delta = books
         rate = delta["rejected"] / delta["settled"]
-        ledger = self.crawler.get_extension(Ledger)
+        ledger = Ledger.of(self.crawler)
         if rate <= self.breaker_rate or ledger is None:
             return
         field, url = next(iter(ledger.reject_fields.items()), ("?", "?"))

@@ -1,4 +1,4 @@
-"""The ledger extension: one per crawl, looked up with ``crawler.get_extension(Ledger)``.
+"""The ledger extension: one per crawl, looked up with ``Ledger.of(crawler)``.
 
 The spider tells it what the site announces and lists; the rejects and failures
 records, the export (``item_scraped``, ``item_dropped``) and the delayed-request
@@ -58,18 +58,40 @@ class Ledger:
         self.short: list[dict[str, Any]] = []
         self.first_pages = FirstPages(whole_number(crawler.settings, "MONITOR_BREAKER_PAGES"))
         self.reject_fields: dict[str, str] = {}  # field -> a sample URL (the breaker's line)
-        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
-        crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
-        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        for handler, signal in ((self.item_scraped, signals.item_scraped),
+                                (self.item_dropped, signals.item_dropped),
+                                (self.spider_opened, signals.spider_opened),
+                                (self.spider_closed, signals.spider_closed)):
+            crawler.signals.connect(handler, signal=signal)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Ledger:
         return cls(crawler)
 
+    @staticmethod
+    def of(crawler: Crawler) -> Ledger | None:
+        """The crawl's ledger (``crawler.get_extension``); None when it is off, or for a
+        crawler without extensions (a component tested alone)."""
+        try:
+            return crawler.get_extension(Ledger)
+        except RuntimeError:  # the extension manager is not built
+            return None
+
+    def spider_opened(self) -> None:
+        """Every count in stats.json from the start, 0 until it happens: a cluster's
+        ledger sums its workers' whatever happened on each."""
+        for key in f.COUNTS.values():
+            if key != f.ANNOUNCED:
+                self.stats.set_value(key, self.stats.get_value(key, 0))
+
     # What the site announces and lists (the spider).
 
-    def announce(self, books: int) -> None:
+    def announce(self, books: int, listing: ListingPage | None = None) -> None:
+        """The start page's count (and, from its pager, the listing pages from there on)."""
         self.stats.set_value(f.ANNOUNCED, books)
+        if listing is not None and listing.page_count:
+            pages = listing.page_count - (listing.page or 1) + 1
+            self.stats.set_value(f.LISTING_PAGES_ANNOUNCED, pages)
 
     def start_book(self, url: str) -> None:
         """The crawl starts at a book page: one book announced and listed."""

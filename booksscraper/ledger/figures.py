@@ -2,7 +2,8 @@
 
 - ``announced``: books the site says the crawl can find: the start page's "N results"
   (from a later page: the books from there on; 1 for a book page);
-- ``listed``: distinct books found on listing pages (``listing_pages`` read);
+- ``listed``: distinct books found on listing pages (``listing_pages`` read, of the
+  ``listing_pages_announced`` by the pager: "Page 1 of 50");
 - ``exported``: distinct books exported this run (``exported_before``: by earlier runs of
   a ``JOBDIR``, skipped);
 - ``rejected``: distinct books given up because their page was bad
@@ -28,6 +29,7 @@ from typing import Any
 PREFIX = "ledger/"
 ANNOUNCED = PREFIX + "announced"
 LISTING_PAGES = PREFIX + "listing_pages"
+LISTING_PAGES_ANNOUNCED = PREFIX + "listing_pages_announced"
 LISTED = PREFIX + "listed"
 EXPORTED = PREFIX + "exported"
 EXPORTED_BEFORE = PREFIX + "exported_before"
@@ -42,7 +44,8 @@ UNACCOUNTED = PREFIX + "unaccounted"
 SHORT_LISTINGS = PREFIX + "short_listings"
 
 COUNTS = {
-    "announced": ANNOUNCED, "listing_pages": LISTING_PAGES, "listed": LISTED,
+    "announced": ANNOUNCED, "listing_pages": LISTING_PAGES,
+    "listing_pages_announced": LISTING_PAGES_ANNOUNCED, "listed": LISTED,
     "exported": EXPORTED, "exported_before": EXPORTED_BEFORE, "rejected": REJECTED,
     "refetched": REFETCHED, "duplicates": DUPLICATES, "failed": FAILED,
     "failed_books": FAILED_BOOKS, "not_attempted": NOT_ATTEMPTED,
@@ -62,6 +65,14 @@ def settled(numbers: Mapping[str, Any]) -> int:
     """Books with an outcome: exported (now or before), rejected, failed, a duplicate."""
     return sum(int(numbers[name]) for name in
                ("exported", "exported_before", "rejected", "failed_books", "duplicates"))
+
+
+def pages_implied(numbers: Mapping[str, Any]) -> int | None:
+    """Pages the crawl should fetch: a page per book announced, and the listing pages."""
+    if numbers["announced"] is None:
+        return None
+    return int(numbers["announced"]) + max(numbers["listing_pages_announced"],
+                                           numbers["listing_pages"])
 
 
 def describe(numbers: Mapping[str, Any]) -> str:

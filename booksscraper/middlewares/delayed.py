@@ -125,7 +125,7 @@ class DelayedRequests:
             self.forget(request)
         self.crawler.stats.set_value(WAITING, 0)
         # Never sent again: not attempted (the ledger), not failed. A user's stop is a success.
-        ledger = self.crawler.get_extension(Ledger)
+        ledger = Ledger.of(self.crawler)
         if ledger is not None:
             ledger.not_attempted(requests)
         self.crawler.stats.inc_value(CLOSED_WHILE_WAITING, len(requests))

@@ -69,7 +69,7 @@ class Failures:
             "proxy": mask_proxy(proxy),
         }
         self.crawler.stats.inc_value(FAILURES_COUNT)
-        ledger = self.crawler.get_extension(Ledger)
+        ledger = Ledger.of(self.crawler)
         if ledger is not None:
             ledger.request_failed(url)
         with stopping_on_output_error(self.crawler):

@@ -61,7 +61,7 @@ class Rejects:
         self.stats.inc_value(f"{stage}/rejected")
         for reason in reasons:
             self.stats.inc_value(f"{stage}/rejected/{reason.split(':', 1)[0]}")
-        ledger = self.crawler.get_extension(Ledger)
+        ledger = Ledger.of(self.crawler)
         if ledger is not None:
             ledger.rejected(item, reasons, given_up=given_up)
 

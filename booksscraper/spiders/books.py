@@ -127,7 +127,7 @@ class BooksSpider(scrapy.Spider):
     @property
     def ledger(self) -> Ledger | None:
         """The crawl's ledger (None for a look at one page: ``scrapy parse``)."""
-        return self.crawler.get_extension(Ledger)
+        return Ledger.of(self.crawler)
 
     async def start(self) -> AsyncIterator[Request]:
         yield Request(
@@ -160,7 +160,7 @@ class BooksSpider(scrapy.Spider):
         page = window["page"] if window else listing.page or 1
         if self.ledger is not None:
             if response.meta.get(START) and listing.books_from_here is not None:
-                self.ledger.announce(listing.books_from_here)
+                self.ledger.announce(listing.books_from_here, listing)
             self.ledger.listing_read(response.url, listing)
         # Listing pages first: the engine sends requests as they are yielded, and
         # a listing page sent a round late idles the connections a round later.

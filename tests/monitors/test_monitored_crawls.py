@@ -59,7 +59,7 @@ def test_a_clean_crawl_passes_every_monitor(site: RunningSandbox, tmp_path: Path
     result = run_crawl(site.base_url, tmp_path, *webhook(receiver))
     assert result.returncode == 0, result.stderr[-3000:]
     stats = stats_of(tmp_path)
-    assert stats["books/announced"] == BOOKS
+    assert stats["ledger/announced"] == BOOKS
     results = {c["name"]: c for c in stats["monitors/results"]}
     assert {name for name, c in results.items() if c["passed"] is False} == set()
     assert results["items"]["passed"] and results["items"]["figure"] == BOOKS
@@ -85,7 +85,7 @@ def test_ten_percent_of_book_pages_failing_for_good(site: RunningSandbox, tmp_pa
     assert result.stderr.startswith("error: monitors failed: items: 180 of 200 books exported")
     text = log.read_text(encoding="utf-8")
     assert text.count("Monitor failed: ") == 2
-    assert "Monitor failed: rejects_failures: 0 rejects and 20 failures" in text
+    assert "Monitor failed: rejects_failures: 0 books rejected and 20 requests failed" in text
     assert SECRET not in text
     # The job log names the reason (`make jobs` shows it: tests/scrapyd).
     assert "[booksscraper.commands.crawl] ERROR: monitors failed: items: 180 of 200" in text
