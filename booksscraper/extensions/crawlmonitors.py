@@ -178,7 +178,7 @@ class CrawlMonitors:
         ledger = Ledger.of(self.crawler)
         if rate <= self.breaker_rate or ledger is None:
             return
-        field, url = next(iter(ledger.reject_fields.items()), ("?", "?"))
+        field, url = ledger.commonest_reject()
         trip(self.crawler, f"{delta['rejected']} of {delta['settled']} books rejected in "
              f"{span:.0f} s ({100 * rate:.0f}%, most on {field}, e.g. {url}; maximum "
              f"{100 * self.breaker_rate:.0f}%): has the site changed its layout?",

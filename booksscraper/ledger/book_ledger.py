@@ -151,6 +151,17 @@ class Ledger:
             self.reject_fields.setdefault(problem_field(code) or code, url)
         self._settle(url, REJECTED)
 
+    def commonest_reject(self) -> tuple[str, str]:
+        """(field, a sample URL) of the reason most books were rejected for so far."""
+        prefix = f.REJECTED + "/"
+        counts = {key[len(prefix):]: value for key, value in self.stats.get_stats().items()
+                  if key.startswith(prefix)}
+        if not counts:
+            return "?", "?"
+        code = max(counts, key=counts.__getitem__)
+        field = problem_field(code) or code
+        return field, self.reject_fields.get(field, "?")
+
     def request_failed(self, url: str) -> None:
         """A request given up (counted by the failures file): a book's settles it."""
         if book_key(url) in self.listed:

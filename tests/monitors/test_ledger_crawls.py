@@ -145,3 +145,19 @@ def test_one_faulty_crawl_every_count_agrees(sb: RunningSandbox, tmp_path: Path)
     assert all(re.search(r"Dropped http://\S+: invalid item .*price_missing", line)
                for line in dropped)
     assert "'description':" not in result.stderr
+
+
+def test_most_books_rejected_in_a_window_trip_the_breaker(sb: RunningSandbox,
+                                                         tmp_path: Path) -> None:
+    # The first-pages trigger off, no page fetched again: the periodic reject rate alone.
+    sb.configure(fault_no_price=0.8, fault_kinds=["book"], latency_ms=100)
+    result = run_crawl(sb.base_url, tmp_path, "-s", "MONITOR_BREAKER_PAGES=0",
+                       "-s", "REFETCH_INVALID_PAGES=0", "-s", "CONCURRENT_REQUESTS=2",
+                       "-s", "MONITOR_CHECK_INTERVAL=0.2")
+    assert result.returncode == 3, result.stderr[-3000:]
+    line = last_error(result.stderr)
+    assert re.search(r"error: monitors failed: site_changed: \d+ of \d+ books rejected in \d+ s "
+                     r"\(\d+%, most on price, e\.g\. http://\S+; maximum 50%\)", line), line
+    stats = stats_of(tmp_path)
+    assert stats["finish_reason"] == "site_changed"
+    assert stats["ledger/exported"] + stats["ledger/rejected"] < BOOKS  # it stopped early
