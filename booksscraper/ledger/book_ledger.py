@@ -21,6 +21,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 
 from booksscraper.config.readers import boolean, whole_number
+from booksscraper.dedup.keyset import KeySet, key64
 from booksscraper.extraction.book import book_key
 from booksscraper.extraction.listing import ListingPage
 from booksscraper.extraction.validation import problem_field
@@ -28,11 +29,6 @@ from booksscraper.ledger import figures as f
 from booksscraper.monitoring.breaker import FirstPages, trip
 
 logger = logging.getLogger(__name__)
-
-EXPORTED, REJECTED, FAILED, DUPLICATE, NOT_ATTEMPTED, BEFORE = (
-    "exported", "rejected", "failed", "duplicate", "not_attempted", "exported_before")
-_STAT_OF = {EXPORTED: f.EXPORTED, REJECTED: f.REJECTED, FAILED: f.FAILED_BOOKS,
-            DUPLICATE: f.DUPLICATES, NOT_ATTEMPTED: f.NOT_ATTEMPTED, BEFORE: f.EXPORTED_BEFORE}
 
 
 class LeftAtStop(DropItem):
@@ -51,8 +47,11 @@ class Ledger:
         assert crawler.stats is not None
         self.crawler = crawler
         self.stats = crawler.stats
-        self.listed: set[str] = set()
-        self.outcome: dict[str, str] = {}  # book key -> how it was settled
+        # 64-bit keys of book_key, not strings: the ledger stays small on a large catalogue.
+        self.listed = KeySet()
+        self.settled = KeySet()
+        self.settled_listed = 0  # settled books that a listing page showed
+        self.closed = False
         self.result_count: int | None = None  # the whole listing's "N results"
         self.per_page: int | None = None
         self.short: list[dict[str, Any]] = []
@@ -121,10 +120,10 @@ class Ledger:
         self.stats.inc_value(f.BEHIND_LOST_LISTINGS, books)
 
     def _list(self, url: str) -> None:
-        key = book_key(url)
-        if key not in self.listed:
-            self.listed.add(key)
+        key = key64(book_key(url))
+        if self.listed.add(key):
             self.stats.inc_value(f.LISTED)
+            self.settled_listed += key in self.settled
 
     # What became of each book.
 
@@ -138,7 +137,7 @@ class Ledger:
                  size, size)
 
     def exported_before(self, url: str) -> None:
-        self._settle(url, BEFORE)
+        self._settle(url, f.EXPORTED_BEFORE)
 
     def rejected(self, item: Any, reasons: list[str], *, given_up: bool) -> None:
         url = _url(item) or "?"
@@ -149,7 +148,7 @@ class Ledger:
             code = reason.split(":", 1)[0]
             self.stats.inc_value(f"{f.REJECTED}/{code}")
             self.reject_fields.setdefault(problem_field(code) or code, url)
-        self._settle(url, REJECTED)
+        self._settle(url, f.REJECTED)
 
     def commonest_reject(self) -> tuple[str, str]:
         """(field, a sample URL) of the reason most books were rejected for so far."""
@@ -164,47 +163,51 @@ class Ledger:
 
     def request_failed(self, url: str) -> None:
         """A request given up (counted by the failures file): a book's settles it."""
-        if book_key(url) in self.listed:
-            self._settle(url, FAILED)
+        if key64(book_key(url)) in self.listed:
+            self._settle(url, f.FAILED_BOOKS)
 
     def not_attempted(self, requests: Iterable[Request]) -> None:
         """Requests a user's stop left unsent (held by the pacer, waiting for a retry)."""
         for request in requests:
-            if book_key(request.url) in self.listed:
-                self._settle(request.url, NOT_ATTEMPTED)
+            listed = key64(book_key(request.url)) in self.listed
+            if listed and self.closed:
+                continue  # counted at close with every listed book left
+            if listed:
+                self._settle(request.url, f.NOT_ATTEMPTED)
             else:
                 self.stats.inc_value(f.NOT_ATTEMPTED)
 
     def item_scraped(self, item: Any) -> None:
         url = _url(item)
         if url:
-            self._settle(url, EXPORTED)
+            self._settle(url, f.EXPORTED)
 
     def item_dropped(self, item: Any, exception: BaseException) -> None:
         url = _url(item)
-        if url and book_key(url) not in self.outcome:  # rejects are settled before they drop
-            self._settle(url, NOT_ATTEMPTED if isinstance(exception, LeftAtStop) else DUPLICATE)
+        if url and key64(book_key(url)) not in self.settled:  # rejects settle before the drop
+            left = isinstance(exception, LeftAtStop)
+            self._settle(url, f.NOT_ATTEMPTED if left else f.DUPLICATES)
 
     def _settle(self, url: str, outcome: str) -> None:
-        key = book_key(url)
-        if key in self.outcome:
+        """The book's outcome (its ``ledger/...`` stat), counted once: the first one stands."""
+        key = key64(book_key(url))
+        if self.closed or not self.settled.add(key):
             return
-        self.outcome[key] = outcome
-        self.stats.inc_value(_STAT_OF[outcome])
+        self.settled_listed += key in self.listed
+        self.stats.inc_value(outcome)
 
     def spider_closed(self, reason: str) -> None:
         """Books never settled: not attempted after an early stop, else unaccounted."""
-        unsettled = self.listed - self.outcome.keys()
-        left = len(unsettled)
+        self.closed = True
+        if self.crawler.settings.get("REDIS_URL"):
+            return  # a worker lists and settles its share: the cluster's ledger is the sum
+        left = len(self.listed) - self.settled_listed
         if reason != "finished":
-            for key in unsettled:  # settled here, so the holder's close does not count them again
-                self.outcome[key] = NOT_ATTEMPTED
             self.stats.inc_value(f.NOT_ATTEMPTED, left)
             return
         announced = int(self.stats.get_value(f.ANNOUNCED) or 0)
         lost = int(self.stats.get_value(f.BEHIND_LOST_LISTINGS) or 0)
-        never_listed = 0 if self.crawler.settings.get("REDIS_URL") else \
-            max(0, announced - len(self.listed) - lost)  # a cluster worker lists its share
+        never_listed = max(0, announced - len(self.listed) - lost)
         self.stats.set_value(f.UNACCOUNTED, left + never_listed)
         if left + never_listed:
             logger.warning("%d books unaccounted: %d announced but never listed%s, %d listed "
