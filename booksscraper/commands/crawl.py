@@ -17,6 +17,7 @@ job log under scrapyd) and exits:
   spider argument or input file, ``LOG_LEVEL``, ``LOG_FILE``, ``JOBDIR``...);
 - 3 when it did its job by the rules above but a monitor failed
   (``booksscraper/monitoring/monitors.py``: too few books against what the site announces,
+  a book unaccounted, the circuit breaker's stop of a changed site (``site_changed``),
   a field missing, too many rejects or failures, a stall...); 1 and 4 come first;
 - 4 when an output file could not be written (no space, no permission):
   nothing unwritten is marked exported, so the same JOBDIR completes it.
