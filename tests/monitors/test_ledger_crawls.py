@@ -93,7 +93,9 @@ def test_a_slow_storm_fails_the_error_rate_monitor(sb: RunningSandbox, tmp_path:
     # About 4 answers in each 0.5 s interval, far under the 20 a rate is judged on: the
     # window reaches back as many intervals as it takes.
     sb.configure(fault_500=0.5, fault_kinds=["book"], latency_ms=250)
-    result = run_crawl(sb.base_url, tmp_path, "-s", "CONCURRENT_REQUESTS=1",
+    # The last listing page (20 books): about 35 requests, 9 s.
+    result = run_crawl(sb.base_url + "catalogue/page-3.html", tmp_path,
+                       "-s", "CONCURRENT_REQUESTS=1",
                        "-s", "MONITOR_CHECK_INTERVAL=0.5", "-s", "RETRY_BACKOFF_BASE=0.01",
                        "-s", "RETRY_TIMES=2")
     assert result.returncode == 3, result.stderr[-3000:]
