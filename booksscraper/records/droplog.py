@@ -18,6 +18,7 @@ class OneLineDrops(LogFormatter):
                 spider: Any) -> LogFormatterResult:
         result = super().dropped(item, exception, response, spider)
         url = ItemAdapter(item).get("url") if ItemAdapter.is_item(item) else None
-        reason = str(exception)
-        return {**result, "msg": "Dropped %(url)s: %(reason)s",
-                "args": {"url": url, "reason": reason}}
+        reason = " ".join(str(exception).split())  # one line, whatever the message holds
+        if url and url not in reason:
+            reason = f"{url}: {reason}"
+        return {**result, "msg": "Dropped: %(reason)s", "args": {"reason": reason}}

@@ -148,9 +148,9 @@ def test_one_faulty_crawl_every_count_agrees(sb: RunningSandbox, tmp_path: Path)
     assert f"| Books rejected | {rejected} |" in report
     assert f"| Books exported | {exported} |" in report
     # A dropped item is one line: its URL and reasons, never its whole text.
-    dropped = [line for line in result.stderr.splitlines() if "Dropped " in line]
+    dropped = [line for line in result.stderr.splitlines() if "Dropped: " in line]
     assert len(dropped) == rejected
-    assert all(re.search(r"Dropped http://\S+: invalid item .*price_missing", line)
+    assert all(re.search(r"Dropped: invalid item http://\S+: .*price_missing", line)
                for line in dropped)
     assert "'description':" not in result.stderr
 
