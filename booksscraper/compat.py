@@ -192,3 +192,11 @@ class PerSlotLimitDownloader(Downloader):
             if delay:
                 self._process_queue(slot)
                 break
+
+
+# -- Scrapy's HTTP cache middleware: the stored page it serves on a download error ------
+
+# HttpCacheMiddleware keeps the stored page of a request it revalidates in this meta key,
+# and its process_exception serves it when the download fails: an incremental crawl
+# removes it so that a failure stays a failure (booksscraper.incremental.fetch).
+CACHED_RESPONSE = "cached_response"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 # Real pages of the site, saved byte for byte (tests/fixtures/realsite/README.md).
 REALSITE = REPO / "tests" / "fixtures" / "realsite"
+
+
+def free_port() -> int:
+    """A loopback port free now (nothing listens there once this returns)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 # scrapyd's own venv, as `make scrapyd-venv` installs it for users.

@@ -12,14 +12,11 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.helpers import free_port
+
 PROXY_USER = "crawler"
 PROXY_PASSWORD = "s3cret-Pa55"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["PROXY_PASSWORD", "PROXY_USER", "TinyProxies", "free_port", "wait_for_port"]
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 10) -> None:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from scrapy.settings import Settings
+from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
 
 from booksscraper.addon import BooksStack
@@ -48,41 +49,66 @@ def test_the_scrapy_settings_it_changes_at_addon_priority() -> None:
     }
 
 
-def test_the_components_it_adds_and_replaces() -> None:
+def enabled(settings: Settings, name: str) -> list[str]:
+    """The components a crawl would load, in order (what Scrapy's managers build)."""
+    return [
+        path if isinstance(path, str) else f"{path.__module__}.{path.__qualname__}"
+        for path in build_component_list(settings.get_component_priority_dict_with_base(name))
+    ]
+
+
+SCRAPY_RETRY = "scrapy.downloadermiddlewares.retry.RetryMiddleware"
+SCRAPY_UA = "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware"
+OUR_RETRY = "booksscraper.middlewares.retry.BackoffRetryMiddleware"
+OUR_UA = "booksscraper.middlewares.useragent.UserAgentMiddleware"
+
+
+def test_every_component_it_names_is_enabled_and_loads() -> None:
     settings = Settings()
     BooksStack().update_settings(settings)
-    assert component_paths(settings, "DOWNLOADER_MIDDLEWARES") == {
-        "booksscraper.pacing.pacer.SitePacer": 110,
-        "booksscraper.middlewares.retry.BackoffRetryMiddleware": 550,
-        "booksscraper.middlewares.proxies.ProxyRotationMiddleware": 610,
-        "booksscraper.middlewares.bans.BanDetectionMiddleware": 620,
-        "booksscraper.middlewares.useragent.UserAgentMiddleware": 640,
-        "booksscraper.incremental.fetch.ConditionalFetch": 900,
-        "booksscraper.middlewares.requestlog.RequestLogMiddleware": 950,
-        "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-        "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
+    for name in ("DOWNLOADER_MIDDLEWARES", "ITEM_PIPELINES", "EXTENSIONS"):
+        loaded = enabled(settings, name)
+        ours = [path for path in loaded if path.startswith("booksscraper.")]
+        assert ours, name
+        for path in ours:
+            assert load_object(path)
+    middlewares = enabled(settings, "DOWNLOADER_MIDDLEWARES")
+    assert OUR_RETRY in middlewares and OUR_UA in middlewares
+    assert SCRAPY_RETRY not in middlewares and SCRAPY_UA not in middlewares
+
+
+def test_our_retry_takes_the_place_of_scrapy_s() -> None:
+    base = Settings().getdict("DOWNLOADER_MIDDLEWARES_BASE")
+    settings = Settings()
+    BooksStack().update_settings(settings)
+    orders = settings.get_component_priority_dict_with_base("DOWNLOADER_MIDDLEWARES")
+    ours = load_object(OUR_RETRY)
+    retry = next(order for key, order in orders.items() if load_object(key) is ours)
+    assert retry == base[SCRAPY_RETRY]
+
+
+def test_a_project_that_turns_ours_off_keeps_scrapy_s_retry(caplog) -> None:
+    settings = Settings()
+    settings.set("DOWNLOADER_MIDDLEWARES", {OUR_RETRY: None, SCRAPY_RETRY: 560}, "project")
+    BooksStack().update_settings(settings)
+    middlewares = enabled(settings, "DOWNLOADER_MIDDLEWARES")
+    assert SCRAPY_RETRY in middlewares and OUR_RETRY not in middlewares
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_a_project_s_own_placing_of_scrapy_s_retry_is_replaced_with_a_warning(caplog) -> None:
+    settings = Settings()
+    settings.set("DOWNLOADER_MIDDLEWARES", {SCRAPY_RETRY: 560}, "project")
+    BooksStack().update_settings(settings)
+    middlewares = enabled(settings, "DOWNLOADER_MIDDLEWARES")
+    assert OUR_RETRY in middlewares and SCRAPY_RETRY not in middlewares
+    orders = {
+        (k if isinstance(k, str) else f"{k.__module__}.{k.__qualname__}"): v
+        for k, v in settings.getdict("DOWNLOADER_MIDDLEWARES").items()
     }
-    assert component_paths(settings, "ITEM_PIPELINES") == {
-        "booksscraper.pipelines.validation.ValidationPipeline": 100,
-        "booksscraper.pipelines.cleanup.CleanupPipeline": 300,
-        "booksscraper.pipelines.export.ExportPipeline": 900,
-    }
-    assert component_paths(settings, "EXTENSIONS") == {
-        "booksscraper.config.settings_check.SettingsCheck": 0,
-        "booksscraper.output.resume.ResumeGuard": 50,
-        "booksscraper.ledger.book_ledger.Ledger": 60,
-        "booksscraper.extensions.latency.LatencyStats": 100,
-        "booksscraper.extensions.monitor.ResourceMonitor": 110,
-        "booksscraper.extensions.trim.MemoryTrim": 115,
-        "booksscraper.extensions.progress.Progress": 120,
-        "booksscraper.extensions.adaptive.AdaptiveConcurrency": 130,
-        "booksscraper.incremental.extension.IncrementalCrawl": 850,
-        "booksscraper.extensions.crawlmonitors.CrawlMonitors": 890,
-        "booksscraper.extensions.summary.CrawlSummary": 900,
-        "booksscraper.extensions.quietlogs.QuietRobotsErrors": 905,
-        "booksscraper.records.lost.LostRequests": 910,
-        "booksscraper.extensions.shutdown.FastShutdown": 920,
-    }
+    assert orders[OUR_RETRY] == 560  # the project's position for retries
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "RetryMiddleware" in warnings[0]
 
 
 def test_the_project_and_the_command_line_win() -> None:

@@ -61,7 +61,7 @@ from booksscraper.compat import check_engine, requests_in_progress, wake_engine
 from booksscraper.config.declared import default
 from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import boolean, number, text
-from booksscraper.middlewares.delayed import DelayedRequests
+from booksscraper.pacing.holder import DelayedRequests
 
 logger = logging.getLogger(__name__)
 

@@ -42,6 +42,7 @@ from booksscraper.config.errors import BadConfig
 from booksscraper.monitoring.breaker import BREAKER, SITE_CHANGED
 from booksscraper.monitoring.monitors import FAILED, RESULTS, describe_failures
 from booksscraper.output.errors import OUTPUT_ERROR
+from booksscraper.output.folder import settle_output
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class Command(ScrapyCrawlCommand):
         if len(args) != 1:
             raise UsageError("give exactly one spider name")
         assert self.crawler_process
-        crawler = self._create_crawler(args[0])
+        crawler = self.crawler_process.create_crawler(args[0])
         start_errors: list[BaseException] = []
 
         def keep(exc: BaseException | None) -> None:
@@ -129,6 +130,7 @@ class Command(ScrapyCrawlCommand):
         elif isinstance(running, asyncio.Task):
             running.add_done_callback(lambda task: task.cancelled() or keep(task.exception()))
         self.crawler_process.start()
+        settle_output(crawler)
 
         if start_errors:
             exc = start_errors[0]

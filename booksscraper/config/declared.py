@@ -103,9 +103,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("INCREMENTAL_CONDITIONAL", True, bool,
             "conditional requests (the HTTP cache); False keeps the change report but fetches "
             "every page in full", CRAWL),
-    Setting("INCREMENTAL_FROM", "", str,
-            "the output folder of the run to compare with; empty: `OUTPUT_DIR` itself, or under "
-            "scrapyd the sibling job folder with the newest state", CRAWL),
+    Setting("INCREMENTAL_HISTORY_DIR", "", str,
+            "folder of every scope's incremental state, side by side; empty: "
+            "`OUTPUT_DIR/incremental`, or for a scrapyd job `incremental` beside the job's "
+            "folder (shared by every job)", CRAWL),
     Setting("INCREMENTAL_REDIS_KEY", "incremental:%(spider)s", str,
             "on a cluster, the Redis key prefix of the page cache all workers revalidate "
             "against (kept from crawl to crawl: not under `books:*`)", CLUSTER),
@@ -125,7 +126,9 @@ SETTINGS: tuple[Setting, ...] = (
             "rejected", MONITORING),
     Setting("MONITOR_CHECK_INTERVAL", 10.0, float,
             "seconds between periodic monitor checks", MONITORING),
-    Setting("MONITOR_ENABLED", True, bool, "resource monitor on/off", MONITORING),
+    Setting("MONITOR_ENABLED", True, bool,
+            "deprecated name of `RESOURCE_MONITOR_ENABLED` (still read, with a warning)",
+            MONITORING),
     Setting("MONITOR_FD_WARN_RATIO", 0.8, float,
             "warn past this share of `RLIMIT_NOFILE`", MONITORING),
     Setting("MONITOR_FIELD_COVERAGE", 0.999, float,
@@ -193,6 +196,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REJECTS_FILE", "rejects.jsonl", str, "items not exported, in `OUTPUT_DIR`", CRAWL),
     Setting("REPORT_ON_CLOSE", False, bool,
             "build the report when the crawl ends (matplotlib adds 1-2 s)", MONITORING),
+    Setting("RESOURCE_MONITOR_ENABLED", True, bool,
+            "the resource sampler (`monitor.jsonl`, `monitor/*` stats) on/off; "
+            "`MONITORS_ENABLED` switches the monitors", MONITORING),
     Setting("RETRY_AFTER_MAX", 60.0, float, "longest Retry-After honoured, seconds", FETCH),
     Setting("RETRY_BACKOFF_BASE", 0.5, float, "the full-jitter delay law's base, seconds", FETCH),
     Setting("RETRY_BACKOFF_CAP", 30.0, float, "the full-jitter delay law's cap, seconds", FETCH),

@@ -8,6 +8,7 @@ component never carries a literal default. ``number_setting``, ``int_setting`` a
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -73,16 +74,31 @@ def number_setting(
     return value
 
 
-def int_setting(settings: BaseSettings, name: str, default: int, *, minimum: int = 0) -> int:
-    """``settings[name]`` as an integer >= minimum, else BadConfig."""
+def int_setting(
+    settings: BaseSettings, name: str, default: int, *, minimum: int | None = 0
+) -> int:
+    """``settings[name]`` as an integer >= minimum (None: any integer), else BadConfig."""
     raw = settings.get(name, default)
     try:
         value = int(raw)
     except (TypeError, ValueError):
         raise BadConfig(f"{name}: expected an integer, got {raw!r}") from None
-    if value != float(raw) or value < minimum:
+    if value != float(raw):
+        raise BadConfig(f"{name}: expected an integer, got {raw!r}")
+    if minimum is not None and value < minimum:
         raise BadConfig(f"{name}: must be an integer >= {minimum}, got {raw!r}")
     return value
+
+
+def log_level_setting(settings: BaseSettings, name: str, default: str) -> int:
+    """``settings[name]`` as a logging level (a name such as ``ERROR``, or a number)."""
+    raw = settings.get(name, default)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    level = logging.getLevelName(raw.upper()) if isinstance(raw, str) else None
+    if not isinstance(level, int):
+        raise BadConfig(f"{name}: expected a logging level such as ERROR or INFO, got {raw!r}")
+    return level
 
 
 def choice_setting(

@@ -6,9 +6,10 @@ plus the fragmentation of a hundred thousand small objects living as long as
 the crawl. ``CompactDupeFilter`` keeps a 64-bit blake2b key of each
 fingerprint in a ``booksscraper.dedup.keyset.KeySet`` (13-27 bytes a request).
 Everything else is Scrapy's: the fingerprinter (``REQUEST_FINGERPRINTER_CLASS``),
-``DUPEFILTER_DEBUG``, the log line and stat of a filtered request, and with
-``JOBDIR`` the ``requests.seen`` file, written and read back in Scrapy's format
-(full fingerprints), so a job directory moves between the two filters.
+``DUPEFILTER_DEBUG``, the log line and stat of a filtered request. With ``JOBDIR``
+it writes no ``requests.seen``: a resumed crawl starts from its output, not from
+the requests an earlier run saw (``booksscraper.output.resume``), so the file
+would only be written to be discarded.
 
 Collisions: two different requests share a key with probability about
 n**2 / 2**65 over n requests, ~3e-10 at 10**5 requests and ~3e-6 at 10**7; a
@@ -23,9 +24,7 @@ scrapy-redis's own filter in Redis. No settings of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from scrapy.dupefilters import RFPDupeFilter
 from scrapy.utils.request import RequestFingerprinterProtocol
@@ -34,9 +33,6 @@ from booksscraper.dedup.keyset import KeySet, key64
 
 if TYPE_CHECKING:
     from scrapy.http import Request
-
-_SIZE_BYTES = 2  # the length prefix of each fingerprint in requests.seen, as Scrapy writes it
-_READ_CHUNK = 1 << 20
 
 
 class CompactDupeFilter(RFPDupeFilter):
@@ -47,41 +43,9 @@ class CompactDupeFilter(RFPDupeFilter):
         *,
         fingerprinter: RequestFingerprinterProtocol | None = None,
     ) -> None:
-        # Scrapy's constructor would read requests.seen into its set: open the file here instead.
+        # No requests.seen (see above), so Scrapy's constructor opens no file.
         super().__init__(None, debug, fingerprinter=fingerprinter)
         self.seen = KeySet()
-        if path:
-            self.file = Path(path, "requests.seen").open("a+b")  # noqa: SIM115 - closed in close()
-            self.file.seek(0)
-            whole = 0  # bytes of complete records
-            for fingerprint, whole in _iter_seen_file(self.file):  # noqa: B007 - used below
-                self.seen.add(key64(fingerprint))
-            # A record torn by a crash is cut off, or the next one appended after it
-            # would be misread on the next resume.
-            self.file.truncate(whole)
 
     def request_seen(self, request: Request) -> bool:
-        fingerprint = self._fingerprint(request)
-        if not self.seen.add(key64(fingerprint)):
-            return True
-        if self.file:
-            self.file.write(len(fingerprint).to_bytes(_SIZE_BYTES, "big") + fingerprint)
-        return False
-
-
-def _iter_seen_file(file: IO[bytes]) -> Iterator[tuple[bytes, int]]:
-    """Each fingerprint of ``requests.seen`` with the file offset where its record ends.
-
-    Read a chunk at a time; a torn last record is skipped.
-    """
-    pending, offset = b"", 0  # offset: where ``pending`` starts in the file
-    while chunk := file.read(_READ_CHUNK):
-        data = pending + chunk
-        pos = 0
-        while pos + _SIZE_BYTES <= len(data):
-            end = pos + _SIZE_BYTES + int.from_bytes(data[pos : pos + _SIZE_BYTES], "big")
-            if end > len(data):
-                break  # continues in the next chunk, or was cut by a crash
-            yield data[pos + _SIZE_BYTES : end], offset + end
-            pos = end
-        pending, offset = data[pos:], offset + pos
+        return not self.seen.add(key64(self.fingerprinter.fingerprint(request)))

@@ -119,6 +119,7 @@ class AdaptiveConcurrency:
             maximum=maximum,
             tolerance=number(s, "ADAPTIVE_LATENCY_TOLERANCE", minimum=1.0),
             cpu_max=number(s, "ADAPTIVE_CPU_MAX", minimum=0.01),
+            retry_after_max=number(s, "RETRY_AFTER_MAX"),
         )
         interval = number(s, "ADAPTIVE_CONCURRENCY_INTERVAL", minimum=0.01)
         trace = text(s, "ADAPTIVE_CONCURRENCY_TRACE")

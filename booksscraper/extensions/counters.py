@@ -22,7 +22,7 @@ what "errors" or "retries" mean, hence one function.
 - ``retries``: ``retry/count``.
 - ``response_bytes``: ``downloader/response_bytes`` (the crawl's own traffic).
 - ``backoff_waiting``: ``retry/backoff/waiting`` (retries held out of the
-  downloader until their backoff is over, written by ``middlewares/delayed.py``)
+  downloader until their backoff is over, written by ``pacing/holder.py``)
   once a retry has been held, else ``None``.
 - ``proxies_good`` / ``proxies_dead`` / ``proxies_unchecked``: ``proxies/good``,
   ``proxies/dead``, ``proxies/unchecked`` from the proxy rotation middleware
@@ -37,7 +37,7 @@ from typing import Any
 from scrapy.statscollectors import StatsCollector
 
 from booksscraper.ledger.figures import figures, pages_implied, settled
-from booksscraper.middlewares.delayed import WAITING
+from booksscraper.pacing.holder import WAITING
 from booksscraper.pacing.pacer import RETURNED
 
 ROBOTS_RESPONSES = "robotstxt/response_count"

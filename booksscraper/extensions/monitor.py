@@ -9,11 +9,11 @@ closes the spider with reason ``memory_cap`` past the hard memory cap.
 
 Settings (defaults in brackets):
 
-- ``MONITOR_ENABLED``: the sampler on or off.
-- ``MONITOR_INTERVAL``: seconds between samples. A sample costs about
-  a millisecond (``tests/monitoring/benchmark_sampling.py``), so 1 s costs
-  ~0.1 % of a core while still catching a memory spike or a descriptor leak
-  within a second, which Scrapy's own 60 s memusage check does not.
+- ``RESOURCE_MONITOR_ENABLED``: the sampler on or off (``MONITOR_ENABLED``, its old
+  name, still works with a deprecation warning; ``MONITORS_ENABLED`` is the monitors').
+- ``MONITOR_INTERVAL``: seconds between samples: a memory spike or a descriptor leak
+  shows within a second, which Scrapy's own 60 s memusage check does not (the cost
+  of a sample: ``tests/monitoring/benchmark_sampling.py``).
 - ``MONITOR_FILE``: the time series, in ``OUTPUT_DIR``.
 - ``MONITOR_MEMORY_CAP_MB``: hard cap on the RSS of the process
   tree; past it the spider is closed cleanly (pipelines and files closed).
@@ -42,20 +42,21 @@ Stats: ``monitor/samples``, ``monitor/rss_bytes`` (latest),
 from __future__ import annotations
 
 import logging
+import os
 import time
+import warnings
 from datetime import UTC, datetime
 from typing import Any
 
 import psutil
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import NotConfigured, ScrapyDeprecationWarning
+from scrapy.settings import BaseSettings
 from scrapy.utils.asyncio import create_looping_call
 
 from booksscraper.compat import schedule_coro
-from booksscraper.config.declared import default
-from booksscraper.config.errors import BadConfig
-from booksscraper.config.readers import boolean
+from booksscraper.config.readers import boolean, number
 from booksscraper.extensions.counters import crawl_counters
 from booksscraper.output.errors import OutputError, stop_on_output_error, stopping_on_output_error
 from booksscraper.output.folder import OutputFolder, output_path
@@ -64,6 +65,29 @@ from booksscraper.output.jsonlines import JsonLinesWriter
 logger = logging.getLogger(__name__)
 
 MB = 1024 * 1024
+OLD_SWITCH = "MONITOR_ENABLED"  # the sampler's switch until RESOURCE_MONITOR_ENABLED
+
+
+def child_pids(pid: int) -> list[int] | None:
+    """Direct children of ``pid`` from /proc/<pid>/task/*/children; None where not available.
+
+    psutil's ``children()`` reads the parent of every process of the machine instead.
+    """
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return [] if os.path.isdir("/proc/self/task") else None  # exited, or no /proc
+    pids: list[int] = []
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as f:
+                pids.extend(int(child) for child in f.read().split())
+        except FileNotFoundError:
+            if os.path.isdir(f"/proc/{pid}/task/{task}"):
+                return None  # a kernel without CONFIG_PROC_CHILDREN
+        except OSError:
+            continue  # the thread ended meanwhile
+    return pids
 
 
 class ProcessTreeSampler:
@@ -78,6 +102,17 @@ class ProcessTreeSampler:
         self.main.cpu_percent(None)
         psutil.cpu_percent(None)
 
+    def _descendants(self) -> list[int]:
+        found: list[int] = []
+        parents = [self.main.pid]
+        while parents:
+            children = child_pids(parents.pop())
+            if children is None:  # no /proc children files: psutil's way
+                return [child.pid for child in self.main.children(recursive=True)]
+            found.extend(children)
+            parents.extend(children)
+        return found
+
     def sample(self) -> dict[str, Any]:
         with self.main.oneshot():
             rss = self.main.memory_info().rss
@@ -85,11 +120,10 @@ class ProcessTreeSampler:
             fds = self.main.num_fds()
             threads = self.main.num_threads()
             sockets = len(self.main.net_connections(kind="inet"))
-            children = self.main.children(recursive=True)
         live = {}
-        for child in children:
-            known = self._children.get(child.pid, child)
+        for pid in self._descendants():
             try:
+                known = self._children.get(pid) or psutil.Process(pid)
                 with known.oneshot():
                     if known.status() == psutil.STATUS_ZOMBIE:
                         continue  # dead, not yet reaped: holds no memory
@@ -97,7 +131,7 @@ class ProcessTreeSampler:
                     child_cpu = known.cpu_percent(None)
             except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
                 continue  # exited (or became a zombie) since we listed it
-            live[child.pid] = known
+            live[pid] = known
             rss += child_rss
             cpu += child_cpu
         self._children = live
@@ -120,19 +154,32 @@ class ProcessTreeSampler:
         }
 
 
+def resource_monitor_enabled(settings: BaseSettings) -> bool:
+    """RESOURCE_MONITOR_ENABLED, or its old name MONITOR_ENABLED with a deprecation warning."""
+    if settings.get("RESOURCE_MONITOR_ENABLED") is None and settings.get(OLD_SWITCH) is not None:
+        warnings.warn(
+            f"{OLD_SWITCH} is deprecated: use RESOURCE_MONITOR_ENABLED (MONITORS_ENABLED"
+            " switches the monitors, not the resource sampler)",
+            ScrapyDeprecationWarning,
+            stacklevel=2,
+        )
+        return boolean(settings, OLD_SWITCH)
+    return boolean(settings, "RESOURCE_MONITOR_ENABLED")
+
+
 class ResourceMonitor:
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
-        if not boolean(settings, "MONITOR_ENABLED"):
+        if not resource_monitor_enabled(settings):
             raise NotConfigured
         self.crawler = crawler
         self.stats = crawler.stats
-        self.interval = _positive(settings, "MONITOR_INTERVAL")
-        self.memory_cap = _non_negative(settings, "MONITOR_MEMORY_CAP_MB") * MB
-        warn_mb = _non_negative(settings, "MONITOR_MEMORY_WARN_MB")
+        self.interval = number(settings, "MONITOR_INTERVAL", minimum=0.001)
+        self.memory_cap = number(settings, "MONITOR_MEMORY_CAP_MB") * MB
+        warn_mb = number(settings, "MONITOR_MEMORY_WARN_MB")
         self.memory_warn = warn_mb * MB if warn_mb else 0.8 * self.memory_cap
-        self.fd_warn_ratio = _ratio(settings, "MONITOR_FD_WARN_RATIO")
-        self.system_memory_warn = _non_negative(settings, "MONITOR_SYSTEM_MEMORY_WARN_PERCENT")
+        self.fd_warn_ratio = number(settings, "MONITOR_FD_WARN_RATIO", maximum=1.0)
+        self.system_memory_warn = number(settings, "MONITOR_SYSTEM_MEMORY_WARN_PERCENT")
         self.path = output_path(settings, "MONITOR_FILE")
         self.append = bool(settings.get("JOBDIR"))
         self._writer: JsonLinesWriter | None = None
@@ -259,32 +306,3 @@ class ResourceMonitor:
             logger.warning("Resource warning (%s): %s", kind, message)
         elif not crossed:
             self._warned.discard(kind)
-
-
-def _number(settings: Any, name: str) -> float:
-    """Declared setting ``name`` as a float (its default from booksscraper.config.declared)."""
-    try:
-        return settings.getfloat(name, default(name))
-    except (TypeError, ValueError):
-        raise BadConfig(f"{name}: not a number: {settings.get(name)!r}") from None
-
-
-def _positive(settings: Any, name: str) -> float:
-    value = _number(settings, name)
-    if value <= 0:
-        raise BadConfig(f"{name}: must be greater than 0, got {value}")
-    return value
-
-
-def _non_negative(settings: Any, name: str) -> float:
-    value = _number(settings, name)
-    if value < 0:
-        raise BadConfig(f"{name}: must be 0 (off) or more, got {value}")
-    return value
-
-
-def _ratio(settings: Any, name: str) -> float:
-    value = _number(settings, name)
-    if not 0 < value <= 1:
-        raise BadConfig(f"{name}: must be in (0, 1], got {value}")
-    return value

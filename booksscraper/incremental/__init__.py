@@ -7,20 +7,19 @@ Settings (declared in ``booksscraper.config.declared``):
   no conditional request).
 - ``INCREMENTAL_CONDITIONAL``: conditional requests (the HTTP cache);
   ``False`` keeps the change report but fetches every page in full.
-- ``INCREMENTAL_FROM``: the output folder of the run to compare with; its
-  state moves into this run's ``OUTPUT_DIR``. Empty: ``OUTPUT_DIR`` itself, or under
-  scrapyd (one folder per job, ``output/<job>/``) the sibling job folder that holds
-  the newest state.
+- ``INCREMENTAL_HISTORY_DIR``: where each scope's state is kept (``state``); empty:
+  ``OUTPUT_DIR/incremental``, or for a scrapyd job ``incremental`` beside the job's folder,
+  shared by every job.
 - ``INCREMENTAL_REDIS_KEY``: on a cluster, the Redis key
   prefix of the shared page cache.
 - ``CHANGES_FILE``: in ``OUTPUT_DIR``.
 
 Modules, one concern each:
 
-- ``state``: the state folder ``OUTPUT_DIR/incremental/`` (the catalogue as last known),
-  found and moved from run to run, advanced only by a crawl that finished, so an
-  interrupted crawl, resumed with ``JOBDIR`` or run again, still compares with the last
-  finished one.
+- ``state``: the history, one state per scope (the start URL's site and section) side by
+  side, each the catalogue as last known with a header that tells it is whole, advanced
+  only by a crawl that finished, so an interrupted, cancelled or failed crawl, another
+  scope or ``INCREMENTAL=False`` never takes it away.
 - ``changes``: the comparison, ``changes.jsonl``, the summary line, the report section.
 - ``fetch``: ``ConditionalFetch``, Scrapy's HTTP cache middleware revalidating every page
   (``RevalidatePolicy``), pages kept by ``SqliteCacheStorage`` or, on a cluster,

@@ -1,65 +1,68 @@
-"""``IncrementalCrawl``: hands the state over at start-up, compares at the end of the crawl.
+"""``IncrementalCrawl``: finds the state of the crawl's scope, compares at the end of the crawl.
 
-A single-process crawl compares its own books with the state and advances the state when
-it finished. A cluster worker (``REDIS_URL``) sees part of the catalogue: it writes what the
-comparison at the merge step needs (``booksscraper.incremental.cluster``) and compares
-nothing itself.
+A single-process crawl compares its own books with its scope's state
+(``booksscraper.incremental.state``) and advances the state when it finished. A damaged
+state is one WARNING naming the file; that run reports no changes (never a false "new" or
+"removed"), says so in ``changes/summary`` and ``changes/state_damaged``, and, if it
+finished, writes a fresh state. A cluster worker (``REDIS_URL``) sees part of the
+catalogue: it writes what the comparison at the merge step needs
+(``booksscraper.incremental.cluster``) and compares nothing itself.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from itertools import chain
-from pathlib import Path
 
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from booksscraper.incremental import cluster
-from booksscraper.incremental.changes import compare, failed_urls, unseen_verdict
+from booksscraper.incremental.changes import SUMMARY_STAT, compare, failed_urls, unseen_verdict
 from booksscraper.incremental.state import (
     STATE_BOOKS,
+    DamagedState,
     enabled,
-    in_scope,
+    load_run,
     on_cluster,
-    read_run,
     state_dir,
-    take_over,
     write_state,
 )
 from booksscraper.output.errors import OutputError, stop_on_output_error
 from booksscraper.output.folder import output_path
 from booksscraper.output.jsonlines import iter_json_lines
-from booksscraper.output.resume import CRAWL_STATE
 from booksscraper.spiders.books import LISTINGS_LOST
 
 logger = logging.getLogger(__name__)
 
+DAMAGED_STAT = "changes/state_damaged"
+
 
 class IncrementalCrawl:
-    """Hands the state over at start-up; compares and writes the change report at the end."""
+    """Reads the scope's state at start-up; compares and writes the change report at the end."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        settings = crawler.settings
-        self.state = state_dir(settings)
-        self.changes_path = output_path(settings, "CHANGES_FILE")
-        self.changes_path.unlink(missing_ok=True)  # it describes the latest run only
-        take_over(settings, self.state, getattr(crawler.spider, "jobs_dir", None))
+        self.changes_path = output_path(crawler.settings, "CHANGES_FILE")
         self.start_url = getattr(crawler.spider, "start_url", None)
-        self.previous_run = read_run(self.state)
-        if not in_scope(self.state, self.previous_run, self.start_url):
-            self.previous_run = None
+        self.state = state_dir(crawler)
+        self.damaged: DamagedState | None = None
+        try:
+            self.previous_run = load_run(self.state)
+        except DamagedState as exc:
+            logger.warning("incremental: damaged state %s: this run reports no changes and, "
+                           "if it finishes, writes a fresh state", exc)
+            self.damaged, self.previous_run = exc, None
+        if self.previous_run is not None:
+            logger.info("incremental: comparing with the state in %s", self.state)
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IncrementalCrawl | cluster.ClusterWorker:
         settings = crawler.settings
         if not enabled(settings):
-            # No comparison this run: a changes file of an earlier run would pass for this one's.
-            output_path(settings, "CHANGES_FILE").unlink(missing_ok=True)
+            # No comparison this run; the state is left as it is.
             cluster.worker_file(settings).unlink(missing_ok=True)
             raise NotConfigured
         if on_cluster(settings):
@@ -71,24 +74,19 @@ class IncrementalCrawl:
         finished = stats.get_value("finish_reason") == "finished"
         try:
             if self.previous_run is None:
+                if self.damaged is not None:
+                    summary = f"not compared: damaged state {self.damaged}"
+                    stats.set_value(DAMAGED_STAT, str(self.damaged.path))
+                    stats.set_value(SUMMARY_STAT, summary)
+                    logger.info("Changes since the last run: %s", summary)
                 if finished:
                     logger.info("incremental: no previous run to compare with; this run's books "
-                                "are the state the next run compares with")
+                                "are the state the next run compares with (%s)", self.state)
                     write_state(self.state, self._books(), self.start_url)
                 return
             self._compare(finished)
         except OutputError as exc:
             stop_on_output_error(self.crawler, exc)
-            return
-        jobdir = self.crawler.settings.get("JOBDIR")
-        if finished and jobdir:
-            # The job is done: the same JOBDIR next time is the next run, not a resume of this one.
-            for name in CRAWL_STATE:
-                path = Path(jobdir, name)
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
 
     def _books(self):
         return iter_json_lines(output_path(self.crawler.settings, "OUTPUT_JSONL"))

@@ -19,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +37,15 @@ from scrapy.spiders import Spider
 from scrapy.utils.response import response_from_dict
 from w3lib.http import headers_dict_to_raw, headers_raw_to_dict
 
+from booksscraper.compat import CACHED_RESPONSE
 from booksscraper.config.readers import boolean, text
 from booksscraper.incremental.state import CACHE_DIR, enabled, on_cluster, state_dir
 from booksscraper.output.errors import OutputError, stop_on_output_error
 
 logger = logging.getLogger(__name__)
+
+# A stored page's validator, and the request header that sends it back (RFC 9110).
+VALIDATORS = ((b"ETag", b"If-None-Match"), (b"Last-Modified", b"If-Modified-Since"))
 
 
 class RevalidatePolicy(RFC2616Policy):
@@ -55,7 +61,9 @@ class RevalidatePolicy(RFC2616Policy):
     """
 
     def is_cached_response_fresh(self, cachedresponse: Response, request: Request) -> bool:
-        self._set_conditional_validators(request, cachedresponse)
+        for stored, asked in VALIDATORS:
+            if stored in cachedresponse.headers:
+                request.headers[asked] = cachedresponse.headers[stored]
         return False
 
     def is_cached_response_valid(self, cachedresponse: Response, response: Response,
@@ -63,13 +71,18 @@ class RevalidatePolicy(RFC2616Policy):
         return response.status == 304
 
 
+def damaged(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the file is damaged (not a database, corrupt), not that a write
+    failed (a full disk, no permission: exit 4)."""
+    return getattr(exc, "sqlite_errorname", None) in ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
 def _meta(request: Request, response: Response) -> dict[str, Any]:
     return {"url": request.url, "method": request.method, "status": response.status,
             "response_url": response.url, "timestamp": time.time()}
 
 
-def _response(request: Request, meta: dict[str, Any], headers: bytes, body: bytes) -> Response:
-    request.meta["cache_timestamp"] = meta["timestamp"]
+def _response(meta: dict[str, Any], headers: bytes, body: bytes) -> Response:
     return response_from_dict({"url": meta["response_url"], "status": meta["status"],
                                "headers": headers_raw_to_dict(headers), "body": body})
 
@@ -96,16 +109,37 @@ class SqliteCacheStorage:
         self._fingerprinter = spider.crawler.request_fingerprinter
         try:
             self.cachedir.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path)
-            # WAL with synchronous=NORMAL: a commit is not an fsync; a power cut may lose the
-            # last commits, which are cache entries (those pages come in full next time).
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("CREATE TABLE IF NOT EXISTS pages (fingerprint BLOB PRIMARY KEY, "
-                            "meta TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL)")
-            self.db.commit()
-        except (OSError, sqlite3.Error) as exc:
+            self._connect()
+        except sqlite3.Error as exc:
+            self._sqlite_failed(exc)
+        except OSError as exc:
             self._failed(exc)
+
+    def _connect(self) -> None:
+        self.db = sqlite3.connect(self.path)
+        # WAL with synchronous=NORMAL: a commit is not an fsync; a power cut may lose the
+        # last commits, which are cache entries (those pages come in full next time).
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS pages (fingerprint BLOB PRIMARY KEY, "
+                        "meta TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL)")
+        self.db.commit()
+
+    def _set_aside(self, exc: sqlite3.Error) -> None:
+        """A damaged cache is renamed (kept for a look) and a new one started: pages in full."""
+        if self.db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.close()
+            self.db = None
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.path.with_name(f"{self.FILE}.damaged-{stamp}")
+        for suffix in ("", "-wal", "-shm"):  # a WAL left beside a new file would be replayed
+            source = self.path.with_name(self.FILE + suffix)
+            if source.exists():
+                os.replace(source, aside.with_name(aside.name + suffix))
+        logger.warning("incremental: damaged page cache %s (%s): set aside as %s; pages are "
+                       "fetched in full this run", self.path, exc, aside)
+        self.crawler.stats.set_value("incremental/cache_damaged", str(aside))
 
     def close_spider(self, spider: Spider) -> None:
         if self.db is not None:
@@ -119,11 +153,15 @@ class SqliteCacheStorage:
     def retrieve_response(self, spider: Spider, request: Request) -> Response | None:
         if self.db is None:
             return None
-        row = self.db.execute("SELECT meta, headers, body FROM pages WHERE fingerprint = ?",
-                              (self._fingerprinter.fingerprint(request),)).fetchone()
+        try:
+            row = self.db.execute("SELECT meta, headers, body FROM pages WHERE fingerprint = ?",
+                                  (self._fingerprinter.fingerprint(request),)).fetchone()
+        except sqlite3.Error as exc:
+            self._sqlite_failed(exc)
+            return None
         if row is None:
             return None
-        return _response(request, json.loads(row[0]), row[1], row[2])
+        return _response(json.loads(row[0]), row[1], row[2])
 
     def store_response(self, spider: Spider, request: Request, response: Response) -> None:
         if self.db is None:
@@ -139,7 +177,18 @@ class SqliteCacheStorage:
                 self.db.commit()
                 self.uncommitted = 0
         except sqlite3.Error as exc:
+            self._sqlite_failed(exc)
+
+    def _sqlite_failed(self, exc: sqlite3.Error) -> None:
+        """A damaged cache is set aside and a new one started; anything else is a write error."""
+        if not damaged(exc):
             self._failed(exc)
+            return
+        self._set_aside(exc)
+        try:
+            self._connect()
+        except sqlite3.Error as again:
+            self._failed(again)
 
     def _failed(self, exc: Exception) -> None:
         """The page cache lives in OUTPUT_DIR: a failed write stops the crawl (exit 4)."""
@@ -181,7 +230,7 @@ class RedisCacheStorage:
         entry = self.server.hgetall(self._key(request))
         if not entry or not {b"meta", b"headers", b"body"} <= entry.keys():
             return None
-        return _response(request, json.loads(entry[b"meta"]), entry[b"headers"], entry[b"body"])
+        return _response(json.loads(entry[b"meta"]), entry[b"headers"], entry[b"body"])
 
     def store_response(self, spider: Spider, request: Request, response: Response) -> None:
         self.server.hset(self._key(request), mapping={
@@ -215,7 +264,7 @@ class ConditionalFetch(HttpCacheMiddleware):
             ours.set("HTTPCACHE_STORAGE", f"{__name__}.RedisCacheStorage")
         else:
             ours.set("HTTPCACHE_STORAGE", f"{__name__}.SqliteCacheStorage")
-            ours.set("HTTPCACHE_DIR", str((state_dir(settings) / CACHE_DIR).resolve()))
+            ours.set("HTTPCACHE_DIR", str((state_dir(crawler) / CACHE_DIR).resolve()))
         ours.set("HTTPCACHE_IGNORE_MISSING", False)
         ours.set("HTTPCACHE_EXPIRATION_SECS", 0)
         o = cls(ours, crawler.stats)
@@ -226,5 +275,5 @@ class ConditionalFetch(HttpCacheMiddleware):
 
     def process_exception(self, request: Request, exception: Exception,  # type: ignore[override]
                           spider: Any = None) -> None:
-        request.meta.pop("cached_response", None)
+        request.meta.pop(CACHED_RESPONSE, None)  # what Scrapy would serve in its place
         return None

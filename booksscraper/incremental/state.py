@@ -1,28 +1,46 @@
-"""The state an incremental crawl compares with: where it is, how it moves on, how it is written.
+"""The history an incremental crawl compares with: one state per scope, side by side.
 
-The folder ``OUTPUT_DIR/incremental/`` (``STATE_DIR``): ``books.jsonl``, the catalogue as
-last known, ``run.json`` (the start URL and time of the run that wrote it) and, for a
-single-process crawl, ``httpcache/``. On a cluster it is the folder of the merged output
-(``booksscraper.incremental.cluster``) and the page cache is in Redis.
+``INCREMENTAL_HISTORY_DIR`` (``history_dir``) holds one folder per scope, the start URL's
+site and section (``scope_name``): a category and the whole catalogue, or two sites, keep
+their own. Default: ``OUTPUT_DIR/incremental``; for a scrapyd job (``_job``),
+``incremental`` beside the job's folder, so every job compares with the last finished job
+of its scope however its ``OUTPUT_DIR`` was set. A scope's folder (``STATE_DIR`` on a
+cluster, in the merged output's folder) holds:
+
+- ``books.jsonl``: the catalogue as last known;
+- ``run.json``: its header: the start URL, the number of records and the SHA-256 of
+  ``books.jsonl``, written after it (both atomically): a state that does not match its
+  header is damaged (``DamagedState``), never half-read;
+- ``httpcache/`` (single-process crawls): the page cache (``booksscraper.incremental.fetch``).
+
+Only a crawl that finished writes its scope's state; nothing deletes one (another scope, a
+cancelled or failed run, ``INCREMENTAL=False`` leave it as it is). Two jobs of one scope may
+run at once (scrapyd): the pair is written under an exclusive ``flock`` on ``LOCK_FILE`` and
+read under a shared one, so a reader never sees one job's books with another's header.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import logging
 import os
-import shutil
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
+from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
 from booksscraper.config.readers import boolean, text
 from booksscraper.dedup.keyset import KeySet
 from booksscraper.extraction.validation import upc_key
-from booksscraper.output.folder import output_path
+from booksscraper.output.folder import output_folder
 from booksscraper.output.jsonlines import dumps, replace_atomically
 
 logger = logging.getLogger(__name__)
@@ -31,6 +49,16 @@ STATE_DIR = "incremental"
 STATE_BOOKS = "books.jsonl"
 STATE_RUN = "run.json"
 CACHE_DIR = "httpcache"
+FORMAT = 2  # run.json with the checksum of books.jsonl
+LOCK_FILE = ".state.lock"
+
+
+class DamagedState(Exception):
+    """A state file that is not whole: its path and what is wrong, in one line."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
 
 
 def enabled(settings: BaseSettings) -> bool:
@@ -42,98 +70,140 @@ def on_cluster(settings: BaseSettings) -> bool:
     return bool(text(settings, "REDIS_URL"))
 
 
-def state_dir(settings: BaseSettings) -> Path:
-    return Path(text(settings, "OUTPUT_DIR") or "output") / STATE_DIR
-
-
-def take_over(settings: BaseSettings, state: Path, jobs_dir: str | None) -> None:
-    """Move the previous run's state to ``state`` (``INCREMENTAL_FROM``, or the scrapyd rule)."""
-    source = _source(settings, state, jobs_dir)
-    if source is not None and source.resolve() != state.resolve():
-        try:
-            if state.exists():
-                shutil.rmtree(state)
-            state.parent.mkdir(parents=True, exist_ok=True)  # a new job's folder
-            os.replace(source, state)
-            logger.info("incremental: comparing with the previous run's state from %s", source)
-        except FileNotFoundError:
-            pass  # another job took it first: a full crawl and a report without comparison
-        except OSError as exc:
-            logger.warning("incremental: cannot take the state from %s (%s): full crawl",
-                           source, exc.strerror)
-    if not (state / STATE_BOOKS).exists():
-        _from_books_json(settings, state)
-
-
-def _source(settings: BaseSettings, state: Path, jobs_dir: str | None) -> Path | None:
-    explicit = text(settings, "INCREMENTAL_FROM")
+def history_dir(settings: BaseSettings, job: str | None) -> Path:
+    """Where every scope's state is: ``INCREMENTAL_HISTORY_DIR``, or the default above."""
+    explicit = text(settings, "INCREMENTAL_HISTORY_DIR")
     if explicit:
-        path = Path(explicit) / STATE_DIR
-        if not path.is_dir():
-            logger.warning("INCREMENTAL_FROM: %s holds no incremental state", explicit)
-            return None
-        return path
-    if state.is_dir():
-        return state
-    if jobs_dir is None:  # set under scrapyd
-        return None
-    candidates = [(run.stat().st_mtime, run.parent)
-                  for run in Path(jobs_dir).glob(f"*/{STATE_DIR}/{STATE_RUN}")]
-    return max(candidates)[1] if candidates else None
+        return Path(explicit)
+    out = output_folder(settings)
+    return (out.parent if job else out) / STATE_DIR
 
 
-def _from_books_json(settings: BaseSettings, state: Path) -> None:
-    """An output folder of a finished run from before the state existed: its books.json."""
-    books = output_path(settings, "OUTPUT_JSON")
-    stats = output_path(settings, "STATS_FILE")
+def scope_name(start_url: str) -> str:
+    """A folder name for the start URL's site and section (``index.html``, pages aside)."""
+    parts = urlsplit(start_url)
+    path = re.sub(r"(^|/)(index|page-\d+)\.html$", "", parts.path).strip("/")
+    scope = f"{parts.netloc.lower()}/{path}".rstrip("/")
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", scope).strip("_")[:80]
+    return f"{readable}-{hashlib.sha256(scope.encode()).hexdigest()[:8]}"
+
+
+def state_dir(crawler: Crawler) -> Path:
+    """This crawl's scope's state folder."""
+    spider = crawler.spider
+    job = getattr(spider, "_job", None)
+    history = history_dir(crawler.settings, job)
+    state = history / scope_name(spider.start_url)
+    _adopt_the_old_layout(history, state, spider.start_url)
+    return state
+
+
+def _adopt_the_old_layout(history: Path, state: Path, start_url: str) -> None:
+    """A state from before scopes (``books.jsonl`` right in the history folder) of this scope
+    becomes the scope's."""
+    run = history / STATE_RUN
+    if state.exists() or not run.is_file():
+        return
     try:
-        finished = json.loads(stats.read_text(encoding="utf-8")).get("finish_reason")
-        records = json.loads(books.read_text(encoding="utf-8"))
+        old = json.loads(run.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
-    if finished != "finished" or not isinstance(records, list):
+    if not isinstance(old, dict) or scope_name(str(old.get("start_url"))) != state.name:
         return
     state.mkdir(parents=True, exist_ok=True)
-    replace_atomically(state / STATE_BOOKS,
-                       lambda f: f.writelines(dumps(r) + "\n" for r in records))
-    logger.info("incremental: comparing with %s (%d books)", books, len(records))
+    for name in (STATE_BOOKS, CACHE_DIR, STATE_RUN):  # run.json last: a state is whole with it
+        if (history / name).exists():
+            os.replace(history / name, state / name)
+    logger.info("incremental: the state of %s moved to %s", start_url, state)
+
+
+@contextmanager
+def locked(state: Path, exclusive: bool) -> Iterator[None]:
+    """The scope's state held against writers (``exclusive``: against readers too)."""
+    state.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # drops the lock
+
+
+def load_run(state: Path) -> dict[str, Any] | None:
+    """The header of the state in ``state`` once checked whole; None: no state yet."""
+    if not state.exists():
+        return None
+    with locked(state, exclusive=False):
+        return _load_run(state)
+
+
+def _load_run(state: Path) -> dict[str, Any] | None:
+    books, run_file = state / STATE_BOOKS, state / STATE_RUN
+    if not books.exists() and not run_file.exists():
+        return None
+    try:
+        run = json.loads(run_file.read_bytes())
+    except FileNotFoundError:
+        raise DamagedState(run_file, "missing (the state has books but no header)") from None
+    except (OSError, ValueError):
+        raise DamagedState(run_file, "not a JSON header") from None
+    if not isinstance(run, dict) or not isinstance(run.get("books"), int):
+        raise DamagedState(run_file, "not a state header")
+    digest, records = hashlib.sha256(), 0
+    try:
+        with books.open("rb") as f:
+            for line in f:
+                digest.update(line)
+                records += 1
+    except OSError as exc:
+        raise DamagedState(books, exc.strerror or str(exc)) from None
+    if records != run["books"]:
+        raise DamagedState(books, f"{records} records, its header says {run['books']}")
+    if run.get("format") == FORMAT and digest.hexdigest() != run.get("sha256"):
+        raise DamagedState(books, "its checksum does not match its header")
+    return run
 
 
 def read_run(state: Path) -> dict[str, Any] | None:
-    """The previous run (``{}`` when only its books are known), or None: nothing to compare."""
-    if not (state / STATE_BOOKS).exists():
-        return None
+    """``load_run``; a damaged state is one WARNING and counts as none (a fresh one follows)."""
     try:
-        return json.loads((state / STATE_RUN).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}  # books from a books.json: the start URL is not known
+        return load_run(state)
+    except DamagedState as exc:
+        logger.warning("incremental: damaged state %s: no changes reported this run, a fresh "
+                       "state is written", exc)
+        return None
 
 
 def in_scope(state: Path, previous: dict[str, Any] | None, start_url: str | None) -> bool:
-    """Whether the previous run crawled the same start URL; if not, its state is dropped.
-
-    Another scope (a category is not the catalogue minus every other book), or the sandbox
-    on another port: nothing to compare, nothing in the cache to reuse.
-    """
-    if previous and previous.get("start_url") not in (None, start_url):
+    """Whether the previous run crawled the same scope (its state is never dropped)."""
+    if previous and previous.get("start_url") is not None and start_url is not None and (
+            scope_name(previous["start_url"]) != scope_name(start_url)):
         logger.info("incremental: the previous run crawled %s, this one %s: not compared",
                     previous["start_url"], start_url)
-        shutil.rmtree(state, ignore_errors=True)
         return False
     return True
 
 
 def write_state(state: Path, books: Iterable[dict[str, Any]], start_url: str | None) -> None:
-    """The state for the next run: ``books`` (this run's, then the carried-over), each UPC once."""
-    state.mkdir(parents=True, exist_ok=True)
+    """The state for the next run: ``books`` (this run's, then the carried-over), each UPC
+    once, then its header."""
     seen = KeySet()
+    digest = hashlib.sha256()
 
     def write(f: IO[str]) -> None:
         for record in books:
             if seen.add(upc_key(record.get("upc"))):
-                f.write(dumps(record) + "\n")
+                line = dumps(record) + "\n"
+                digest.update(line.encode("utf-8"))
+                f.write(line)
 
-    replace_atomically(state / STATE_BOOKS, write)
-    run = {"start_url": start_url, "books": len(seen),
+    with locked(state, exclusive=True):
+        replace_atomically(state / STATE_BOOKS, write)
+        _write_run(state, len(seen), digest.hexdigest(), start_url)
+
+
+def _write_run(state: Path, books: int, sha256: str, start_url: str | None) -> None:
+    run = {"format": FORMAT, "start_url": start_url, "books": books,
+           "sha256": sha256,
            "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
     replace_atomically(state / STATE_RUN, lambda f: f.write(json.dumps(run) + "\n"))

@@ -10,7 +10,9 @@ credentials are never logged: ``user:pass@`` becomes ``user:***@``
 Failed attempts are logged with the exception class instead of a status.
 
 Logger ``booksscraper.middlewares.requestlog``: silence it with
-``LOG_LEVEL = "INFO"`` (the project default) or by name. No settings.
+``LOG_LEVEL = "INFO"`` (the project default) or by name. Below DEBUG the
+middleware is not loaded at all: Scrapy's log handler would drop each line
+after it was built. No settings of its own.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ import re
 
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
+from scrapy.settings import default_settings
 
+from booksscraper.config.readers import log_level_setting
 from booksscraper.records.credentials import mask_proxy
 
 logger = logging.getLogger(__name__)
@@ -54,6 +59,10 @@ def ua_family(user_agent: str | None) -> str:
 
 class RequestLogMiddleware:
     def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        level = log_level_setting(settings, "LOG_LEVEL", default_settings.LOG_LEVEL)
+        if not settings.getbool("LOG_ENABLED") or level > logging.DEBUG:
+            raise NotConfigured
         self.crawler = crawler
 
     @classmethod

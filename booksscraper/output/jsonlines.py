@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -23,6 +24,20 @@ if TYPE_CHECKING:
     from booksscraper.output.folder import OutputFolder
 
 _encoder = ScrapyJSONEncoder(ensure_ascii=False, sort_keys=False)
+# How a temporary file's name ends (``.<name>.<random>.tmp``, beside the file it replaces).
+TEMPORARY = ".tmp"
+_EXCLUSIVE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def create_temporary(path: Path) -> tuple[Path, IO[str]]:
+    """A new temporary file beside ``path``: created, never opened through what is there."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMPORARY}")
+        try:
+            fd = os.open(tmp, _EXCLUSIVE, 0o666)
+        except FileExistsError:
+            continue  # a name someone (or something) already holds: another name
+        return tmp, os.fdopen(fd, "w", encoding="utf-8")
 
 
 def replace_atomically(path: os.PathLike[str] | str, write: Callable[[IO[str]], None]) -> None:
@@ -30,15 +45,17 @@ def replace_atomically(path: os.PathLike[str] | str, write: Callable[[IO[str]], 
 
     A failed write leaves neither a half-written file nor the temporary one.
     """
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+    tmp: Path | None = None
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        tmp, f = create_temporary(Path(path))
+        with f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise OutputError(path, exc) from exc
 
 
@@ -137,16 +154,26 @@ def drop_torn_line(path: Path) -> None:
             f.truncate(data.rfind(b"\n") + 1)
 
 
-def iter_json_lines(path: os.PathLike[str] | str) -> Iterator[dict[str, Any]]:
-    """Records of a JSON lines file, streamed; a torn line (a crash mid-write) is skipped."""
+def iter_json_lines(
+    path: os.PathLike[str] | str, skipped: Callable[[], None] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Records (JSON objects) of a JSON lines file, streamed.
+
+    A line that is not one (torn by a crash, undecodable bytes, garbage) is skipped, and
+    ``skipped()`` called for it.
+    """
     if not os.path.exists(path):
         return
-    with open(path, encoding="utf-8") as f:
+    with open(path, "rb") as f:
         for line in f:
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue
+                record = json.loads(line)  # ValueError: not JSON, or not UTF-8
+            except ValueError:
+                record = None
+            if isinstance(record, dict):
+                yield record
+            elif line.strip() and skipped is not None:
+                skipped()
 
 
 def read_json_lines(path: os.PathLike[str] | str) -> list[dict[str, Any]]:

@@ -1,29 +1,16 @@
 """Resume-safe crawls with JOBDIR, even after ``kill -9`` or a full disk.
 
-The output, not Scrapy's request queue, says what is done. Scrapy's JOBDIR
-keeps the queue and the seen-requests file across a stop, but they can lie: a
-killed crawl leaves requests marked seen whose queue entries never reached the
-disk, a request that failed for good stays seen, and a book scraped when the
-disk was full was never written. So every resumed run starts from the output:
+The design is in docs/crawling.md ("Resuming"): every resumed run starts from the output,
+not from Scrapy's request queue, which can lie after a kill.
 
-- ``ResumeGuard`` (an extension, on with ``JOBDIR``) discards the previous
-  run's request queue, seen-requests file and spider state (stat
-  ``resume/discarded_state``). Its marker file in JOBDIR, present while a
-  crawl runs, tells a killed crawl apart in the log.
-- The spider walks the listing pages again and skips books already in
-  ``OUTPUT_JSONL``; everything else, failed requests included, is fetched
-  again, and export drops a second copy of a UPC: every book ends up in the
-  output exactly once. Both learn what was exported from one read of the
-  file (``exported_before``). The failures and rejects files describe the
-  latest run.
-  The exported URLs are held as 64-bit keys (``UrlSet``): a resumed crawl of
-  100,000 books keeps ~2 MB for them, not ~15. Two URLs share a key with
-  probability ~n**2 / 2**65; a book whose URL collided would be skipped.
-- A JOBDIR with no trace of an earlier run (no crawl state, no marker) starts
-  a new job: ``OUTPUT_JSONL`` is written afresh, whatever an earlier run
-  without this JOBDIR left in it. An incremental crawl that finishes clears
-  its JOBDIR's crawl state (``booksscraper.incremental``), so the same JOBDIR
-  next time is the next run, not a resume of a finished one.
+- ``ResumeGuard`` (an extension, on with ``JOBDIR``) discards the previous run's crawl
+  state (stat ``resume/discarded_state``), leaves a marker while the crawl runs (a killed
+  crawl is named in the log) and clears the JOBDIR when the crawl finishes.
+- ``job_resumed``: whether this crawl resumes an unfinished job, decided once.
+- ``exported_before``: the books earlier runs of the job exported, read once from
+  ``OUTPUT_JSONL`` for the spider (which skips them) and the export pipeline (which drops a
+  second copy of a UPC), as 64-bit keys (``UrlSet``: ~20 bytes a URL). Two URLs share a
+  key with probability ~n**2 / 2**65; a book whose URL collided would be skipped.
 """
 
 from __future__ import annotations
@@ -39,12 +26,12 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 
-from booksscraper.dedup.keyset import KeySet, key64
 from booksscraper.config.errors import BadConfig
+from booksscraper.dedup.keyset import KeySet, key64
+from booksscraper.extraction.validation import upc_key
 from booksscraper.output.folder import output_path
 from booksscraper.output.jsonlines import iter_json_lines
 from booksscraper.records.shared import shared
-from booksscraper.extraction.validation import upc_key
 
 logger = logging.getLogger(__name__)
 
@@ -82,17 +69,31 @@ class ExportedBooks(UrlSet):
         super().__init__()
         self.upc_keys = KeySet()  # ``validation.upc_key`` of each exported UPC
         self.resumed = resumed  # False: a new job, OUTPUT_JSONL is written afresh
+        self.skipped_lines = 0  # lines of OUTPUT_JSONL that are not records (torn, damaged)
 
 
 def job_started(jobdir: Path) -> bool:
-    """Whether an earlier run used this JOBDIR (it left crawl state or its marker)."""
+    """Whether an unfinished earlier run used this JOBDIR (it left crawl state or its marker)."""
     return any((jobdir / name).exists() for name in (*CRAWL_STATE, MARKER))
+
+
+def job_resumed(crawler: Crawler) -> bool:
+    """Whether this crawl resumes an unfinished ``JOBDIR`` job; decided once, before it runs."""
+    def decide(c: Crawler) -> bool:
+        jobdir = c.settings.get("JOBDIR")
+        return bool(jobdir) and job_started(Path(jobdir))
+
+    return shared(crawler, decide, job_resumed)
 
 
 def already_exported(settings: BaseSettings) -> ExportedBooks:
     """What earlier runs of this JOBDIR exported, read from ``OUTPUT_JSONL``."""
     books = ExportedBooks()
-    for record in iter_json_lines(output_path(settings, "OUTPUT_JSONL")):
+
+    def skipped() -> None:
+        books.skipped_lines += 1
+
+    for record in iter_json_lines(output_path(settings, "OUTPUT_JSONL"), skipped):
         if record.get("url"):
             books.add(record["url"])
         if "upc" in record:
@@ -103,15 +104,32 @@ def already_exported(settings: BaseSettings) -> ExportedBooks:
 def exported_before(crawler: Crawler) -> ExportedBooks:
     """``already_exported``, read once per crawl for the spider and the export pipeline."""
     def read(c: Crawler) -> ExportedBooks:
-        if not job_started(Path(c.settings.get("JOBDIR"))):
+        if not job_resumed(c):
             return ExportedBooks(resumed=False)  # a new job: nothing of it exported yet
         return already_exported(c.settings)
 
-    return shared(crawler, read, "_booksscraper_exported")
+    return shared(crawler, read, exported_before)
+
+
+def clear_job(jobdir: Path) -> None:
+    """Scrapy's crawl state and the marker gone: the JOBDIR's next crawl is a new one."""
+    for name in (*CRAWL_STATE, MARKER):
+        path = jobdir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 class ResumeGuard:
     def __init__(self, crawler: Crawler, jobdir: Path) -> None:
+        job_resumed(crawler)  # decided before this run leaves its marker
+        skipped = exported_before(crawler).skipped_lines
+        if skipped:
+            logger.warning("%s: %d lines are not records (torn or damaged): skipped",
+                           output_path(crawler.settings, "OUTPUT_JSONL"), skipped)
+            crawler.stats.set_value("resume/skipped_lines", skipped)
+        self.crawler, self.jobdir = crawler, jobdir
         self.marker = jobdir / MARKER
         if self.marker.exists():
             logger.warning("JOBDIR %s: the previous crawl did not stop cleanly (killed?)", jobdir)
@@ -143,5 +161,8 @@ class ResumeGuard:
         return cls(crawler, Path(jobdir))
 
     def spider_closed(self) -> None:
-        # Scrapy has written the queue by now (the scheduler closes first).
+        # Scrapy has written its queue and spider state by now (the scheduler closes first,
+        # SpiderState's handler runs before this one).
+        if self.crawler.stats.get_value("finish_reason") == "finished":
+            clear_job(self.jobdir)
         self.marker.unlink(missing_ok=True)

@@ -1,5 +1,7 @@
 """Politeness keyed by the site: when a request may leave, and how many at once.
 
+- ``holder``: ``DelayedRequests``, requests held outside the downloader until they are due
+  (retry backoff, the pacer).
 - ``pacer``: ``SitePacer``, the one owner of the delay between requests to a site (held
   requests wait in the delayed-request holder; a cluster shares the schedule in Redis).
 - ``site``: what one site may take now (the largest of its limits; the 429/503 slow-down).

@@ -16,16 +16,20 @@ from __future__ import annotations
 
 from scrapy import Request
 from scrapy.core.downloader import Slot
+from scrapy.crawler import Crawler
 
 from booksscraper import compat
-from booksscraper.middlewares.delayed import DelayedRequests
+from booksscraper.pacing.holder import DelayedRequests
 from booksscraper.pacing.pacer import OWNER as PACER
 
 
 class PerSlotLimitDownloader(compat.PerSlotLimitDownloader):
-    def needs_backout(self) -> bool:
-        held = DelayedRequests.for_crawler(self.crawler).count(PACER)
-        return 0 < self.total_concurrency <= len(self.active) + held
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.delayed = DelayedRequests.for_crawler(crawler)
+
+    def needs_backout(self) -> bool:  # asked by the engine at every turn of its loop
+        return 0 < self.total_concurrency <= len(self.active) + self.delayed.count(PACER)
 
     def popped(self, slot: Slot, request: Request, waited: float) -> None:
         if self.crawler.stats is not None:

@@ -23,9 +23,10 @@ back in two ways:
   once it is back at ``rate_margin`` x the rate throttled last time (so 429s
   stay rare). The first 429 sets the cap at once; further cuts of the limit
   and the cap wait ``decrease_interval``. A Retry-After holds
-  all growth for that long. Decreases happen at most once per
-  ``decrease_interval`` seconds (for latency and for throttling apart): the
-  responses already in flight report the same overload.
+  all growth for that long (up to ``RETRY_AFTER_MAX``, the retries' cap too).
+  Decreases happen at most once per ``decrease_interval`` seconds (for latency
+  and for throttling apart): the responses already in flight report the same
+  overload.
 
 Growth also stops while the crawler's own process is CPU-bound (``cpu_max``:
 more concurrency would only queue in our reactor) and while the slot does not
@@ -45,6 +46,8 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
+from booksscraper.config.declared import default
+
 
 @dataclass(frozen=True)
 class LawParams:
@@ -59,7 +62,8 @@ class LawParams:
     min_rate: float = 0.1  # requests/s: the rate cap never goes lower
     decrease_interval: float = 1.0  # seconds between two decreases
     cpu_max: float = 0.9  # fraction of one core; above it, no growth
-    retry_after_max: float = 60.0  # longest growth hold a Retry-After causes, seconds
+    # Longest growth hold a Retry-After causes, seconds: the retries' cap, RETRY_AFTER_MAX.
+    retry_after_max: float = default("RETRY_AFTER_MAX")
     min_samples: int = 3  # responses a tick needs before the law acts on it
     rate_window: float = 2.0  # seconds of history behind the accepted-rate estimate
 

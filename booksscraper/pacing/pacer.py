@@ -6,7 +6,7 @@ limit (``site.Site.interval``); send times come from one GCRA schedule per site,
 or, with ``REDIS_URL``, in Redis (``cluster/ratelimit.py``), so the limits hold for the whole
 cluster. A request that may not leave yet is never slept on: it is returned with
 ``meta["backoff_not_before"]`` to wait in the delayed-request holder
-(``middlewares/delayed.py``) and comes back through the scheduler with its reserved send
+(``pacing/holder.py``) and comes back through the scheduler with its reserved send
 time (``meta["pacing_at"]``). docs/middlewares.md ("Pacing: one owner, keyed by the site")
 has the design.
 
@@ -36,7 +36,7 @@ from booksscraper.config.declared import default
 from booksscraper.config.readers import boolean, number, text, whole_number
 from booksscraper.middlewares.backoff import THROTTLE_STATUSES
 from booksscraper.middlewares.bans import is_robots_txt
-from booksscraper.middlewares.delayed import HELD_BY, NOT_BEFORE, DelayedRequests
+from booksscraper.pacing.holder import HELD_BY, NOT_BEFORE, DelayedRequests
 from booksscraper.pacing.site import Site, SlowDown
 
 # Requests handed back to the engine to wait (each passes the scheduler once more).
@@ -244,17 +244,18 @@ class SitePacer:
         return None
 
     def _hold(self, request: Request, state: Site, due: float, reserved: Any) -> Request:
+        """``request`` itself, marked to wait in the holder until ``due`` (no copy: it has not
+        been downloaded, so nothing else keeps the object)."""
         # Back through the scheduler a second time: counted, so that it is not a new page.
         self.stats.inc_value(RETURNED)
-        held = request.copy()
-        held.dont_filter = True  # it comes back through the scheduler: not a duplicate
-        held.meta[NOT_BEFORE] = due
-        held.meta[HELD_BY] = OWNER
+        request.dont_filter = True  # it comes back through the scheduler: not a duplicate
+        request.meta[NOT_BEFORE] = due
+        request.meta[HELD_BY] = OWNER
         if reserved is not None:
-            held.meta[PACING_AT] = reserved
+            request.meta[PACING_AT] = reserved
             state.held += 1
             self.stats.inc_value("pacing/held")
-        return held
+        return request
 
     def _hold_for_slot(self, request: Request, name: str, state: Site) -> Request:
         self.stats.inc_value("pacing/held_for_concurrency")

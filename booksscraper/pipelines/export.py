@@ -79,7 +79,8 @@ class ExportPipeline:
             self.stats.inc_value("export/not_written")
             raise DropItem(f"not written: {adapter.get('url')}", log_level="DEBUG")
         try:
-            self.writer.write(adapter.asdict())
+            # One level: a book's fields are plain values (asdict() would adapt each again).
+            self.writer.write(dict(adapter.items()))
         except OutputError as exc:
             self.writer = None
             stop_on_output_error(self.crawler, exc)

@@ -67,18 +67,22 @@ class ValidationPipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
+        stats = self.crawler.stats
+        stats.inc_value(VALIDATED)
+        if self.checked.take(item):  # found valid by the spider: nothing more to look at
+            stats.inc_value("validation/passed")
+            return item
         adapter = ItemAdapter(item)
         site_host = getattr(self.crawler.spider, "site_host", None)
         try:
-            problems = [] if self.checked.take(item) else item_problems(adapter, site_host)
+            problems = item_problems(adapter, site_host)
         except Exception as exc:  # a rule must not take the crawl down
             logger.exception("validation failed on %s", adapter.get("url"))
             problems = [f"validator_error: {type(exc).__name__}"]
-        self.crawler.stats.inc_value(VALIDATED)
         for field in sorted({problem_field(problem) for problem in problems} - {None}):
-            self.crawler.stats.inc_value(FIELD_INVALID + field)
+            stats.inc_value(FIELD_INVALID + field)
         if problems:
             self.rejects.reject(item, problems, stage="validation")
             raise DropItem(f"invalid item {adapter.get('url')}: {', '.join(problems)}")
-        self.crawler.stats.inc_value("validation/passed")
+        stats.inc_value("validation/passed")
         return item

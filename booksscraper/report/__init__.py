@@ -97,7 +97,9 @@ def render_markdown(
     if warnings:
         lines += ["## Warnings", "", *(f"- {w}" for w in warnings), ""]
     lines += report_section(stats)  # what changed since the last run (incremental crawls)
-    no_samples = "No resource samples (monitor.jsonl missing or empty: MONITOR_ENABLED off?)."
+    no_samples = (
+        "No resource samples (monitor.jsonl missing or empty: RESOURCE_MONITOR_ENABLED off?)."
+    )
     lines += [
         "## Throughput",
         "",

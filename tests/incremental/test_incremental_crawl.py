@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -109,18 +111,34 @@ def test_without_validators_the_same_changes_from_a_full_fetch(tmp_path: Path) -
         assert again["bytes_sent"] > 0.9 * full["bytes_sent"]
 
         # INCREMENTAL=False: a plain full crawl, no comparison (and no stale changes.jsonl).
-        state = (out / "incremental" / "books.jsonl").read_bytes()
+        state = states(out)
         crawl(sb, out, "-s", "INCREMENTAL=False")
         assert not (out / "changes.jsonl").exists()
-        assert (out / "incremental" / "books.jsonl").read_bytes() == state
+        assert states(out) == state
 
-        # Another start URL (a category): not compared, and its own state from now on.
+        # Another start URL (a category): its own state beside the catalogue's, not compared.
         category = sb.base_url + "catalogue/category/books/default_15/index.html"
         result = run_crawl(category, out)
         assert result.returncode == 0, result.stderr[-3000:]
-        assert "not compared" in result.stderr and not (out / "changes.jsonl").exists()
-        run = json.loads((out / "incremental" / "run.json").read_text(encoding="utf-8"))
-        assert run["start_url"] == category and run["books"] < 100
+        assert "no previous run to compare with" in result.stderr
+        assert not (out / "changes.jsonl").exists()
+        both = states(out)
+        assert {k: v for k, v in both.items() if k in state} == state  # the catalogue's kept
+        runs = [json.loads(v) for k, v in both.items() if k.endswith("run.json")]
+        assert sorted(r["start_url"] for r in runs) == sorted([sb.base_url, category])
+        assert min(r["books"] for r in runs) < 100
+
+        # And the whole catalogue again compares with its own history.
+        crawl(sb, out)
+        assert read_lines(out / "changes.jsonl") == []
+        assert stats_of(out)["changes/summary"] == "0 new, 0 removed, 0 changed"
+
+
+def states(out: Path) -> dict[str, bytes]:
+    """Every scope's state files (the page cache aside), by path under the history folder."""
+    history = out / "incremental"
+    return {str(p.relative_to(history)): p.read_bytes() for p in sorted(history.glob("*/*"))
+            if p.is_file()}
 
 
 def test_an_interrupted_crawl_resumed_with_jobdir(tmp_path: Path) -> None:
@@ -137,21 +155,36 @@ def test_an_interrupted_crawl_resumed_with_jobdir(tmp_path: Path) -> None:
         assert_reported(out, truth)
 
 
-def test_scrapyd_jobs_hand_the_state_over(tmp_path: Path) -> None:
-    """Under scrapyd each job writes to output/<job>/; the next job finds the last one's state."""
+def test_scrapyd_jobs_compare_with_the_last_finished_job_of_their_scope(tmp_path: Path) -> None:
+    """Under scrapyd each job writes to output/<job>/ (the spider's rule, or OUTPUT_DIR on the
+    command line as `make schedule` gives it); every job shares output/incremental/. A job
+    stopped (SIGTERM, as scrapyd's cancel) in between leaves that history as it was."""
     env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "booksscraper.settings",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    with running_sandbox(books=100, seed=13) as sb:
-        for job in ("job1", "job2"):
-            if job == "job2":
-                sb.configure(changes={"rating": 4, "remove": 1, "seed": 3})
-            sb.reset()
-            result = subprocess.run(
-                [sys.executable, "-m", "scrapy", "crawl", "books", "-a",
-                 f"start_url={sb.base_url}", "-a", f"_job={job}"],
-                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False)
-            assert result.returncode == 0, result.stderr[-3000:]
-        assert not (tmp_path / "output" / "job1" / "incremental").exists()  # it moved on
-        assert (tmp_path / "output" / "job2" / "incremental" / "books.jsonl").exists()
+
+    def job(name: str, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "scrapy", "crawl", "books", "-a", f"start_url={sb.base_url}",
+             "-a", f"_job={name}", *args],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    with running_sandbox(books=100, seed=13, latency_ms=20) as sb:
+        first = job("job1")
+        assert first.wait(timeout=240) == 0, first.stderr.read()  # type: ignore[union-attr]
+        history = states(tmp_path / "output")
+        sb.configure(changes={"rating": 4, "remove": 1, "seed": 3})
+        cancelled = job("job2", "-s", "OUTPUT_DIR=output/job2")
+        jsonl = tmp_path / "output" / "job2" / "books.jsonl"
+        deadline = time.monotonic() + 60
+        while not (jsonl.exists() and jsonl.read_bytes().count(b"\n") >= 5):
+            assert cancelled.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        cancelled.send_signal(signal.SIGTERM)
+        assert cancelled.wait(timeout=60) == 0
+        assert states(tmp_path / "output") == history
+        sb.reset()
+        third = job("job3", "-s", "OUTPUT_DIR=output/job3")
+        assert third.wait(timeout=240) == 0, third.stderr.read()  # type: ignore[union-attr]
         assert sb.stats()["by_status"].get("304", 0) > 90
-        assert_reported(tmp_path / "output" / "job2", truth_of_changes(sb))
+        assert_reported(tmp_path / "output" / "job3", truth_of_changes(sb))
+    assert not (tmp_path / "output" / "job1" / "incremental").exists()

@@ -20,7 +20,6 @@ PLAIN = "http://127.0.0.1:8002"
 
 def middlewares(proxies: list[str]) -> tuple[ProxyRotationMiddleware, HttpProxyMiddleware]:
     crawler = get_crawler(settings_dict={"ROTATING_PROXY_LIST": proxies})
-    crawler._apply_settings()
     return ProxyRotationMiddleware.from_crawler(crawler), HttpProxyMiddleware.from_crawler(crawler)
 
 

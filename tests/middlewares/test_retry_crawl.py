@@ -75,7 +75,7 @@ def test_a_request_waiting_out_its_backoff_does_not_hold_up_others(
     retried = [
         (i, m.group(1))
         for i, line in enumerate(lines)
-        if (m := re.search(r"Retrying <GET (\S+)> in", line))
+        if (m := re.search(r"Retrying <GET (\S+)> \(failed", line))
     ]
     assert retried, "the sandbox injected no 429"
     for index, url in retried:

@@ -4,28 +4,23 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from scrapy import Request
-from scrapy.core.downloader import Slot
+from scrapy import Request, Spider
 from scrapy.exceptions import DownloadTimeoutError
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from booksscraper.middlewares.delayed import NOT_BEFORE
 from booksscraper.middlewares.retry import BackoffRetryMiddleware
+from booksscraper.pacing.holder import NOT_BEFORE
 
 
 @pytest.fixture
 def make_mw(tmp_path: Path):
     def make(**settings: object) -> BackoffRetryMiddleware:
-        crawler = get_crawler(settings_dict={"OUTPUT_DIR": str(tmp_path), **settings})
+        crawler = get_crawler(Spider, {"OUTPUT_DIR": str(tmp_path), **settings})
+        crawler.spider = Spider.from_crawler(crawler, "books")  # what get_retry_request reads
         crawler.stats.open_spider()
-        slot = Slot(concurrency=8, delay=0.0, jitter=0)
-        crawler.engine = SimpleNamespace(  # only the downloader's slots are looked at
-            downloader=SimpleNamespace(slots={"site": slot}, get_slot_key=lambda r: "site")
-        )
         return BackoffRetryMiddleware.from_crawler(crawler)
 
     return make
@@ -90,3 +85,18 @@ def test_throttling_answers_do_not_spend_the_retry_budget(make_mw) -> None:
     assert isinstance(mw.process_response(Request("http://site/a"), response(503)), Request)
     assert mw.process_response(Request("http://site/a"), response(503)).status == 503
     assert mw.stats.get_value("retry/budget/exhausted") == 1
+
+
+def test_scrapy_s_get_retry_request_does_the_bookkeeping(make_mw, caplog) -> None:
+    """Priority, counts and the give-up line are Scrapy's; the give-up level per request."""
+    mw = make_mw(RETRY_TIMES=1, RETRY_PRIORITY_ADJUST=-3, RETRY_BACKOFF_BASE=0)
+    retry = mw.process_response(Request("http://site/a", priority=10), response(500))
+    assert retry.priority == 7 and retry.meta["retry_times"] == 1
+    last = Request("http://site/a", meta={"retry_times": 1, "give_up_log_level": "WARNING"})
+    with caplog.at_level("DEBUG", logger="booksscraper.middlewares.retry"):
+        assert mw.process_response(last, response(500)).status == 500
+    gave_up = [r for r in caplog.records if r.getMessage().startswith("Gave up retrying")]
+    assert [r.levelname for r in gave_up] == ["WARNING"]
+    assert mw.stats.get_value("retry/max_reached") == 1
+    assert mw.stats.get_value("retry/count") == 1
+    assert mw.stats.get_value("retry/given_up/http_500") == 1

@@ -106,3 +106,22 @@ def test_summary_counts_the_ledger_and_bans_from_stats() -> None:
         "4 duplicates, 0 not attempted, 0 unaccounted; 3 requests given up, 6 bad copies "
         "fetched again; 1050 pages, 12 retries, 3 bans, peak RSS 96 MiB, 41.2 s"
     )
+
+
+@pytest.mark.parametrize(
+    ("settings", "deprecated"),
+    [({"RESOURCE_MONITOR_ENABLED": False}, False), ({"MONITOR_ENABLED": False}, True)],
+)
+def test_the_sampler_s_switch_and_its_old_name(
+    settings: dict[str, bool], deprecated: bool, recwarn: pytest.WarningsRecorder
+) -> None:
+    from scrapy.exceptions import NotConfigured, ScrapyDeprecationWarning
+    from scrapy.utils.test import get_crawler
+
+    from booksscraper.extensions.monitor import ResourceMonitor
+
+    with pytest.raises(NotConfigured):
+        ResourceMonitor.from_crawler(get_crawler(settings_dict=settings))
+    warned = [w for w in recwarn if issubclass(w.category, ScrapyDeprecationWarning)]
+    expected = ["MONITOR_ENABLED"] if deprecated else []
+    assert [str(w.message).split()[0] for w in warned] == expected

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from booksscraper.extensions.crawlmonitors import CrawlMonitors
 from booksscraper.extraction.validation import problem_field
 from booksscraper.monitoring.alerts import Alerts, split_credentials
 from booksscraper.monitoring.monitors import FAILED, RESULTS, Thresholds, close_checks
+from tests.helpers import free_port
 from tests.monitors.conftest import Receiver
 
 CLEAN = {"finish_reason": "finished", "ledger/announced": 1000, "ledger/exported": 1000,
@@ -121,9 +121,7 @@ def test_webhook_credentials_become_basic_auth() -> None:
 
 
 def test_a_failing_webhook_is_logged_once(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]  # closed again: nothing listens there
+    port = free_port()  # nothing listens there
     alerts = Alerts(Settings({"OUTPUT_DIR": str(tmp_path), "ALERT_WEBHOOK_TIMEOUT": 2,
                               "ALERT_WEBHOOK_URL": f"http://u:s3cret@127.0.0.1:{port}/"}))
     with caplog.at_level(logging.WARNING):

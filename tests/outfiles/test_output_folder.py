@@ -1,7 +1,9 @@
-"""OUTPUT_DIR is touched only by a crawl with something to write, then holds that crawl alone."""
+"""OUTPUT_DIR is touched only by a crawl with something to write, then holds that crawl alone;
+the previous crawl's files are set aside, not deleted, until the crawl has its own."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ from scrapy.utils.test import get_crawler
 from booksscraper.output.errors import OutputError
 from booksscraper.output.folder import OutputFolder, output_path
 from booksscraper.output.jsonlines import JsonLinesWriter
+from booksscraper.output.resume import MARKER
 from booksscraper.records.failures import Failures
 from booksscraper.records.rejects import Rejects
 from tests.helpers import REPO, read_lines, run_crawl
@@ -54,7 +57,7 @@ def test_writers_touch_nothing_until_their_first_record(tmp_path: Path) -> None:
     assert not folder.parent.exists()
 
 
-def test_the_first_record_removes_every_file_of_the_previous_crawl(tmp_path: Path) -> None:
+def test_the_first_record_sets_every_file_of_the_previous_crawl_aside(tmp_path: Path) -> None:
     before = previous_crawl(tmp_path)
     crawler = crawler_for(tmp_path)
     failures = Failures.for_crawler(crawler)
@@ -63,8 +66,12 @@ def test_the_first_record_removes_every_file_of_the_previous_crawl(tmp_path: Pat
     failures.record("http://books.example/x", "http_404", 1)
     # The crawl's JSON lines files exist from its first record (a kill -9 leaves them so).
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "failures.jsonl", "notes.txt", "rejects.jsonl"
+        "failures.jsonl", "notes.txt", "previous", "rejects.jsonl", "stats.json"
     ]
+    assert json.loads((tmp_path / "stats.json").read_text())["output/status"] == "running"
+    kept = snapshot(tmp_path / "previous")  # byte for byte, until this crawl has its own
+    assert {name: data for name, (data, _) in kept.items()} == {
+        name: data for name, (data, _) in before.items() if name != "notes.txt"}
     rejects._close()  # no reject: an empty file, not the last crawl's
     failures._close()
     assert (tmp_path / "rejects.jsonl").read_text() == ""
@@ -73,10 +80,12 @@ def test_the_first_record_removes_every_file_of_the_previous_crawl(tmp_path: Pat
 
 def test_a_resumed_crawl_keeps_the_books_and_samples_it_goes_on_with(tmp_path: Path) -> None:
     previous_crawl(tmp_path / "out")
+    (tmp_path / "job").mkdir()
+    (tmp_path / "job" / MARKER).write_text("1")  # an unfinished run of this JOBDIR
     crawler = crawler_for(tmp_path / "out", JOBDIR=str(tmp_path / "job"))
     OutputFolder.for_crawler(crawler).start()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "books.json", "books.jsonl", "monitor.jsonl", "notes.txt"
+        "books.json", "books.jsonl", "monitor.jsonl", "notes.txt", "stats.json"
     ]
 
 
@@ -140,9 +149,9 @@ def test_a_crawl_replaces_the_previous_crawls_files_and_leaves_no_mix(
     result = run_crawl(sandbox.truth()[0]["url"], tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["books.json", "books.jsonl", "failures.jsonl", "incremental",
+    assert names == [".crawl.lock", "books.json", "books.jsonl", "failures.jsonl", "incremental",
                      "monitor.jsonl", "notes.txt", "rejects.jsonl", "stats.json"]
     text = "".join((tmp_path / n).read_text() for n in names
-                   if n != "notes.txt" and (tmp_path / n).is_file())
+                   if n not in ("notes.txt", ".crawl.lock") and (tmp_path / n).is_file())
     for mark in ('"old"', "old-reject", "old-failure", "old report"):
         assert mark not in text

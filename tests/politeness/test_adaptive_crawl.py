@@ -48,12 +48,14 @@ def test_concurrency_falls_after_429s_and_the_retry_slowdown_stays_on_top(tmp_pa
         result = run_crawl(sb.base_url, tmp_path, *ADAPTIVE, "-s", "ADAPTIVE_CONCURRENCY_START=8",
                            "-s", "CONCURRENT_REQUESTS=32")
         server = sb.stats()
-    assert result.returncode in (0, 1), result.stderr[-2000:]
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(read_books(tmp_path)) == 80  # every 429 was retried until it got through
     assert server["by_status"].get("429", 0) > 0  # the sandbox did throttle us
     trace = read_json_lines(tmp_path / "trace.jsonl")
     first = next(i for i, step in enumerate(trace) if step["reason"] == "throttle")
-    before = max(step["concurrency"] for step in trace[: first + 1])
-    assert trace[first]["concurrency"] < before or trace[first]["concurrency"] < 8
+    # The throttle step itself cut the concurrency the step before it (or the start) had.
+    before = trace[first - 1]["concurrency"] if first else 8
+    assert trace[first]["concurrency"] < before
     assert trace[first]["rate_cap"] is not None  # a rate cap was learned...
     assert trace[first]["pace"] > 0  # ...and paces the site
     stats = stats_of(tmp_path)

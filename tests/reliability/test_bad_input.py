@@ -8,23 +8,16 @@ RELIABILITY.md.)
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, SCRAPYD_VENV, make_scrapyd_venv, run_crawl
+from tests.helpers import REPO, SCRAPYD_VENV, free_port, make_scrapyd_venv, run_crawl
 
 pytestmark = pytest.mark.timeout(120)
 # Nothing listens there: a crawl that got as far as a request would fail, not hang.
 NOWHERE = "http://127.0.0.1:9/"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # closed again when the socket is
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], starts: str) -> str:
@@ -69,7 +62,7 @@ def test_proxy_list_path_that_is_a_directory(tmp_path: Path) -> None:
 def test_scrapyd_down_at_deploy_time_is_one_clear_line(tmp_path: Path) -> None:
     make_scrapyd_venv()
     password = "deploy-Secret-42"
-    port = closed_port()
+    port = free_port()  # closed again: nothing listens there
     url = f"http://127.0.0.1:{port}"
     (tmp_path / "scrapy.cfg").write_text(
         f"[deploy:down]\nurl = {url}\nproject = booksscraper\n"

@@ -10,8 +10,8 @@ tests/reliability/test_hostile_pages.py (``over_maxsize``).
 
 from __future__ import annotations
 
+import asyncio
 import gzip
-import inspect
 import os
 from concurrent.futures import ProcessPoolExecutor
 
@@ -26,6 +26,8 @@ from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.robotstxt import ProtegoRobotParser
+from scrapy.utils.reactor import CallLaterOnce
 from scrapy.utils.test import get_crawler
 from twisted.internet.defer import Deferred
 
@@ -45,8 +47,10 @@ def _raised(call) -> IgnoreRequest:
 
 
 def test_scrapy_ignore_request_messages_name_their_reason() -> None:
-    """IgnoreRequest has no subclasses: only these messages tell the cases apart."""
-    crawler = get_crawler(Spider, {"REDIRECT_MAX_TIMES": 1, "DOWNLOAD_MAXSIZE": 1000})
+    """IgnoreRequest has no subclasses (Scrapy 2.19): only these messages tell the cases apart."""
+    crawler = get_crawler(
+        Spider, {"REDIRECT_MAX_TIMES": 1, "DOWNLOAD_MAXSIZE": 1000, "ROBOTSTXT_OBEY": True}
+    )
     crawler.spider = Spider("s", allowed_domains=["site.test"])
 
     redirect = RedirectMiddleware.from_crawler(crawler)
@@ -67,39 +71,98 @@ def test_scrapy_ignore_request_messages_name_their_reason() -> None:
     decompressed = _raised(lambda: compression.process_response(bomb, zipped))
     assert str(decompressed).endswith("exceeded DOWNLOAD_MAXSIZE (1000 B) during decompression.")
 
-    # Raised in a coroutine that needs the engine; its text is pinned by the source.
-    assert 'raise IgnoreRequest("Forbidden by robots.txt")' in inspect.getsource(robotstxt)
+    robots = robotstxt.RobotsTxtMiddleware.from_crawler(crawler)
+    disallowed = ProtegoRobotParser.from_crawler(crawler, b"User-agent: *\nDisallow: /")
+    forbidden = _raised(
+        lambda: robots.process_request_2(disallowed, Request("http://site.test/a"))
+    )
+    assert str(forbidden) == "Forbidden by robots.txt"
 
-    reasons = [ignored_reason(e) for e in (too_many, elsewhere, decompressed)]
-    assert reasons == ["redirect_max", "offsite", "maxsize_decompressed"]
-    assert ignored_reason(IgnoreRequest("Forbidden by robots.txt")) == "robots_txt"
+    reasons = [ignored_reason(e) for e in (too_many, elsewhere, decompressed, forbidden)]
+    assert reasons == ["redirect_max", "offsite", "maxsize_decompressed", "robots_txt"]
     assert ignored_reason(IgnoreRequest("something new")) is None
     assert ignored_reason(ValueError("offsite")) is None
 
 
-def test_robots_txt_download_errors_are_logged_with_their_traceback_on_that_logger() -> None:
-    """What extensions/quietlogs.py filters: the module's logger, exc_info=True."""
-    assert robotstxt.logger.name == ROBOTS_LOGGER
-    source = inspect.getsource(robotstxt.RobotsTxtMiddleware.robot_parser)
-    assert '"Error downloading %(request)s: %(f_exception)s"' in source
-    assert "exc_info=True" in source
+def test_robots_txt_download_errors_are_logged_with_their_traceback_on_that_logger(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What extensions/quietlogs.py filters (Scrapy 2.19): one ERROR with exc_info, that logger."""
+
+    class Refusing:  # the engine as RobotsTxtMiddleware uses it: only its download fails
+        async def download_async(self, request: Request) -> Response:
+            raise ConnectionRefusedError("nobody listens")
+
+    crawler = get_crawler(Spider, {"ROBOTSTXT_OBEY": True})
+    crawler.engine = Refusing()  # type: ignore[assignment]
+    robots = robotstxt.RobotsTxtMiddleware.from_crawler(crawler)
+    with caplog.at_level("ERROR", logger=ROBOTS_LOGGER):
+        parser = asyncio.run(robots.robot_parser(Request("http://site.test/a")))
+    assert parser is None  # Scrapy goes on as if there were no robots.txt
+    (record,) = caplog.records
+    assert record.name == ROBOTS_LOGGER and record.levelname == "ERROR"
+    assert record.getMessage().startswith("Error downloading <GET http://site.test/a>")
+    assert record.exc_info is not None
+
+
+class _RecordedNextCall(CallLaterOnce):
+    """The engine's nextcall, recording each time it is scheduled instead of running."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda: None)
+        self.scheduled = 0
+
+    def schedule(self, delay: float = 0) -> None:
+        self.scheduled += 1
 
 
 def test_the_engine_keeps_requests_in_progress_closing_and_nextcall_on_its_private_slot() -> None:
-    """What engine_closing, requests_in_progress and wake_engine read (Scrapy has no API)."""
-    assert "self._slot: _Slot | None = None" in inspect.getsource(ExecutionEngine.__init__)
-    slot = inspect.getsource(_Slot)
-    for attribute in ("self.closing", "self.inprogress", "self.nextcall"):
-        assert attribute in slot
-    assert "self.inprogress.add(request)" in slot  # add_request, from download...
-    assert "self.inprogress.remove(request)" in slot  # ...to its output processed
-    with pytest.raises(RuntimeError, match=r"engine\._slot"):
-        compat.check_engine(None)
-    assert not compat.engine_closing(None)
-    assert compat.requests_in_progress(None) == []
+    """What engine_closing, requests_in_progress and wake_engine read (Scrapy 2.19, no API)."""
+
+    async def scenario() -> None:  # the engine wants a running loop
+        engine = ExecutionEngine(get_crawler(Spider), lambda spider: None)
+        assert engine._slot is None  # until a spider opens
+        assert not compat.engine_closing(engine) and compat.requests_in_progress(engine) == []
+        with pytest.raises(RuntimeError, match=r"engine\._slot"):
+            compat.check_engine(engine)
+        nextcall = _RecordedNextCall()
+        engine._slot = slot = _Slot(True, nextcall, scheduler=None)  # type: ignore[arg-type]
+        compat.check_engine(engine)
+        request = Request("http://site.test/a")
+        slot.add_request(request)  # what the engine does from download...
+        assert compat.requests_in_progress(engine) == [request]
+        compat.wake_engine(engine)
+        assert nextcall.scheduled == 1
+        closing = asyncio.ensure_future(slot.close())  # closing: waits for what is in progress
+        await asyncio.sleep(0)
+        assert compat.engine_closing(engine) and not closing.done()
+        compat.wake_engine(engine)
+        assert nextcall.scheduled == 1  # not woken while closing
+        slot.remove_request(request)  # ...to its output processed: the close completes
+        assert compat.requests_in_progress(engine) == []
+        await asyncio.wait_for(closing, 5)
+
+    asyncio.run(scenario())
+
+
+def test_schedule_coro_runs_a_coroutine_as_a_task_of_the_running_loop() -> None:
+    """scrapy.utils.defer._schedule_coro (Scrapy 2.19), behind compat.schedule_coro."""
+    ran: list[str] = []
+
+    async def work() -> None:
+        ran.append("done")
+
+    async def scenario() -> None:
+        compat.schedule_coro(work())
+        assert ran == []  # fire and forget: not run in the caller's turn
+        await asyncio.sleep(0.01)
+        assert ran == ["done"]
+
+    asyncio.run(scenario())
 
 
 def test_process_pool_executor_keeps_its_workers_in_a_private_dict() -> None:
+    """ProcessPoolExecutor._processes (CPython 3.11; there since 3.2), behind executor_processes."""
     with ProcessPoolExecutor(max_workers=1) as executor:
         pid = executor.submit(os.getpid).result()
         assert [p.pid for p in executor_processes(executor)] == [pid]
@@ -129,3 +192,23 @@ def test_scrapy_hands_a_whole_burst_past_the_per_slot_limit(monkeypatch) -> None
     """The bug of docs/upstream-per-slot-concurrency.md; when Scrapy fixes it, drop ours."""
     assert _pop_burst(Downloader, monkeypatch) == 5  # Scrapy 2.19: all of them
     assert _pop_burst(PerSlotLimitDownloader, monkeypatch) == 2  # ours: the slot's concurrency
+
+
+def test_the_http_cache_middleware_serves_its_stored_page_when_a_download_fails() -> None:
+    """What ``CACHED_RESPONSE`` names: the page HttpCacheMiddleware revalidates, served in
+    place of a failed download (booksscraper.incremental.fetch removes it first)."""
+    from scrapy.downloadermiddlewares.httpcache import HttpCacheMiddleware
+    from scrapy.settings import Settings
+    from twisted.internet.error import ConnectionRefusedError
+
+    from booksscraper.compat import CACHED_RESPONSE
+
+    crawler = get_crawler(Spider)
+    crawler.stats.open_spider()
+    settings = Settings({"HTTPCACHE_ENABLED": True,
+                         "HTTPCACHE_POLICY": "scrapy.extensions.httpcache.RFC2616Policy"})
+    middleware = HttpCacheMiddleware(settings, crawler.stats)
+    request = Request("https://books.toscrape.com/")
+    stored = Response(request.url, body=b"stored")
+    request.meta[CACHED_RESPONSE] = stored
+    assert middleware.process_exception(request, ConnectionRefusedError()) is stored

@@ -11,7 +11,6 @@ from __future__ import annotations
 import configparser
 import os
 import secrets
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,15 +22,9 @@ import psutil
 import pytest
 import requests
 
-from tests.helpers import REPO, SCRAPYD_VENV, make_scrapyd_venv
+from tests.helpers import REPO, SCRAPYD_VENV, free_port, make_scrapyd_venv
 
 USERNAME = "booksscraper"
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -131,7 +124,7 @@ def stop_tree(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def scrapyd(scrapyd_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrapyd]:
     home = tmp_path_factory.mktemp("scrapyd-home")
-    port = free_loopback_port()
+    port = free_port()
     (home / "scrapyd.conf").write_text(scrapyd_conf(port), encoding="utf-8")
     password = secrets.token_urlsafe(18)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPYD_")}

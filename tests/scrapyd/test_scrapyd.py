@@ -213,3 +213,30 @@ def test_rotating_user_agents_work_from_the_egg(
     scrapyd.wait_for(job_id, "finished", timeout=60)
     assert f"Process finished: project='booksscraper' spider='books' job='{job_id}'" in \
         scrapyd.console_text()
+
+
+@pytest.mark.slow
+def test_jobs_compare_with_the_last_finished_job_past_a_cancelled_one(
+    scrapyd: Scrapyd, deployed: Any
+) -> None:
+    """`make schedule` gives each job OUTPUT_DIR=output/<job>; the history is shared."""
+    with running_sandbox(books=100, seed=17, latency_ms=30) as site:
+        first = schedule(scrapyd, "--arg", f"start_url={site.base_url}")
+        scrapyd.wait_for(first, "finished", timeout=120)
+        site.configure(changes={"price": 3, "add": 1, "remove": 1, "seed": 5})
+        cancelled = schedule(scrapyd, "--setting", "CONCURRENT_REQUESTS=2",
+                             "--arg", f"start_url={site.base_url}")
+        jsonl = scrapyd.home / "output" / cancelled / "books.jsonl"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+                jsonl.exists() and jsonl.read_bytes().count(b"\n") >= 5):
+            time.sleep(0.1)
+        assert scrapyd.tool("cancel", cancelled).returncode == 0
+        scrapyd.wait_for(cancelled, "finished", timeout=60)
+        third = schedule(scrapyd, "--arg", f"start_url={site.base_url}")
+        scrapyd.wait_for(third, "finished", timeout=120)
+        truth = [json.loads(line) for line in site._call("__changes.jsonl").splitlines()]
+    assert job_listing(scrapyd, cancelled)[0] == "cancelled"
+    changes = read_lines(scrapyd.home / "output" / third / "changes.jsonl")
+    assert sorted((c["upc"], c["change"]) for c in changes) == sorted(
+        (t["upc"], t["change"]) for t in truth)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import requests
 from parsel import Selector
 
 from booksscraper.tools.truth import differences
-from tests.helpers import REPO, read_books, read_lines, run_crawl
+from tests.helpers import REPO, free_port, read_books, read_lines, run_crawl
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -116,9 +115,7 @@ def test_bad_refetch_setting_names_the_setting(sandbox: Any, tmp_path: Path) -> 
 
 
 def test_unreachable_start_url_exits_non_zero_with_the_reason(tmp_path: Path) -> None:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nobody listens there
     result = run_crawl(f"http://127.0.0.1:{port}/", tmp_path, "-s", "RETRY_TIMES=0")
     assert result.returncode == 1
     line = last_line(result.stderr)

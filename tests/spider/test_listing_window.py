@@ -97,7 +97,6 @@ def test_a_bad_lookahead_names_the_setting(tmp_path: Path) -> None:
 def unit_spider(tmp_path: Path) -> BooksSpider:
     """The spider on a crawler that is not crawling, for calling its callbacks directly."""
     crawler = get_crawler(BooksSpider, {"ADDONS": {}, "OUTPUT_DIR": str(tmp_path)})
-    crawler._apply_settings()
     spider = BooksSpider.from_crawler(crawler, start_url="http://127.0.0.1:9/")
     crawler.spider = spider
     return spider
