@@ -15,8 +15,8 @@ what "errors" or "retries" mean, hence one function.
 - ``items``: items exported (``item_scraped_count``).
 - ``books_announced`` / ``books_done`` / ``pages_implied``: from the ledger
   (``booksscraper.ledger.figures``): books the site announced (None until known), books
-  settled or left at a stop, and the pages that implies (a page per book, and the
-  listing pages).
+  settled (exported, rejected, failed, duplicates), and the pages that implies (a page
+  per book, and the listing pages).
 - ``errors``: log records at ERROR (``log_count/ERROR``): requests given up
   after retries, spider and pipeline exceptions, i.e. what someone must look at.
 - ``retries``: ``retry/count``.
@@ -75,6 +75,6 @@ def crawl_counters(stats: StatsCollector) -> dict[str, Any]:
     counters.update({name: values.get(key, 0) for name, key in _COUNTERS.items()})
     ledger = figures(values)
     counters.update(books_announced=ledger["announced"], pages_implied=pages_implied(ledger),
-                    books_done=settled(ledger) + ledger["not_attempted"])
+                    books_done=settled(ledger))
     counters.update({name: values.get(key) for name, key in _OPTIONAL.items()})
     return counters

@@ -1,12 +1,13 @@
 """The ledger extension: one per crawl, looked up with ``Ledger.of(crawler)``.
 
 The spider tells it what the site announces and lists; the rejects and failures
-records, the export (``item_scraped``, ``item_dropped``) and the delayed-request
-holder tell it what became of each book. Books are known by ``book_key`` (the
-catalogue id in the path, never the query string). At close, listed books with no
-outcome are "not attempted" when the crawl stopped early, "unaccounted" when it
-claims to have finished, with the books announced but never listed (a listing page
-short of its range). Counts go to stats as they change (``booksscraper.ledger.figures``).
+records, the export (``item_scraped``, ``item_dropped``) and the request holder tell it
+what became of each book. Books are known by ``book_key`` (the catalogue id in the
+path, never the query string). At close, the books with no outcome (listed and never
+settled, or announced and never listed) are "not attempted" when the crawl stopped
+early, "unaccounted" when it claims to have finished (a listing page short of its
+range): every book announced is in one count. Counts go to stats as they change
+(``booksscraper.ledger.figures``).
 """
 
 from __future__ import annotations
@@ -202,12 +203,12 @@ class Ledger:
         if self.crawler.settings.get("REDIS_URL"):
             return  # a worker lists and settles its share: the cluster's ledger is the sum
         left = len(self.listed) - self.settled_listed
-        if reason != "finished":
-            self.stats.inc_value(f.NOT_ATTEMPTED, left)
-            return
         announced = int(self.stats.get_value(f.ANNOUNCED) or 0)
         lost = int(self.stats.get_value(f.BEHIND_LOST_LISTINGS) or 0)
         never_listed = max(0, announced - len(self.listed) - lost)
+        if reason != "finished":  # the rest of the catalogue was not attempted
+            self.stats.inc_value(f.NOT_ATTEMPTED, left + never_listed)
+            return
         self.stats.set_value(f.UNACCOUNTED, left + never_listed)
         if left + never_listed:
             logger.warning("%d books unaccounted: %d announced but never listed%s, %d listed "

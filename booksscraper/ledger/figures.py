@@ -11,7 +11,8 @@
 - ``refetched``: bad copies of a book page fetched again (not books lost);
 - ``duplicates``: books exported already under another URL (the same UPC);
 - ``failed``: requests given up (the failures file's lines), ``failed_books`` of them books;
-- ``not_attempted``: books (and held requests) a user's stop left unfetched;
+- ``not_attempted``: books (and held requests) a stop left unfetched (a user's limit,
+  Ctrl-C): listed and never settled, or announced and never listed;
 - ``behind_lost_listings``: books the site announced on listing pages that failed;
 - ``unaccounted``: books announced but never listed, or listed and never settled;
 - ``short_listings``: listing pages with fewer books than their range (url, expected,
