@@ -60,6 +60,8 @@ EXTENSIONS: dict[str, int] = {
     "booksscraper.output.lock.CrawlLock": 10,
     # JOBDIR crawls that survive kill -9 (on only with JOBDIR).
     "booksscraper.output.resume.ResumeGuard": 50,
+    # Every book announced, listed and settled: what every count a user sees reads.
+    "booksscraper.ledger.book_ledger.Ledger": 60,
     "booksscraper.extensions.latency.LatencyStats": 100,
     "booksscraper.extensions.monitor.ResourceMonitor": 110,
     # Freed heap back to the OS every few seconds: flat RSS over long crawls.
@@ -88,6 +90,8 @@ SCRAPY_SETTINGS: dict[str, object] = {
     "DUPEFILTER_CLASS": "booksscraper.dedup.dupefilter.CompactDupeFilter",
     # Scrapy's 2 retries are too few for a storm of 503s; ours back off between attempts.
     "RETRY_TIMES": 6,
+    # A dropped item logged as one line (its URL and reasons), never its whole text.
+    "LOG_FORMATTER": "booksscraper.records.droplog.OneLineDrops",
 }
 
 # Downloader middlewares of ours that replace a built-in: ours -> Scrapy's. Ours takes the

@@ -22,7 +22,7 @@ def changes(settings: Settings) -> dict[str, tuple[object, str | None]]:
     for name, value in settings.items():
         if before.get(name) != value:
             changed[name] = (value, None)
-    for name in ("DOWNLOADER", "DUPEFILTER_CLASS", "RETRY_TIMES"):
+    for name in ("DOWNLOADER", "DUPEFILTER_CLASS", "LOG_FORMATTER", "RETRY_TIMES"):
         changed[name] = (settings[name], settings.getpriority(name))
     return changed
 
@@ -41,10 +41,11 @@ def test_the_scrapy_settings_it_changes_at_addon_priority() -> None:
     assert {name: value for name, value in changed.items() if value[1] is not None} == {
         "DOWNLOADER": ("booksscraper.pacing.downloader.PerSlotLimitDownloader", addon),
         "DUPEFILTER_CLASS": ("booksscraper.dedup.dupefilter.CompactDupeFilter", addon),
+        "LOG_FORMATTER": ("booksscraper.records.droplog.OneLineDrops", addon),
         "RETRY_TIMES": (6, addon),
     }
     assert set(changed) - set(DECLARED) == {
-        "DOWNLOADER", "DUPEFILTER_CLASS", "RETRY_TIMES",
+        "DOWNLOADER", "DUPEFILTER_CLASS", "LOG_FORMATTER", "RETRY_TIMES",
         "DOWNLOADER_MIDDLEWARES", "ITEM_PIPELINES", "EXTENSIONS",
     }
 

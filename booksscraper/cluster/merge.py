@@ -23,9 +23,10 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from booksscraper.config.declared import default
-from booksscraper.monitoring.monitors import ANNOUNCED
+from booksscraper.ledger.figures import ANNOUNCED, SHORT_LISTINGS
 from booksscraper.pipelines.export import write_json_array
 
 JSONL_NAME = "books.jsonl"
@@ -58,20 +59,27 @@ def _incremental_only(directory: os.PathLike[str] | str) -> bool:
     return (Path(directory) / WORKER_FILE).is_file()
 
 
-def announced_books(worker_dirs: Sequence[os.PathLike[str] | str]) -> int | None:
-    """How many books the site announced, as the workers recorded it; None if none did.
-
-    The one place the merge learns the whole: the workers' final stats (``STATS_FILE``),
-    the largest ``books/announced`` (the worker that read the first listing page).
-    """
-    announced = []
+def workers_stats(worker_dirs: Sequence[os.PathLike[str] | str]) -> list[dict[str, Any]]:
+    """The workers' final stats (``STATS_FILE``); a worker killed before its end has none."""
+    found = []
     for directory in worker_dirs:
         try:
             stats = json.loads((Path(directory) / default("STATS_FILE")).read_text("utf-8"))
         except (OSError, ValueError):
-            continue  # a worker killed before its end wrote no stats
-        if isinstance(stats.get(ANNOUNCED), int):
-            announced.append(stats[ANNOUNCED])
+            continue
+        if isinstance(stats, dict):
+            found.append(stats)
+    return found
+
+
+def announced_books(worker_dirs: Sequence[os.PathLike[str] | str]) -> int | None:
+    """How many books the site announced, as the workers' ledgers recorded it; None if none did.
+
+    The one place the merge learns the whole: the largest ``ledger/announced`` (the worker
+    that read the start page).
+    """
+    announced = [stats[ANNOUNCED] for stats in workers_stats(worker_dirs)
+                 if isinstance(stats.get(ANNOUNCED), int)]
     return max(announced, default=None)
 
 
@@ -80,8 +88,13 @@ def shortfall(count: int, worker_dirs: Sequence[os.PathLike[str] | str]) -> str 
     announced = announced_books(worker_dirs)
     if announced is None or count >= announced:
         return None
+    short = [entry for stats in workers_stats(worker_dirs)
+             for entry in stats.get(SHORT_LISTINGS) or () if isinstance(entry, dict)]
+    pages = "".join(f"; {entry.get('url')} shows {entry.get('found')} of {entry.get('expected')}"
+                    for entry in short[:3])
     return (f"the cluster crawl is incomplete: {count} of the {announced} books the site "
-            f"announced ({announced - count} missing; see the workers' logs and failures files)")
+            f"announced ({announced - count} missing{pages}; see the workers' logs and failures "
+            "files)")
 
 
 def merge_and_compare(
@@ -92,14 +105,15 @@ def merge_and_compare(
     """``merge``, then what changed since the previous cluster crawl: (books, summary line).
 
     ``state_dir``: the incremental state compared with, and advanced.
-    The state advances only when every worker finished (``compare_workers``): a worker that
-    lost Redis or whose crawl vanished from it never closes "finished".
+    The state advances only when every worker finished (``compare_workers``: a worker that
+    lost Redis or whose crawl vanished from it never closes "finished") and the merged books
+    are all the site announced (``shortfall``).
     """
     from booksscraper.incremental.cluster import compare_workers
 
     count = merge(out_path, worker_dirs)
     result = compare_workers(Path(out_path).parent, [Path(d) for d in worker_dirs],
-                             Path(state_dir))
+                             Path(state_dir), complete=shortfall(count, worker_dirs) is None)
     if result is None:  # INCREMENTAL=False on the workers
         return count, None
     if isinstance(result, str):

@@ -17,6 +17,7 @@ job log under scrapyd) and exits:
   spider argument or input file, ``LOG_LEVEL``, ``LOG_FILE``, ``JOBDIR``...);
 - 3 when it did its job by the rules above but a monitor failed
   (``booksscraper/monitoring/monitors.py``: too few books against what the site announces,
+  a book unaccounted, the circuit breaker's stop of a changed site (``site_changed``),
   a field missing, too many rejects or failures, a stall...); 1 and 4 come first;
 - 4 when an output file could not be written (no space, no permission):
   nothing unwritten is marked exported, so the same JOBDIR completes it.
@@ -53,6 +54,7 @@ from booksscraper.commands.terminal import (
 from booksscraper.commands.usage import UsageWarnings
 from booksscraper.config.errors import BadConfig
 from booksscraper.config.settings_check import check_declared_types, check_scrapy_numbers
+from booksscraper.monitoring.breaker import BREAKER, SITE_CHANGED
 from booksscraper.monitoring.monitors import FAILED, RESULTS, describe_failures
 from booksscraper.output.errors import OUTPUT_ERROR
 from booksscraper.output.folder import settle_output
@@ -114,6 +116,8 @@ def outcome(
                    "exported: run it again with the same JOBDIR once there is room)")
         return message, EXIT_OUTPUT_ERROR
     reason = stats.get("finish_reason") or "shutdown"  # none when stopped while starting
+    if reason == SITE_CHANGED and stats.get(BREAKER):  # the circuit breaker stopped it
+        return f"monitors failed: {describe_failures([stats[BREAKER]])}", EXIT_MONITORS
     if reason not in REQUESTED and not reason.startswith("closespider_"):
         return f"crawl did not finish ({reason}){': ' + detail if detail else ''}", \
             EXIT_NOT_FINISHED

@@ -123,6 +123,12 @@ SETTINGS: tuple[Setting, ...] = (
             "(flat RSS on long crawls); 0 = off; off by itself without glibc", MONITORING),
     Setting("MONITORS_ENABLED", True, bool,
             "run the monitors (at the end and while crawling)", MONITORING),
+    Setting("MONITOR_BREAKER_PAGES", 20, int,
+            "stop (exit 3) when the first this many book pages all fail on one field; 0 off",
+            MONITORING),
+    Setting("MONITOR_BREAKER_REJECT_RATE", 0.5, float,
+            "stop (exit 3) when this share of the books settled in a periodic window is "
+            "rejected", MONITORING),
     Setting("MONITOR_CHECK_INTERVAL", 10.0, float,
             "seconds between periodic monitor checks", MONITORING),
     Setting("MONITOR_ENABLED", True, bool,

@@ -13,6 +13,10 @@ what "errors" or "retries" mean, hence one function.
   redirects count again, as they are pages to fetch again) less the second
   pass of requests the site pacer handed back to wait (``pacing/returned``).
 - ``items``: items exported (``item_scraped_count``).
+- ``books_announced`` / ``books_done`` / ``pages_implied``: from the ledger
+  (``booksscraper.ledger.figures``): books the site announced (None until known), books
+  settled (exported, rejected, failed, duplicates), and the pages that implies (a page
+  per book, and the listing pages).
 - ``errors``: log records at ERROR (``log_count/ERROR``): requests given up
   after retries, spider and pipeline exceptions, i.e. what someone must look at.
 - ``retries``: ``retry/count``.
@@ -32,6 +36,7 @@ from typing import Any
 
 from scrapy.statscollectors import StatsCollector
 
+from booksscraper.ledger.figures import figures, pages_implied, settled
 from booksscraper.pacing.holder import WAITING
 from booksscraper.pacing.pacer import RETURNED
 
@@ -68,5 +73,8 @@ def crawl_counters(stats: StatsCollector) -> dict[str, Any]:
         "pages": pages_received(values), "discovered": pages_discovered(values),
     }
     counters.update({name: values.get(key, 0) for name, key in _COUNTERS.items()})
+    ledger = figures(values)
+    counters.update(books_announced=ledger["announced"], pages_implied=pages_implied(ledger),
+                    books_done=settled(ledger))
     counters.update({name: values.get(key) for name, key in _OPTIONAL.items()})
     return counters

@@ -7,11 +7,16 @@ runs:
 
 - ``stall``: no new item for ``MONITOR_STALL_SECONDS``;
 - ``error_rate``: responses of 5xx plus download errors over the responses and
-  errors of the last interval, above ``MONITOR_MAX_ERROR_RATE``;
-- ``throttle_rate``: 429 and 503 responses likewise, above ``MONITOR_MAX_THROTTLE_RATE``.
+  errors of the window, above ``MONITOR_MAX_ERROR_RATE``;
+- ``throttle_rate``: 429 and 503 responses likewise, above ``MONITOR_MAX_THROTTLE_RATE``;
+- the circuit breaker's reject rate (``booksscraper.monitoring.breaker``): books
+  rejected over books settled in the window, above ``MONITOR_BREAKER_REJECT_RATE``,
+  stops the crawl (``site_changed``).
 
-A rate is judged only on an interval with at least ``MONITOR_RATE_MIN_RESPONSES``
-responses. A periodic monitor fires once per crawl: a WARNING line and an alert
+The window adapts to the rate: it reaches back as many intervals as it takes to
+hold ``MONITOR_RATE_MIN_RESPONSES`` answers (books, for the reject rate), up to
+``WINDOW_INTERVALS``: a slow storm (a few answers in each interval) is judged too.
+A periodic monitor fires once per crawl: a WARNING line and an alert
 right away (a stalled crawl may never end), and it counts as a failed monitor at
 the end. Results: one WARNING line per failed monitor, ``monitors/results`` and
 ``monitors/failed`` in stats.json, the report's Monitors section, one alert
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from typing import Any
 
 from scrapy import signals
@@ -43,8 +49,11 @@ from twisted.internet.threads import deferToThread
 
 from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import boolean, number, whole_number
+from booksscraper.ledger.book_ledger import Ledger
+from booksscraper.ledger.figures import figures, settled
 from booksscraper.monitoring import monitors
 from booksscraper.monitoring.alerts import Alerts, alert_payload, safe_json
+from booksscraper.monitoring.breaker import BREAKER, trip
 from booksscraper.output.errors import stopping_on_output_error
 from booksscraper.output.folder import output_path
 
@@ -52,6 +61,17 @@ logger = logging.getLogger(__name__)
 
 PERIODIC = "monitors/periodic/"  # + name: intervals on which it failed
 THROTTLE_STATUSES = (429, 503)
+WINDOW_INTERVALS = 30  # the longest window, in check intervals
+
+
+def window(history: deque[tuple[float, dict[str, int]]], key: str,
+           minimum: int) -> tuple[float, dict[str, int]] | None:
+    """The newest earlier reading with ``minimum`` of ``key`` since it: (span, deltas)."""
+    now, latest = history[-1]
+    for then, earlier in reversed(list(history)[:-1]):
+        if latest[key] - earlier[key] >= minimum:
+            return now - then, {k: latest[k] - earlier[k] for k in latest}
+    return None
 
 
 def interval_counts(stats: dict[str, Any]) -> dict[str, int]:
@@ -65,7 +85,9 @@ def interval_counts(stats: dict[str, Any]) -> dict[str, int]:
             throttles += value if status in THROTTLE_STATUSES else 0
     answers = int(stats.get("downloader/response_count", 0)) + \
         int(stats.get("downloader/exception_count", 0))
-    return {"answers": answers, "errors": errors, "throttles": throttles}
+    numbers = figures(stats)
+    return {"answers": answers, "errors": errors, "throttles": throttles,
+            "settled": settled(numbers), "rejected": numbers["rejected"]}
 
 
 class CrawlMonitors:
@@ -84,14 +106,17 @@ class CrawlMonitors:
         self.max_error_rate = monitors.share(settings, "MONITOR_MAX_ERROR_RATE")
         self.max_throttle_rate = monitors.share(settings, "MONITOR_MAX_THROTTLE_RATE")
         self.min_responses = whole_number(settings, "MONITOR_RATE_MIN_RESPONSES")
+        self.breaker_rate = monitors.share(settings, "MONITOR_BREAKER_REJECT_RATE")
         self.alerts = Alerts(settings)
         self.stats_path = output_path(settings, "STATS_FILE")
-        self.report_path = self.stats_path.parent / "report.md"
+        # Linked from an alert only when the crawl writes it (a report costs a second or two of
+        # charts: `make report` writes it afterwards).
+        self.report_path = (self.stats_path.parent / "report.md"
+                            if boolean(settings, "REPORT_ON_CLOSE") else None)
         self.fired: dict[str, dict[str, Any]] = {}  # periodic monitors that failed
         self._task: Any = None
         self._last_item = time.monotonic()
-        self._last_counts: dict[str, int] | None = None
-        self._last_time = time.monotonic()
+        self._history: deque[tuple[float, dict[str, int]]] = deque(maxlen=WINDOW_INTERVALS + 1)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -103,6 +128,7 @@ class CrawlMonitors:
 
     def spider_opened(self) -> None:
         self._last_item = time.monotonic()
+        self._history.append((self._last_item, interval_counts(self.stats.get_stats())))
         self._task = create_looping_call(self.tick)
         self._task.start(self.interval, now=False)
 
@@ -131,27 +157,43 @@ class CrawlMonitors:
             checks.append(monitors.Check(
                 "stall", idle <= self.stall_seconds, round(idle, 1), self.stall_seconds,
                 f"no new item for {idle:.0f} s (maximum {self.stall_seconds:g} s)"))
-        counts = interval_counts(self.stats.get_stats())
-        now = time.monotonic()
-        last, self._last_counts = self._last_counts, counts
-        span, self._last_time = now - self._last_time, now
-        if last is not None:
-            answers = counts["answers"] - last["answers"]
-            if answers >= self.min_responses:
-                for name, key, limit in (("error_rate", "errors", self.max_error_rate),
-                                         ("throttle_rate", "throttles", self.max_throttle_rate)):
-                    rate = (counts[key] - last[key]) / answers
-                    checks.append(monitors.Check(
-                        name, rate <= limit, round(rate, 4), limit,
-                        f"{counts[key] - last[key]} {key} in {answers} answers in "
-                        f"{span:.1f} s ({100 * rate:.1f}%, maximum {100 * limit:.1f}%)"))
+        self._history.append((time.monotonic(), interval_counts(self.stats.get_stats())))
+        answered = window(self._history, "answers", max(self.min_responses, 1))
+        if answered is not None:
+            span, delta = answered
+            for name, key, limit in (("error_rate", "errors", self.max_error_rate),
+                                     ("throttle_rate", "throttles", self.max_throttle_rate)):
+                rate = delta[key] / delta["answers"]
+                checks.append(monitors.Check(
+                    name, rate <= limit, round(rate, 4), limit,
+                    f"{delta[key]} {key} in {delta['answers']} answers in "
+                    f"{span:.1f} s ({100 * rate:.1f}%, maximum {100 * limit:.1f}%)"))
+        self._reject_rate()
         return checks
+
+    def _reject_rate(self) -> None:
+        """The circuit breaker's periodic trigger: most books of a window rejected."""
+        books = window(self._history, "settled", max(self.min_responses, 1))
+        if books is None:
+            return
+        span, delta = books
+        rate = delta["rejected"] / delta["settled"]
+        ledger = Ledger.of(self.crawler)
+        if rate <= self.breaker_rate or ledger is None:
+            return
+        field, url = ledger.commonest_reject()
+        trip(self.crawler, f"{delta['rejected']} of {delta['settled']} books rejected in "
+             f"{span:.0f} s ({100 * rate:.0f}%, most on {field}, e.g. {url}; maximum "
+             f"{100 * self.breaker_rate:.0f}%): has the site changed its layout?",
+             round(rate, 4), self.breaker_rate)
 
     # Close monitors.
 
     def engine_stopped(self) -> None:
         stats = self.stats.get_stats()
         checks = [c.as_dict() for c in monitors.close_checks(stats, self.limits)]
+        if stats.get(BREAKER):
+            checks.insert(0, {**stats[BREAKER], "periodic": True})  # logged when it tripped
         checks += [{**fired, "periodic": True} for fired in self.fired.values()]
         failed = [c for c in checks if c["passed"] is False]
         self.stats.set_value(monitors.RESULTS, safe_json(checks))
@@ -179,8 +221,10 @@ class CrawlMonitors:
             "items": stats.get("item_scraped_count", 0),
             "output_dir": str(self.stats_path.parent.resolve()),
         }
-        alert = alert_payload(kind, crawl, safe_json(failed), {
-            "report": self.report_path, "stats": self.stats_path, "alerts": self.alerts.path})
+        files = {"stats": self.stats_path, "alerts": self.alerts.path}
+        if self.report_path is not None:
+            files["report"] = self.report_path
+        alert = alert_payload(kind, crawl, safe_json(failed), files)
         with stopping_on_output_error(self.crawler):
             self.alerts.write(alert)
         if in_thread:

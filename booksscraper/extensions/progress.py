@@ -1,10 +1,11 @@
 """Live progress: a rich progress bar on a terminal, a periodic log line elsewhere.
 
-Shows pages done against pages discovered, items, pages/s (over the last
-``RATE_WINDOW`` seconds), errors, retries, requests waiting out a backoff and
-proxies good/dead when those stats exist (see ``counters.py``), RSS when the
-resource monitor runs, and an ETA for the pages discovered so far (listing
-pages keep discovering more, so it grows while they are crawled).
+Shows books done against the books the site announced (the ledger's: from the
+start page's "N results"), with the pages that implies; before the count is known
+(or when the site shows none), pages done against pages discovered. Then items,
+books (or pages) per second over the last ``RATE_WINDOW`` seconds, an ETA from that
+measured rate, errors, retries, requests waiting out a backoff and proxies good/dead
+when those stats exist (see ``counters.py``), RSS when the resource monitor runs.
 
 Settings (defaults in docs/settings.md):
 
@@ -103,13 +104,14 @@ class ProgressTracker:
         return remaining / rate if rate > 0 else None
 
 
-def describe(counters: dict[str, Any], rate: float, eta: float | None, rss: int | None) -> str:
-    """The details after the page count, shared by the bar and the log line.
+def describe(counters: dict[str, Any], rate: float, eta: float | None, rss: int | None,
+             unit: str = "pages") -> str:
+    """The details after the count, shared by the bar and the log line.
 
     Most important first: a narrow terminal cuts the end of the line."""
     parts = [
         f"{counters['items']} items",
-        f"{rate:.1f} pages/s",
+        f"{rate:.1f} {unit}/s",
         f"ETA {format_eta(eta)}",
         f"{counters['errors']} errors",
         f"{counters['retries']} retries",
@@ -132,6 +134,7 @@ class Progress:
         self.mode = mode
         self.interval = interval if mode == "log" else refresh
         self.tracker = ProgressTracker()
+        self._unit = "pages"  # "books" once the site's count is known
         self.opened_at: float | None = None
         self._task: Any = None
         self._bar: Any = None
@@ -173,30 +176,41 @@ class Progress:
 
     def tick(self, final: bool = False) -> None:
         counters = crawl_counters(self.stats)
-        pages, discovered = counters["pages"], counters["discovered"]
-        now = time.monotonic()
-        self.tracker.update(now, pages)
+        pages = counters["pages"]
         # A cluster worker's scheduler counts no total (the queue is the cluster's): show
         # what the cluster has left (from Redis, cluster/queue/*) and no total or ETA.
         cluster = self.stats.get_value("cluster/queue/queued")
+        if counters["books_announced"] and cluster is None:  # the site's own total
+            unit, done, total = "books", counters["books_done"], counters["books_announced"]
+            pages_part = f"{pages}/{counters['pages_implied']} pages, "
+        else:
+            unit, done, total = "pages", pages, max(counters["discovered"], pages, 1)
+            pages_part = ""
+        if unit != self._unit:  # the count became known: the rate starts again in books
+            self._unit, self.tracker = unit, ProgressTracker()
+            self.tracker.update(self.opened_at or time.monotonic(), 0)
+        now = time.monotonic()
+        self.tracker.update(now, done)
         if final:  # the whole crawl's average, and nothing left to wait for
-            rate, eta = pages / max(now - (self.opened_at or now), 1e-9), 0.0
+            rate, eta = done / max(now - (self.opened_at or now), 1e-9), 0.0
         elif cluster is not None:
             rate, eta = self.tracker.rate, None
         else:
-            rate, eta = self.tracker.rate, self.tracker.eta(max(discovered - pages, 0))
-        detail = describe(counters, rate, eta, self.stats.get_value("monitor/rss_bytes"))
+            rate, eta = self.tracker.rate, self.tracker.eta(max(total - done, 0))
+        detail = pages_part + describe(counters, rate, eta,
+                                       self.stats.get_value("monitor/rss_bytes"), unit)
         if cluster is not None:
             leased = self.stats.get_value("cluster/queue/leased", 0)
             detail = f"cluster: {cluster} queued, {leased} leased, {detail}"
         if self._bar is not None:
-            total = None if cluster is not None else max(discovered, pages, 1)
-            self._bar.update(self._bar_task, completed=pages, total=total, detail=detail)
+            self._bar.update(self._bar_task, completed=done,
+                             total=None if cluster is not None else total, detail=detail,
+                             unit=unit)
             self._bar.refresh()
         elif cluster is not None:
             logger.info("Progress: %d pages (this worker), %s", pages, detail)
         else:
-            logger.info("Progress: %d/%d pages, %s", pages, discovered, detail)
+            logger.info("Progress: %d/%d %s, %s", done, total, unit, detail)
 
     def _start_bar(self) -> None:
         from rich.console import Console
@@ -207,7 +221,7 @@ class Progress:
         self._bar = RichProgress(
             SpinnerColumn(),
             MofNCompleteColumn(),
-            TextColumn("pages"),
+            TextColumn("{task.fields[unit]}"),
             BarColumn(bar_width=20),
             # The details take what is left and are cut, not wrapped, when too long.
             TextColumn(
@@ -220,7 +234,7 @@ class Progress:
             redirect_stdout=False,  # stdout carries data (-O -), never the bar
             redirect_stderr=True,
         )
-        self._bar_task = self._bar.add_task("crawl", total=None, detail="starting")
+        self._bar_task = self._bar.add_task("crawl", total=None, detail="starting", unit="pages")
         original_stderr = sys.stderr
         self._bar.start()
         # Scrapy's log handler holds the real stderr: point it at rich's proxy,

@@ -1,7 +1,8 @@
 """At the end of a crawl: the final stats as JSON, and a one-line summary at INFO.
 
-``Crawl summary (finished): 1000 items, 1052 pages, 3 rejects, 0 failures,
-12 retries, 0 bans, 3 dropped, peak RSS 96 MiB, 41.2 s``
+``Crawl summary (finished): 997 books exported of 1000 announced, 3 rejected,
+0 failed, 0 duplicates, 0 not attempted, 0 unaccounted; 0 requests given up,
+9 bad copies fetched again; 1052 pages, 12 retries, 0 bans, peak RSS 96 MiB, 41.2 s``
 
 Both happen on ``engine_stopped``, after Scrapy's stats collector has closed,
 so every component's close-time stats (finish reason, latency percentiles,
@@ -16,9 +17,9 @@ Settings (defaults in brackets):
   (``python -m booksscraper.report OUTPUT_DIR``) when the crawl ends; off by
   default because matplotlib adds a few seconds to every crawl.
 
-Summary terms: pages = responses for pages, robots.txt not counted (see
-``counters.py``); rejects = sum of ``<stage>/rejected``; failures =
-``failures/count``, the records this run wrote to the failures file; bans =
+Summary terms: the books are the ledger's (``booksscraper.ledger.figures``: the same
+``ledger/...`` stats the monitors and the report read); pages = responses for pages,
+robots.txt not counted (see ``counters.py``); bans =
 sum of the ``bans/...`` counters, which the proxy middleware counts once per
 death of a proxy (one outage is one ban, however many requests were in flight
 through it).
@@ -36,10 +37,10 @@ from scrapy.crawler import Crawler
 
 from booksscraper.config.readers import boolean
 from booksscraper.extensions.counters import pages_received
+from booksscraper.ledger.figures import describe, figures
 from booksscraper.output.errors import OutputError, stop_on_output_error, stopping_on_output_error
 from booksscraper.output.folder import OutputFolder, output_path
 from booksscraper.output.jsonlines import dumps, replace_atomically
-from booksscraper.records.failures import FAILURES_COUNT
 
 logger = logging.getLogger(__name__)
 
@@ -47,24 +48,16 @@ logger = logging.getLogger(__name__)
 
 
 def summary_numbers(stats: dict[str, Any]) -> dict[str, Any]:
-    """The figures of the close summary, from a stats dict."""
-    rejects = sum(
-        value
-        for key, value in stats.items()
-        if key.count("/") == 1 and key.endswith("/rejected") and isinstance(value, int)
-    )
+    """The figures of the close summary, from a stats dict: the ledger's, and the crawl's."""
     bans = sum(
         value for key, value in stats.items() if key.startswith("bans/") and isinstance(value, int)
     )
     return {
+        **figures(stats),
         "reason": stats.get("finish_reason", "unknown"),
-        "items": stats.get("item_scraped_count", 0),
         "pages": pages_received(stats),
-        "rejects": rejects,
-        "failures": stats.get(FAILURES_COUNT, 0),
         "retries": stats.get("retry/count", 0),
         "bans": bans,
-        "dropped": stats.get("item_dropped_count", 0),
         "rss_peak_bytes": stats.get("monitor/rss_peak_bytes") or stats.get("memusage/max"),
         "seconds": stats.get("elapsed_time_seconds"),
     }
@@ -74,10 +67,8 @@ def format_summary(numbers: dict[str, Any]) -> str:
     rss = numbers["rss_peak_bytes"]
     seconds = numbers["seconds"]
     return (
-        f"Crawl summary ({numbers['reason']}): {numbers['items']} items, "
-        f"{numbers['pages']} pages, {numbers['rejects']} rejects, "
-        f"{numbers['failures']} failures, {numbers['retries']} retries, "
-        f"{numbers['bans']} bans, {numbers['dropped']} dropped, "
+        f"Crawl summary ({numbers['reason']}): {describe(numbers)}; "
+        f"{numbers['pages']} pages, {numbers['retries']} retries, {numbers['bans']} bans, "
         f"peak RSS {f'{rss / 2**20:.0f} MiB' if rss else '?'}, "
         f"{f'{seconds:.1f} s' if seconds is not None else '?'}"
     )

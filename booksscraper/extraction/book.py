@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from parsel import Selector
 
@@ -20,9 +20,23 @@ _BOOK_ID = re.compile(r"_(\d+)/(?:index\.html)?$")
 _AVAILABLE = re.compile(r"\((\d+) available\)")
 
 
+def book_url(url: str) -> str:
+    """A book link without its query string and fragment (``?ref=list``, ``#reviews``):
+    the same page, so the same request, the same duplicate-filter key, the same book."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
 def book_id_from_url(url: str) -> int | None:
-    match = _BOOK_ID.search(url)
+    """The catalogue id in the URL's path (``.../<slug>_<id>/index.html``), or None."""
+    match = _BOOK_ID.search(urlsplit(url).path)
     return int(match.group(1)) if match else None
+
+
+def book_key(url: str) -> str:
+    """A book's identity: its catalogue id, else its URL's path (never its query string)."""
+    book_id = book_id_from_url(url)
+    return f"id:{book_id}" if book_id is not None else urlsplit(url).path
 
 
 def parse_rating(classes: str | None) -> int | None:

@@ -13,6 +13,8 @@ from urllib.parse import urljoin
 
 from parsel import Selector
 
+from booksscraper.extraction.book import book_url
+
 _PAGER = re.compile(r"Page\s+(\d+)\s+of\s+(\d+)")
 _PAGE_NUMBER = re.compile(r"page-\d+\.html$")
 
@@ -24,6 +26,16 @@ class ListingPage:
     page: int | None = None
     page_count: int | None = None
     result_count: int | None = None  # "32 results"; 0 for "No products found."; None: not shown
+    shown: tuple[int, int] | None = None  # "showing 21 to 40": the 1-based range of this page
+
+    @property
+    def expected_books(self) -> int | None:
+        """Books this page says it shows: its range, or the count of a one-page listing."""
+        if self.shown is not None:
+            return max(0, self.shown[1] - self.shown[0] + 1)
+        if self.result_count is not None and self.next_url is None and not self.page:
+            return self.result_count
+        return None
 
     @property
     def recognised(self) -> bool:
@@ -68,12 +80,17 @@ def parse_listing_page(sel: Selector, url: str) -> ListingPage:
     next_href = sel.css("ul.pager li.next a::attr(href)").get()
     pager = _PAGER.search(" ".join(sel.css("ul.pager li.current::text").getall()))
     results = sel.css("form.form-horizontal")
-    count = results.css("strong::text").get()
+    numbers = results.css("strong::text").getall()
+    count = numbers[0] if numbers else None
+    shown = [n.strip() for n in numbers[1:3]]
     return ListingPage(
-        book_urls=[urljoin(url, href) for href in hrefs],
+        # Unique, in page order: a page listing a book twice shows it once.
+        book_urls=list(dict.fromkeys(book_url(urljoin(url, href)) for href in hrefs)),
         next_url=urljoin(url, next_href) if next_href else None,
         page=int(pager.group(1)) if pager else None,
         page_count=int(pager.group(2)) if pager else None,
         result_count=int(count) if count and count.strip().isdigit() else (
             0 if "No products found" in " ".join(results.css("::text").getall()) else None),
+        shown=(int(shown[0]), int(shown[1]))
+        if len(shown) == 2 and all(n.isdigit() for n in shown) else None,
     )

@@ -94,11 +94,14 @@ def _read_worker(directory: Path) -> dict[str, Any] | None:
 
 
 def compare_workers(
-    out_dir: Path, worker_dirs: Sequence[Path], state: Path | None = None
+    out_dir: Path, worker_dirs: Sequence[Path], state: Path | None = None, *,
+    complete: bool = True,
 ) -> Comparison | str | None:
     """The comparison of a whole cluster crawl, into ``out_dir`` (the merged output's folder).
 
-    ``state``: the state's folder (default: ``incremental/`` in ``out_dir``).
+    ``state``: the state's folder (default: ``incremental/`` in ``out_dir``). ``complete``:
+    False when the merged books fall short of what the site announced: compared, never
+    written as the state.
     Returns the comparison, a line saying why there was none, or None when the workers
     crawled with ``INCREMENTAL=False`` (no comparison, the state untouched).
     """
@@ -111,7 +114,7 @@ def compare_workers(
         return None
     start_urls = {r.get("start_url") for r in present}
     start_url = next(iter(start_urls)) if len(start_urls) == 1 else None
-    finished = start_url is not None and all(
+    finished = complete and start_url is not None and all(
         r is not None and r.get("finish_reason") == "finished" for r in reports)
     listed = ListedKeys()
     for report in present:

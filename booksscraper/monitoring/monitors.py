@@ -8,9 +8,11 @@ docs/monitoring.md#monitors-and-alerts for the reasons.
 
 Close monitors:
 
-- ``items``: books in books.json (``export/json_items``: a resumed JOBDIR crawl's
-  earlier books included) against what the site announces (``books/announced``:
-  the start page's "N results", 1 for a book page). Skipped when nothing was
+- ``items``: books exported (the ledger's ``exported`` and, resuming a JOBDIR crawl,
+  ``exported_before``) against what the site announces (``ledger/announced``: the
+  start page's "N results", 1 for a book page). Any book **unaccounted** (announced
+  and never listed, e.g. a listing page short of its range, or listed and never
+  settled) fails it whatever the ratio: the ratio is for named losses. Skipped when nothing was
   announced or the user stopped the crawl (Ctrl-C, cancel); with a
   ``CLOSESPIDER_ITEMCOUNT`` limit the target is the limit, with a
   ``CLOSESPIDER_PAGECOUNT`` limit it is skipped: a limit the user set is a success.
@@ -19,8 +21,9 @@ Close monitors:
   that is page k of a listing announces the books from page k on.
 - ``fields``: per field of the item, the share of the items that reached
   validation (exported or rejected there) in which it is present and valid.
-- ``rejects_failures``: items rejected (validation, cleanup) plus requests given
-  up (the failures file) as a share of the catalogue (announced, else seen).
+- ``rejects_failures``: books rejected (distinct books given up; a bad copy fetched
+  again is not one) plus requests given up (the failures file) as a share of the
+  catalogue (announced, else seen); all from the ledger.
   Skipped when the user stopped the crawl: the downloads the stop aborted are
   failures of the stop, not of the site.
 - ``errors``: ERROR log lines other than the failures' own.
@@ -55,18 +58,15 @@ from booksscraper.config.declared import default
 from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import number, text_list, whole_number
 from booksscraper.extraction.validation import FIELDS
-from booksscraper.records.failures import FAILURES_COUNT
+from booksscraper.ledger.figures import figures
 
-# Stats this module owns (the spider and the validation pipeline write the first three).
-ANNOUNCED = "books/announced"
+# Stats this module owns (the validation pipeline writes the first two).
 VALIDATED = "validation/checked"
 FIELD_INVALID = "validation/field_invalid/"  # + field name
-EXPORTED = "export/json_items"
 RESULTS = "monitors/results"  # every check, as dicts
 FAILED = "monitors/failed"  # names of the failed checks (absent: none failed)
 
 USER_STOPS = ("shutdown", "cancelled")
-REJECT_STAGES = ("validation", "cleanup")
 
 
 @dataclass(frozen=True)
@@ -131,15 +131,14 @@ def close_checks(stats: Mapping[str, Any], limits: Thresholds) -> list[Check]:
 
 
 def exported(stats: Mapping[str, Any]) -> int:
-    return int(stats.get(EXPORTED, 0))
-
-
-def rejected(stats: Mapping[str, Any]) -> int:
-    return sum(int(stats.get(f"{stage}/rejected", 0)) for stage in REJECT_STAGES)
+    """Books in the output: exported by this run and (JOBDIR) by the runs before it."""
+    numbers = figures(stats)
+    return numbers["exported"] + numbers["exported_before"]
 
 
 def items_check(stats: Mapping[str, Any], limits: Thresholds) -> Check:
-    announced = stats.get(ANNOUNCED)
+    numbers = figures(stats)
+    announced = numbers["announced"]
     books = exported(stats)
     reason = stats.get("finish_reason")
     if not announced:
@@ -150,6 +149,12 @@ def items_check(stats: Mapping[str, Any], limits: Thresholds) -> Check:
         return Check("items", None, books, None, "CLOSESPIDER_PAGECOUNT set")
     if limits.cluster_worker:
         return Check("items", None, books, None, "a cluster worker exports its share")
+    if numbers["unaccounted"]:
+        short = "; ".join(f"{page['url']} shows {page['found']} of {page['expected']}"
+                          for page in numbers["short_listings"])
+        return Check("items", False, books, 0,
+                     f"{numbers['unaccounted']} of {announced} announced books unaccounted "
+                     f"(never listed or settled){': ' + short if short else ''}")
     target = min(announced, limits.item_limit) if limits.item_limit else announced
     ratio = books / target
     passed = ratio >= limits.items_min_ratio
@@ -177,23 +182,25 @@ def field_checks(stats: Mapping[str, Any], limits: Thresholds) -> list[Check]:
 
 
 def rejects_failures_check(stats: Mapping[str, Any], limits: Thresholds) -> Check:
-    lost = rejected(stats) + int(stats.get(FAILURES_COUNT, 0))
+    numbers = figures(stats)
+    lost = numbers["rejected"] + numbers["failed"]
     reason = stats.get("finish_reason")
     if reason in USER_STOPS:
         return Check("rejects_failures", None, lost, limits.max_rejects_failures_ratio,
                      f"stopped by the user ({reason})")
-    catalogue = int(stats.get(ANNOUNCED) or 0) or exported(stats) + lost
+    catalogue = int(numbers["announced"] or 0) or exported(stats) + lost
     ratio = lost / catalogue if catalogue else 0.0
     return Check("rejects_failures", ratio <= limits.max_rejects_failures_ratio, lost,
                  limits.max_rejects_failures_ratio,
-                 f"{rejected(stats)} rejects and {stats.get(FAILURES_COUNT, 0)} failures in a "
+                 f"{numbers['rejected']} books rejected and {numbers['failed']} requests "
+                 f"failed in a "
                  f"catalogue of {catalogue} ({_pct(ratio)}, maximum "
                  f"{_pct(limits.max_rejects_failures_ratio)})")
 
 
 def errors_check(stats: Mapping[str, Any], limits: Thresholds) -> Check:
     lines = int(stats.get("log_count/ERROR", 0))
-    extra = max(0, lines - int(stats.get(FAILURES_COUNT, 0)))
+    extra = max(0, lines - figures(stats)["failed"])
     return Check("errors", extra <= limits.max_errors, extra, limits.max_errors,
                  f"{extra} ERROR log lines beyond the failures' own ({lines} in all; "
                  f"maximum {limits.max_errors})")

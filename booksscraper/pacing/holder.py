@@ -18,10 +18,10 @@ The site pacer (``booksscraper/pacing/pacer.py``) holds requests here too, marke
 ``request.meta["held_by"] = "pacer"``; ``count(owner)`` says how many of each
 owner wait now (the downloader counts the pacer's against CONCURRENT_REQUESTS).
 
-On close, requests still waiting are written to the failures file (reason
-``closed_while_waiting``), counted under ``retry/backoff/closed_while_waiting``;
-a resumed crawl (``JOBDIR``) fetches them again, as it does every page whose
-book was not exported (``booksscraper.output.resume``).
+On close (a ``CLOSESPIDER_*`` limit, Ctrl-C), requests still waiting were never
+sent: the ledger counts them "not attempted" (``ledger/not_attempted``), not failed,
+and ``retry/backoff/closed_while_waiting``; a resumed crawl (``JOBDIR``) fetches them
+again, as it does every page whose book was not exported (``booksscraper.output.resume``).
 
 Stats: ``retry/backoff/waiting`` (requests held now; the progress bar's "in
 backoff") and ``retry/backoff/max_waiting``.
@@ -40,13 +40,14 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from twisted.internet.base import DelayedCall
 
 from booksscraper.compat import engine_closing
-from booksscraper.records.failures import Failures
+from booksscraper.ledger.book_ledger import Ledger
 from booksscraper.records.shared import shared
 
 logger = logging.getLogger(__name__)
 
 NOT_BEFORE = "backoff_not_before"
 WAITING = "retry/backoff/waiting"
+CLOSED_WHILE_WAITING = "retry/backoff/closed_while_waiting"
 HELD_BY = "held_by"  # who holds a request: "retry" unless the meta says otherwise
 
 
@@ -123,18 +124,10 @@ class DelayedRequests:
         for request in requests:
             self.forget(request)
         self.crawler.stats.set_value(WAITING, 0)
-        failures = Failures.for_crawler(self.crawler)
-        for request in requests:
-            failures.record(
-                request.url,
-                "closed_while_waiting",
-                request.meta.get("retry_times", 0) + 1,
-                request.meta.get("proxy"),
-            )
-        self.crawler.stats.inc_value("retry/backoff/closed_while_waiting", len(requests))
-        logger.warning(
-            "Spider closed (%s) with %d retries still waiting; written to %s",
-            reason,
-            len(requests),
-            failures.path,
-        )
+        # Never sent again: not attempted (the ledger), not failed. A user's stop is a success.
+        ledger = Ledger.of(self.crawler)
+        if ledger is not None:
+            ledger.not_attempted(requests)
+        self.crawler.stats.inc_value(CLOSED_WHILE_WAITING, len(requests))
+        logger.info("Spider closed (%s) with %d requests still waiting (retries, paced): "
+                    "not attempted", reason, len(requests))

@@ -33,7 +33,10 @@ Settings (defaults in docs/settings.md):
   download), or at the latest with the next item; a crawl of up to this many items
   never starts a worker, whose start a one-page crawl would wait for (BENCHMARKS.md,
   start-up). The items after it wait for the workers asynchronously, as the crawl
-  goes on. 0 starts the pool when the spider opens.
+  goes on. 0 starts the pool when the spider opens. With ``CLOSESPIDER_ITEMCOUNT=N``
+  every item is cleaned inline (none waits in a batch while the limit closes the
+  crawl) and at most N + ``CONCURRENT_REQUESTS`` pass: the pages downloaded after
+  those are left at the stop (the ledger's "not attempted").
 - ``CLEANUP_START_METHOD``: how workers start;
   ``"forkserver"`` (workers fork from a clean server process that imported the
   cleanup code once; ~0.4-0.9 s to the first worker) or ``"spawn"`` (a fresh
@@ -89,6 +92,7 @@ from booksscraper.cleanup.record import INPUT_FIELDS, SIGNATURE
 from booksscraper.cleanup.signature import NearDuplicateIndex, SignatureStore
 from booksscraper.config.errors import BadConfig
 from booksscraper.config.readers import boolean, choice, number, whole_number
+from booksscraper.ledger.book_ledger import LeftAtStop
 from booksscraper.output.resume import exported_before
 from booksscraper.records.rejects import Rejects
 
@@ -121,6 +125,10 @@ class CleanupPipeline:
         if not boolean(settings, "OUTPUT_ENABLED"):
             self.workers = 0  # a look at one page (scrapy parse...): no pool to start and stop
         self.inline_items = whole_number(settings, "CLEANUP_INLINE_ITEMS")
+        # CLOSESPIDER_ITEMCOUNT=N: N + CONCURRENT_REQUESTS items at most, cleaned inline (each
+        # exported at once, none waiting in a batch); the ones after it are left at the stop.
+        limit = max(0, settings.getint("CLOSESPIDER_ITEMCOUNT"))
+        self._limit_left = limit + settings.getint("CONCURRENT_REQUESTS") if limit else None
         self.start_method = choice(settings, "CLEANUP_START_METHOD", START_METHODS)
         self.batch_size = whole_number(settings, "CLEANUP_BATCH_SIZE", minimum=1)
         self.max_wait = number(settings, "CLEANUP_BATCH_MAX_WAIT", maximum=60)
@@ -165,8 +173,8 @@ class CleanupPipeline:
                     self.index.add(key, signature)
                     restored += 1
             self.stats.set_value("cleanup/near_duplicate_index_restored", restored)
-        if self.workers == 0:
-            return
+        if self.workers == 0 or self._limit_left is not None:
+            return  # inline: no workers to start
         if not is_asyncio_available():
             raise BadConfig("CLEANUP_WORKERS: the process pool needs the asyncio reactor "
                             "(TWISTED_REACTOR); set CLEANUP_WORKERS=0 to clean inline")
@@ -261,11 +269,18 @@ class CleanupPipeline:
                 self._inline_left -= 1
             else:
                 self._start_pool()
+        inline = self.pool is None or self._limit_left is not None
+        if self._limit_left is not None:
+            if self._limit_left == 0:
+                raise LeftAtStop(f"past CLOSESPIDER_ITEMCOUNT: {adapter.get('url')}",
+                                 log_level="DEBUG")
+            self._limit_left -= 1
         try:
-            if self.pool is None:
+            if inline:
                 ok, result = clean_batch([record], self.options)[0]
                 self.stats.inc_value("cleanup/inline_items")
             else:
+                assert self.pool is not None
                 ok, result = await self._submit(self.pool, record)
         except Exception as exc:  # the pool could not run it (worker crashes, shutdown)
             ok, result = False, f"{type(exc).__name__}: {exc}"

@@ -19,6 +19,8 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
+from booksscraper.ledger.book_ledger import Ledger
+from booksscraper.ledger.figures import FAILED
 from booksscraper.output.errors import stopping_on_output_error
 from booksscraper.output.folder import OutputFolder, output_path
 from booksscraper.output.jsonlines import JsonLinesWriter
@@ -27,8 +29,8 @@ from booksscraper.records.shared import shared
 
 # Meta flag of a request whose failure is in the file: nobody writes it a second time.
 RECORDED = "failure_recorded"
-# The stat of the failures this run recorded (the summary's and the report's figure).
-FAILURES_COUNT = "failures/count"
+# The stat of the failures this run recorded: the ledger's "failed" (requests given up).
+FAILURES_COUNT = FAILED
 
 
 class RequestRecorded(IgnoreRequest):
@@ -67,6 +69,9 @@ class Failures:
             "proxy": mask_proxy(proxy),
         }
         self.crawler.stats.inc_value(FAILURES_COUNT)
+        ledger = Ledger.of(self.crawler)
+        if ledger is not None:
+            ledger.request_failed(url)
         with stopping_on_output_error(self.crawler):
             self._writer.write(record)
 

@@ -12,6 +12,7 @@ from functools import partial
 from . import conditional, hostile
 from .catalogue import Catalogue
 from .config import PAGE_KINDS, ConfigError, SandboxConfig
+from .edits import edited
 from .policies import Policies
 from .replies import CAPTCHA_PAGE, Reply, error_page, redirect, too_many, with_bad_utf8
 from .routes import Render, book_id_of, resolve
@@ -151,6 +152,7 @@ class Sandbox:
         body = render(fault if fault in ("no_price", "bad_rating") else None)
         if body is None:
             return self._send(conn, req, _NOT_FOUND, t0)  # no fault on a page that does not exist
+        body = edited(self.config, kind, req.path, body)
         reply = Reply(200, body, _TYPES.get(kind, "text/html"))
         if fault is None:
             if self.config.validators and kind in PAGE_KINDS:

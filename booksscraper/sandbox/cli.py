@@ -41,6 +41,10 @@ HELP = {
                   "neither)",
     "changes": 'JSON object: the catalogue changed at run time, e.g. \'{"price": 37, "add": 5, '
                '"remove": 5, "seed": 1}\'',
+    "short_listing_pages": "comma list of listing paths that show one book fewer than their "
+                           "range",
+    "book_link_query": "a query string on every book link of the listing pages, e.g. ?ref=list",
+    "renamed_elements": "comma list of book page elements renamed by a layout change (price)",
     "drip_chunk": "bytes per chunk for the drip fault",
     "drip_interval_ms": "pause between drip chunks",
 }

@@ -19,6 +19,7 @@ FAULT_KEYS = (
 # Every fault a rate or a path can ask for (a FAULT_KEYS name without its "fault_").
 FAULT_NAMES = tuple(key[len("fault_"):] for key in FAULT_KEYS)
 PAGE_KINDS = ("home", "listing", "category", "book")
+RENAMED_ELEMENTS = ("price",)  # book page elements a layout change can rename (edits.py)
 STARTUP_ONLY = ("books", "seed", "categories", "host", "port")
 
 
@@ -61,6 +62,10 @@ class SandboxConfig:
     # a fault on every request of the path (until the config changes)
     broken_paths: dict[str, str] = field(default_factory=dict)
     fault_kinds: list[str] = field(default_factory=list)  # empty = all page kinds
+    # a site unlike what it says or what crawlers expect (see edits.py)
+    short_listing_pages: list[str] = field(default_factory=list)  # one book short of the range
+    book_link_query: str = ""  # e.g. "?ref=list" on every book link of the listing pages
+    renamed_elements: list[str] = field(default_factory=list)  # e.g. ["price"] on book pages
     retry_after: int = 1
     retry_after_format: str = "seconds"  # or "date"
     drip_chunk: int = 256
@@ -121,6 +126,14 @@ class SandboxConfig:
                                   f"got {faults!r}")
             for name in faults:
                 _choice("path_faults", name, FAULT_NAMES)
+        for path in self.short_listing_pages:
+            _path_key("short_listing_pages", path)
+        if not isinstance(self.book_link_query, str) or (
+                self.book_link_query and self.book_link_query[0] not in "?#"):
+            raise ConfigError(f"--book-link-query must start with ? or #, "
+                              f"got {self.book_link_query!r}")
+        for name in self.renamed_elements:
+            _choice("renamed_elements", name, RENAMED_ELEMENTS)
         for path, name in self.broken_paths.items():
             _path_key("broken_paths", path)
             _choice("broken_paths", name, FAULT_NAMES)

@@ -21,8 +21,13 @@ previous runs already exported.
 
 A book page whose item would be invalid (a malformed or truncated page) is
 fetched again up to ``REFETCH_INVALID_PAGES`` times [2]; each bad copy is
-written to the rejects file (stage ``malformed_page``). The last copy goes on
-to validation, which rejects it if it is still bad: nothing disappears.
+written to the rejects file (stage ``malformed_page``; the ledger's "refetched", not
+a book lost). The last copy goes on to validation, which rejects it if it is still
+bad: nothing disappears.
+
+Every book is known by its catalogue id and path, not its raw URL: links lose their
+query string and fragment (``extraction.book.book_url``). What the site announces and
+lists, and what became of each book, goes to the ledger (``booksscraper.ledger``).
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from booksscraper.config.readers import whole_number
 from booksscraper.extraction.book import parse_book_page
 from booksscraper.extraction.listing import ListingPage, page_url, parse_listing_page
 from booksscraper.extraction.validation import item_problems
-from booksscraper.monitoring.monitors import ANNOUNCED
+from booksscraper.ledger.book_ledger import Ledger
 from booksscraper.output.resume import UrlSet, exported_before
 from booksscraper.pipelines.validation import Checked
 from booksscraper.records.lost import record_lost, record_lost_request
@@ -122,6 +127,11 @@ class BooksSpider(scrapy.Spider):
             spider.exported = exported_before(crawler)
         return spider
 
+    @property
+    def ledger(self) -> Ledger | None:
+        """The crawl's ledger (None for a look at one page: ``scrapy parse``)."""
+        return Ledger.of(self.crawler)
+
     async def start(self) -> AsyncIterator[Request]:
         yield Request(
             self.start_url,
@@ -139,7 +149,8 @@ class BooksSpider(scrapy.Spider):
         @returns requests 20
         """
         if isinstance(response, TextResponse) and response.css("article.product_page"):
-            self.crawler.stats.set_value(ANNOUNCED, 1)
+            if self.ledger is not None:
+                self.ledger.start_book(response.url)
             yield from self.parse_book(response)
         else:
             yield from self.parse_listing(response)
@@ -155,8 +166,10 @@ class BooksSpider(scrapy.Spider):
             yield from self.not_a_listing(response, window)
             return
         page = window["page"] if window else listing.page or 1
-        if response.meta.get(START) and listing.books_from_here is not None:
-            self.crawler.stats.set_value(ANNOUNCED, listing.books_from_here)  # for the monitors
+        if self.ledger is not None:
+            if response.meta.get(START) and listing.books_from_here is not None:
+                self.ledger.announce(listing.books_from_here, listing)
+            self.ledger.listing_read(response.url, listing)
         # Listing pages first: the engine sends requests as they are yielded, and
         # a listing page sent a round late idles the connections a round later.
         if window is None and listing.numbered:
@@ -169,6 +182,8 @@ class BooksSpider(scrapy.Spider):
             self.listed.add(url)
             if url in self.exported:
                 self.crawler.stats.inc_value("resume/skipped_exported")
+                if self.ledger is not None:
+                    self.ledger.exported_before(url)
                 continue
             yield Request(
                 url,
@@ -268,16 +283,19 @@ class BooksSpider(scrapy.Spider):
                                 content_type or "no Content-Type")
             return
         item = parse_book_page(response.selector, response.url)
-        refetch = self.refetch(response)
+        problems = item_problems(ItemAdapter(item), self.site_host)
+        if self.ledger is not None and not response.meta.get("refetches"):
+            self.ledger.book_checked(response.url, problems)  # the breaker's first pages
+        refetch = self.refetch(response) if problems else None
         if refetch is not None:
-            problems = item_problems(ItemAdapter(item), self.site_host)
-            if problems:
-                Rejects.for_crawler(self.crawler).reject(item, problems, stage="malformed_page")
-                self.logger.warning(
-                    "malformed book page %s (%s): fetching it again", response.url, problems[0]
-                )
-                yield refetch
-                return
+            Rejects.for_crawler(self.crawler).reject(item, problems, stage="malformed_page",
+                                                     given_up=False)
+            self.logger.warning(
+                "malformed book page %s (%s): fetching it again", response.url, problems[0]
+            )
+            yield refetch
+            return
+        if not problems:
             Checked.for_crawler(self.crawler).add(item)  # the validation pipeline trusts it
         yield item
 
@@ -296,6 +314,8 @@ class BooksSpider(scrapy.Spider):
         """The pages after a listing page that is lost for good (recorded by the caller)."""
         window = request.meta.get("listing")
         self.crawler.stats.inc_value(LISTINGS_LOST)
+        if self.ledger is not None:
+            self.ledger.listing_lost(window["page"] if window else None)
         if window and not window.get("url"):
             self.crawler.stats.inc_value("books/listing_chain_broken")
             self.logger.error("listing page %s lost and the site has no numbered pager: "

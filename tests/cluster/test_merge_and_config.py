@@ -90,8 +90,8 @@ def test_merge_of_fewer_books_than_announced_exits_3_naming_the_shortfall(
     a = write_lines(tmp_path / "a", [{"upc": "1"}, {"upc": "2"}])
     b = write_lines(tmp_path / "b", [{"upc": "3"}])
     # The worker that read the first listing page recorded the site's "5 results".
-    (a / "stats.json").write_text(json.dumps({"books/announced": 5}), encoding="utf-8")
-    (b / "stats.json").write_text(json.dumps({"books/announced": 2}), encoding="utf-8")
+    (a / "stats.json").write_text(json.dumps({"ledger/announced": 5}), encoding="utf-8")
+    (b / "stats.json").write_text(json.dumps({"ledger/announced": 2}), encoding="utf-8")
     assert main([str(tmp_path / "out" / "books.json"), str(a), str(b)]) == 3
     err = capsys.readouterr().err
     assert "error: the cluster crawl is incomplete: 3 of the 5 books the site announced " \

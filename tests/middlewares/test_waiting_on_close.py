@@ -1,4 +1,4 @@
-"""Retries still waiting out their backoff when the crawl closes are not lost."""
+"""Retries still waiting out their backoff when the crawl closes: not attempted, not lost."""
 
 from __future__ import annotations
 
@@ -26,15 +26,15 @@ LONG_WAIT = (
 )
 
 
-def test_without_jobdir_waiting_retries_go_to_the_failures_file(make_sandbox, tmp_path: Path):
+def test_without_jobdir_waiting_retries_are_not_attempted(make_sandbox, tmp_path: Path):
     sb = make_sandbox(books=10, fault_503=1.0, fault_kinds=["book"], retry_after=0)
     result = run_crawl(sb.base_url, tmp_path, *LONG_WAIT, timeout=60)
     stats = crawl_stats(result.stderr)
     assert stats["finish_reason"] == "closespider_timeout"
-    failures = read_lines(tmp_path / "failures.jsonl")
-    assert {f["url"] for f in failures} == {t["url"] for t in sb.truth()}
-    assert {f["reason"] for f in failures} == {"closed_while_waiting"}
+    # Never sent again: the ledger's "not attempted", not failures of the site.
+    assert read_lines(tmp_path / "failures.jsonl") == []
     assert stats["retry/backoff/closed_while_waiting"] == 10
+    assert stats["ledger/not_attempted"] == 10 and stats["ledger/failed"] == 0
 
 
 def test_with_jobdir_waiting_retries_are_fetched_again_on_resume(make_sandbox, tmp_path: Path):
@@ -44,9 +44,7 @@ def test_with_jobdir_waiting_retries_are_fetched_again_on_resume(make_sandbox, t
         sb.base_url, tmp_path / "out", *LONG_WAIT, "-s", f"JOBDIR={jobdir}", timeout=60
     )
     assert crawl_stats(first.stderr)["finish_reason"] == "closespider_timeout"
-    failures = read_lines(tmp_path / "out" / "failures.jsonl")
-    assert {f["url"] for f in failures} == {t["url"] for t in sb.truth()}
-    assert {f["reason"] for f in failures} == {"closed_while_waiting"}
+    assert read_lines(tmp_path / "out" / "failures.jsonl") == []
 
     sb.configure(fault_503=0.0)  # the site has recovered
     second = run_crawl(

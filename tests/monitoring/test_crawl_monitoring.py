@@ -16,8 +16,8 @@ from tests.monitoring.conftest import BOOKS, Crawl, crawl
 pytestmark = pytest.mark.timeout(180)
 
 PROGRESS_LINE = re.compile(
-    r"\[booksscraper\.extensions\.progress\] INFO: Progress: (\d+)/(\d+) pages, (\d+) items, "
-    r"[\d.]+ pages/s, ETA [\d:?]+, \d+ errors, \d+ retries\b.*$",
+    r"\[booksscraper\.extensions\.progress\] INFO: Progress: (\d+)/(\d+) books, (\d+)/(\d+) "
+    r"pages, (\d+) items, [\d.]+ books/s, ETA [\d:?]+, \d+ errors, \d+ retries\b.*$",
     re.MULTILINE,
 )
 
@@ -70,15 +70,15 @@ def test_stats_hold_peaks_averages_and_latency(plain_crawl: Crawl) -> None:
 def test_plain_log_has_progress_lines_and_no_rich_output(plain_crawl: Crawl) -> None:
     lines = PROGRESS_LINE.findall(plain_crawl.stderr)
     assert len(lines) >= 2, plain_crawl.stderr[-2000:]
-    # The line at close has the final counts.
-    pages, discovered, items = map(int, lines[-1])
+    # The line at close has the final counts: every book the site announced, settled;
+    # the pages that implies (a page per book, and the listing pages), and the pages
+    # fetched (retries of 503s too; robots.txt is not a page).
+    books, announced, pages, implied, items = map(int, lines[-1])
     stats = plain_crawl.stats
-    # Every request enqueued (retries of 503s too) got a response: N/N,
-    # robots.txt not counted as a page.
+    assert books == announced == items == BOOKS == stats["ledger/announced"]
     assert stats["robotstxt/response_count"] == 1
-    assert pages == discovered == pages_discovered(stats)
-    assert pages == stats["downloader/response_count"] - 1
-    assert items == BOOKS
+    assert pages == pages_discovered(stats) == stats["downloader/response_count"] - 1
+    assert implied == BOOKS + stats["ledger/listing_pages"] <= pages
     # No progress bar: not a terminal.
     for output in (plain_crawl.stdout, plain_crawl.stderr):
         assert "\x1b[" not in output
@@ -88,14 +88,13 @@ def test_plain_log_has_progress_lines_and_no_rich_output(plain_crawl: Crawl) -> 
 def test_close_summary_line(plain_crawl: Crawl) -> None:
     stats = plain_crawl.stats
     match = re.search(
-        r"INFO: Crawl summary \(finished\): (\d+) items, (\d+) pages, (\d+) rejects, "
-        r"(\d+) failures, (\d+) retries, (\d+) bans, (\d+) dropped, peak RSS (\d+) MiB, "
-        r"[\d.]+ s$",
+        r"INFO: Crawl summary \(finished\): (\d+) books exported of \d+ announced, .*; "
+        r"(\d+) pages, (\d+) retries, (\d+) bans, peak RSS (\d+) MiB, [\d.]+ s$",
         plain_crawl.stderr,
         re.MULTILINE,
     )
     assert match, plain_crawl.stderr[-2000:]
-    items, pages, _, _, retries, bans, _, rss_mib = map(int, match.groups())
+    items, pages, retries, bans, rss_mib = map(int, match.groups())
     assert items == BOOKS
     assert pages == pages_discovered(stats)  # robots.txt is not a page
     assert retries == stats["retry/count"]

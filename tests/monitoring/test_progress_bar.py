@@ -102,11 +102,13 @@ def test_bar_on_stderr_and_pure_json_lines_on_stdout(slow_sandbox: Any, tmp_path
     assert "\x1b[" in stderr
     assert "━" in stderr
     text = without_escapes(stderr)
-    frames = re.findall(r"(\d+)/(\d+) pages", text)
+    frames = re.findall(r"(\d+)/(\d+) books", text)
     assert len(frames) >= 3, stderr[-3000:]
-    # The last frame is drawn at close: every page discovered received, robots.txt not a page.
+    # The last frame is drawn at close: every book the site announced settled, and every
+    # page fetched (robots.txt is not a page).
     stats = json.loads((tmp_path / "stats.json").read_text(encoding="utf-8"))
-    assert tuple(map(int, frames[-1])) == (pages_discovered(stats),) * 2
+    assert tuple(map(int, frames[-1])) == (BOOKS, BOOKS)
+    assert f"{pages_discovered(stats)}/" in text
     assert f"{BOOKS} items" in text
     # Never both: no plain progress log lines, but other log lines still show.
     assert "Progress:" not in text

@@ -66,7 +66,7 @@ def test_report_links_every_chart_it_draws(plain_crawl: Crawl, tmp_path: Path) -
     assert "No proxies were used in this crawl." in text
     assert not (out_dir / "report" / "proxies.png").exists()
     stats = plain_crawl.stats
-    assert f"| Items exported | {stats['item_scraped_count']} |" in text
+    assert f"| Books exported | {stats['item_scraped_count']} |" in text
     assert f"| Retries | {stats['retry/count']} |" in text
     assert f"| Pages (responses) | {pages_discovered(stats)} |" in text  # not robots.txt
     # The data, as books.json has it; the monitors' verdicts.

@@ -82,27 +82,29 @@ def test_windowed_rates() -> None:
     assert rates == pytest.approx([10.0] * 11)
 
 
-def test_summary_counts_rejects_and_bans_from_stats() -> None:
+def test_summary_counts_the_ledger_and_bans_from_stats() -> None:
     stats = {
         "finish_reason": "finished",
-        "item_scraped_count": 990,
+        "ledger/announced": 1000,
+        "ledger/exported": 990,
+        "ledger/rejected": 4,
+        "ledger/failed": 3,
+        "ledger/failed_books": 2,
+        "ledger/duplicates": 4,
+        "ledger/refetched": 6,
         "downloader/response_count": 1051,
         "robotstxt/response_count": 1,
-        "failures/count": 3,
-        "validation/rejected": 4,
-        "validation/rejected/price_missing": 4,
-        "malformed_page/rejected": 6,
         "retry/count": 12,
         "bans/status/403": 2,
         "bans/error/ConnectionRefusedError": 1,
-        "item_dropped_count": 4,
         "monitor/rss_peak_bytes": 96 * 2**20,
         "elapsed_time_seconds": 41.23,
     }
     line = format_summary(summary_numbers(stats))
     assert line == (
-        "Crawl summary (finished): 990 items, 1050 pages, 10 rejects, 3 failures, "
-        "12 retries, 3 bans, 4 dropped, peak RSS 96 MiB, 41.2 s"
+        "Crawl summary (finished): 990 books exported of 1000 announced, 4 rejected, 2 failed, "
+        "4 duplicates, 0 not attempted, 0 unaccounted; 3 requests given up, 6 bad copies "
+        "fetched again; 1050 pages, 12 retries, 3 bans, peak RSS 96 MiB, 41.2 s"
     )
 
 

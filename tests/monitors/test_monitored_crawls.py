@@ -46,6 +46,9 @@ def check_one_alert(receiver: Receiver, out: Path, names: set[str]) -> dict[str,
     assert {f["name"] for f in alert["failed"]} == names
     assert alert["crawl"]["spider"] == "books"
     assert alert["files"]["stats"] == str((out / "stats.json").resolve())
+    # Only files that exist: report.md is written with REPORT_ON_CLOSE (off here).
+    assert "report" not in alert["files"]
+    assert all(Path(path).exists() for path in alert["files"].values())
     # The webhook's credentials went as Basic auth, and nowhere else.
     assert post["headers"]["Authorization"] == "Basic " + base64.b64encode(
         f"alerts:{SECRET}".encode()).decode()
@@ -59,7 +62,7 @@ def test_a_clean_crawl_passes_every_monitor(site: RunningSandbox, tmp_path: Path
     result = run_crawl(site.base_url, tmp_path, *webhook(receiver))
     assert result.returncode == 0, result.stderr[-3000:]
     stats = stats_of(tmp_path)
-    assert stats["books/announced"] == BOOKS
+    assert stats["ledger/announced"] == BOOKS
     results = {c["name"]: c for c in stats["monitors/results"]}
     assert {name for name, c in results.items() if c["passed"] is False} == set()
     assert results["items"]["passed"] and results["items"]["figure"] == BOOKS
@@ -85,7 +88,7 @@ def test_ten_percent_of_book_pages_failing_for_good(site: RunningSandbox, tmp_pa
     assert result.stderr.startswith("error: monitors failed: items: 180 of 200 books exported")
     text = log.read_text(encoding="utf-8")
     assert text.count("Monitor failed: ") == 2
-    assert "Monitor failed: rejects_failures: 0 rejects and 20 failures" in text
+    assert "Monitor failed: rejects_failures: 0 books rejected and 20 requests failed" in text
     assert SECRET not in text
     # The job log names the reason (`make jobs` shows it: tests/scrapyd).
     assert "[booksscraper.commands.crawl] ERROR: monitors failed: items: 180 of 200" in text

@@ -17,7 +17,7 @@ from booksscraper.monitoring.monitors import FAILED, RESULTS, Thresholds, close_
 from tests.helpers import free_port
 from tests.monitors.conftest import Receiver
 
-CLEAN = {"finish_reason": "finished", "books/announced": 1000, "export/json_items": 1000,
+CLEAN = {"finish_reason": "finished", "ledger/announced": 1000, "ledger/exported": 1000,
          "item_scraped_count": 1000, "validation/checked": 1000, "elapsed_time_seconds": 40.0}
 
 
@@ -32,16 +32,21 @@ def test_a_clean_crawl_passes_and_no_budget_is_skipped() -> None:
 
 
 def test_the_items_rule() -> None:
-    assert verdicts({**CLEAN, "export/json_items": 989})["items"] is False
-    assert verdicts({**CLEAN, "export/json_items": 990})["items"] is True
-    assert verdicts({**CLEAN, "export/json_items": 989}, items_min_ratio=0.9)["items"] is True
+    assert verdicts({**CLEAN, "ledger/exported": 989})["items"] is False
+    assert verdicts({**CLEAN, "ledger/exported": 990})["items"] is True
+    assert verdicts({**CLEAN, "ledger/exported": 989}, items_min_ratio=0.9)["items"] is True
     # A limit the user set is the target; Ctrl-C or a cancel is not judged.
-    assert verdicts({**CLEAN, "export/json_items": 50, "finish_reason": "closespider_itemcount"},
+    assert verdicts({**CLEAN, "ledger/exported": 50, "finish_reason": "closespider_itemcount"},
                     item_limit=50)["items"] is True
-    assert verdicts({**CLEAN, "export/json_items": 50, "finish_reason": "shutdown"})["items"] \
+    assert verdicts({**CLEAN, "ledger/exported": 50, "finish_reason": "shutdown"})["items"] \
         is None
-    assert verdicts({**CLEAN, "books/announced": None})["items"] is None
-    assert verdicts({**CLEAN, "export/json_items": 333}, cluster_worker=True)["items"] is None
+    assert verdicts({**CLEAN, "ledger/announced": None})["items"] is None
+    # A book announced and never listed or settled fails it whatever the ratio.
+    unaccounted = {**CLEAN, "ledger/exported": 999, "ledger/unaccounted": 1,
+                   "ledger/short_listings": [{"url": "u", "expected": 20, "found": 19}]}
+    assert verdicts(unaccounted)["items"] is False
+    assert verdicts(unaccounted, items_min_ratio=0.5)["items"] is False
+    assert verdicts({**CLEAN, "ledger/exported": 333}, cluster_worker=True)["items"] is None
 
 
 def test_field_coverage_counts_rejected_items_too() -> None:
@@ -53,15 +58,15 @@ def test_field_coverage_counts_rejected_items_too() -> None:
 
 
 def test_rejects_failures_errors_finish_reason_and_duration() -> None:
-    assert verdicts({**CLEAN, "failures/count": 11})["rejects_failures"] is False
-    assert verdicts({**CLEAN, "failures/count": 5, "validation/rejected": 5})[
+    assert verdicts({**CLEAN, "ledger/failed": 11})["rejects_failures"] is False
+    assert verdicts({**CLEAN, "ledger/failed": 5, "ledger/rejected": 5})[
         "rejects_failures"] is True
     # Downloads a Ctrl-C aborted are the stop's failures, not the site's.
-    assert verdicts({**CLEAN, "failures/count": 50, "finish_reason": "shutdown"})[
+    assert verdicts({**CLEAN, "ledger/failed": 50, "finish_reason": "shutdown"})[
         "rejects_failures"] is None
     # One ERROR line per failure is the failure's own; one more is not.
-    assert verdicts({**CLEAN, "failures/count": 3, "log_count/ERROR": 3})["errors"] is True
-    assert verdicts({**CLEAN, "failures/count": 3, "log_count/ERROR": 4})["errors"] is False
+    assert verdicts({**CLEAN, "ledger/failed": 3, "log_count/ERROR": 3})["errors"] is True
+    assert verdicts({**CLEAN, "ledger/failed": 3, "log_count/ERROR": 4})["errors"] is False
     assert verdicts({**CLEAN, "finish_reason": "closespider_timeout"})["finish_reason"] is False
     assert verdicts({**CLEAN, "finish_reason": "cancelled"})["finish_reason"] is True
     assert verdicts(CLEAN, max_seconds=30)["duration"] is False
@@ -102,7 +107,7 @@ def test_exit_status_three_comes_after_not_finished() -> None:
     assert outcome(failed, None) == ("monitors failed: items: 9 of 10 books", EXIT_MONITORS)
     assert outcome({**failed, "finish_reason": "memory_cap"}, None)[1] == EXIT_NOT_FINISHED
     assert outcome(CLEAN, None) is None
-    no_book = {**CLEAN, "item_scraped_count": 0, "export/json_items": 0}
+    no_book = {**CLEAN, "item_scraped_count": 0, "ledger/exported": 0}
     assert outcome(no_book, None)[1] == EXIT_NOT_FINISHED
     # A cluster worker whose peers took every request: the merge counts the cluster's books.
     assert outcome(no_book, None, cluster=True) is None

@@ -96,7 +96,7 @@ def test_output_off_writes_nothing_and_counts_still(tmp_path: Path) -> None:
     failures.record("http://books.example/x", "http_404", 1)
     failures._close()
     assert snapshot(tmp_path) == before
-    assert failures.count == 1 and crawler.stats.get_value("failures/count") == 1
+    assert failures.count == 1 and crawler.stats.get_value("ledger/failed") == 1
 
 
 def test_a_folder_that_cannot_be_made_is_an_output_error_at_the_first_record(

@@ -54,7 +54,7 @@ def test_record_request_marks_the_request_and_the_errback_skips_it(tmp_path: Pat
     assert [(r["reason"], r["attempts"]) for r in written(crawler, tmp_path)] == [
         ("all_proxies_dead", 3)
     ]
-    assert crawler.stats.get_value("failures/count") == 1
+    assert crawler.stats.get_value("ledger/failed") == 1
 
 
 def test_an_unrecorded_ignored_request_is_written_by_the_errback(tmp_path: Path) -> None:
