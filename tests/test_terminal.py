@@ -53,7 +53,7 @@ def test_a_terminal_shows_the_result_and_names_the_full_log(small_site: Any,
     status, shown = crawl_on_a_terminal(small_site.base_url, out)
     assert status == 0
     assert shown[-1] == f"full log: {out}/crawl.log"
-    assert shown[0].startswith("Crawl summary (finished): 40 items")
+    assert shown[0].startswith("Crawl summary (finished): 40 books exported of 40 announced")
     assert len(shown) == 2  # no banner, component lists or stats dump
     log = (out / "crawl.log").read_text(encoding="utf-8")
     assert "Scrapy 2.19" in log and "Dumping Scrapy stats" in log
