@@ -117,8 +117,12 @@ class CrawlSummary:
             stop_on_output_error(self.crawler, exc)
             return
         if self.report_on_close:
-            from booksscraper.report import build_report
-
+            try:
+                from booksscraper.report import build_report  # not in the scrapyd egg
+            except ImportError as exc:
+                logger.warning("No crawl report: %s (REPORT_ON_CLOSE needs the reports "
+                               "dependency set and booksscraper.report)", exc)
+                return
             try:
                 report = build_report(self.stats_path.parent, stats_file=self.stats_path.name)
             except Exception:  # the data is safe on disk; a chart bug must not fail the crawl

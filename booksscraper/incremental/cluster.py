@@ -35,10 +35,10 @@ from booksscraper.incremental.state import (
     read_run,
     write_state,
 )
+from booksscraper.ledger.figures import LISTINGS_LOST
 from booksscraper.output.errors import OutputError, stop_on_output_error
 from booksscraper.output.folder import output_path
 from booksscraper.output.jsonlines import iter_json_lines, replace_atomically
-from booksscraper.spiders.books import LISTINGS_LOST
 
 logger = logging.getLogger(__name__)
 

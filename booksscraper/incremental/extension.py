@@ -18,6 +18,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from booksscraper.cluster.mode import is_cluster
 from booksscraper.incremental import cluster
 from booksscraper.incremental.changes import SUMMARY_STAT, compare, failed_urls, unseen_verdict
 from booksscraper.incremental.state import (
@@ -25,14 +26,13 @@ from booksscraper.incremental.state import (
     DamagedState,
     enabled,
     load_run,
-    on_cluster,
     state_dir,
     write_state,
 )
+from booksscraper.ledger.figures import LISTINGS_LOST
 from booksscraper.output.errors import OutputError, stop_on_output_error
 from booksscraper.output.folder import output_path
 from booksscraper.output.jsonlines import iter_json_lines
-from booksscraper.spiders.books import LISTINGS_LOST
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class IncrementalCrawl:
             # No comparison this run; the state is left as it is.
             cluster.worker_file(settings).unlink(missing_ok=True)
             raise NotConfigured
-        if on_cluster(settings):
+        if is_cluster(settings):
             return cluster.ClusterWorker(crawler)
         return cls(crawler)
 

@@ -37,9 +37,10 @@ from scrapy.spiders import Spider
 from scrapy.utils.response import response_from_dict
 from w3lib.http import headers_dict_to_raw, headers_raw_to_dict
 
+from booksscraper.cluster.mode import is_cluster
 from booksscraper.compat import CACHED_RESPONSE
 from booksscraper.config.readers import boolean, text
-from booksscraper.incremental.state import CACHE_DIR, enabled, on_cluster, state_dir
+from booksscraper.incremental.state import CACHE_DIR, enabled, state_dir
 from booksscraper.output.errors import OutputError, stop_on_output_error
 
 logger = logging.getLogger(__name__)
@@ -269,7 +270,7 @@ class ConditionalFetch(HttpCacheMiddleware):
         ours = Settings(settings.copy_to_dict())  # the crawler's are frozen
         ours.set("HTTPCACHE_ENABLED", True)
         ours.set("HTTPCACHE_POLICY", f"{__name__}.RevalidatePolicy")
-        if on_cluster(settings):
+        if is_cluster(settings):
             ours.set("HTTPCACHE_STORAGE", f"{__name__}.RedisCacheStorage")
         else:
             ours.set("HTTPCACHE_STORAGE", f"{__name__}.SqliteCacheStorage")

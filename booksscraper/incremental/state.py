@@ -37,7 +37,6 @@ from urllib.parse import urlsplit
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
-from booksscraper.cluster.mode import is_cluster
 from booksscraper.config.readers import boolean, text
 from booksscraper.dedup.keyset import KeySet
 from booksscraper.extraction.validation import upc_key
@@ -65,10 +64,6 @@ class DamagedState(Exception):
 def enabled(settings: BaseSettings) -> bool:
     """``INCREMENTAL``, and an output to compare (not for a look at one page)."""
     return boolean(settings, "INCREMENTAL") and boolean(settings, "OUTPUT_ENABLED")
-
-
-def on_cluster(settings: BaseSettings) -> bool:
-    return is_cluster(settings)
 
 
 def history_dir(settings: BaseSettings, job: str | None) -> Path:

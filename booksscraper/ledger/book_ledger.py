@@ -21,6 +21,7 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 
+from booksscraper.cluster.mode import is_cluster
 from booksscraper.config.readers import boolean, whole_number
 from booksscraper.dedup.keyset import KeySet, key64
 from booksscraper.extraction.book import book_key
@@ -200,7 +201,7 @@ class Ledger:
     def spider_closed(self, reason: str) -> None:
         """Books never settled: not attempted after an early stop, else unaccounted."""
         self.closed = True
-        if self.crawler.settings.get("REDIS_URL"):
+        if is_cluster(self.crawler.settings):
             return  # a worker lists and settles its share: the cluster's ledger is the sum
         left = len(self.listed) - self.settled_listed
         announced = int(self.stats.get_value(f.ANNOUNCED) or 0)

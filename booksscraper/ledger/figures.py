@@ -43,6 +43,9 @@ NOT_ATTEMPTED = PREFIX + "not_attempted"
 BEHIND_LOST_LISTINGS = PREFIX + "behind_lost_listings"
 UNACCOUNTED = PREFIX + "unaccounted"
 SHORT_LISTINGS = PREFIX + "short_listings"
+# Listing pages given up (the spider's errback): what an incremental comparison must not take
+# for books removed.
+LISTINGS_LOST = "books/listings_lost"
 
 COUNTS = {
     "announced": ANNOUNCED, "listing_pages": LISTING_PAGES,

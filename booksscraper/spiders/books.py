@@ -51,6 +51,7 @@ from booksscraper.extraction.book import parse_book_page
 from booksscraper.extraction.listing import ListingPage, page_url, parse_listing_page
 from booksscraper.extraction.validation import item_problems
 from booksscraper.ledger.book_ledger import Ledger
+from booksscraper.ledger.figures import LISTINGS_LOST
 from booksscraper.output.resume import UrlSet, exported_before
 from booksscraper.pipelines.validation import Checked
 from booksscraper.records.lost import record_lost, record_lost_request
@@ -60,8 +61,6 @@ DEFAULT_START_URL = "https://books.toscrape.com/"
 START = "start_page"  # meta flag of the start URL's request
 # What a page fetched again keeps of its request's meta: not the retries it spent.
 REFETCH_META = (START, "listing")
-# Listing pages lost for good: the books on them were not seen (booksscraper.incremental).
-LISTINGS_LOST = "books/listings_lost"
 
 
 def book_priority(page: int) -> int:

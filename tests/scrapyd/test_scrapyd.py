@@ -96,6 +96,38 @@ def test_scrapyd_deploy_uploads_an_egg_with_code_and_data(
     assert_no_password(scrapyd, deployed.stdout, deployed.stderr)
 
 
+# Imports every module of the egg as a scrapyd job would: the egg alone on the path, beside
+# scrapyd's environment, away from the working tree.
+IMPORT_EACH = """
+import importlib, sys, zipfile
+egg = sys.argv[1]
+sys.path.insert(0, egg)
+failed = []
+for name in sorted(zipfile.ZipFile(egg).namelist()):
+    if name.startswith("booksscraper/") and name.endswith(".py"):
+        module = name[:-3].replace("/", ".").removesuffix(".__init__")
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            failed.append(f"{module}: {type(exc).__name__}: {exc}")
+assert all(m.__file__.startswith(egg) for n, m in sys.modules.items()
+           if n.startswith("booksscraper") and getattr(m, "__file__", None)), "not from the egg"
+print("\\n".join(failed))
+"""
+
+
+def test_every_module_of_the_egg_imports_without_what_it_leaves_out(
+    scrapyd: Scrapyd, scrapyd_venv: Path, deployed: Any, tmp_path: Path
+) -> None:
+    """The egg has no sandbox, tools or report: no module it ships may need them."""
+    (egg,) = sorted((scrapyd.home / "eggs" / "booksscraper").glob("*.egg"))
+    result = subprocess.run(
+        [str(scrapyd_venv / "bin" / "python"), "-c", IMPORT_EACH, str(egg)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "", result.stdout
+
+
 @pytest.mark.slow
 def test_scheduled_job_crawls_every_book_with_its_setting_override(
     scrapyd: Scrapyd, deployed: Any, sandbox: Any, sandbox_truth: list[dict[str, Any]],
