@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from booksscraper.config.declared import default
-from booksscraper.ledger.figures import ANNOUNCED, SHORT_LISTINGS
+from booksscraper.ledger.figures import ANNOUNCED, FAILED, REJECTED, SHORT_LISTINGS
 from booksscraper.pipelines.export import write_json_array
 
 JSONL_NAME = "books.jsonl"
@@ -97,6 +97,19 @@ def shortfall(count: int, worker_dirs: Sequence[os.PathLike[str] | str]) -> str 
             "files)")
 
 
+def unaccounted(count: int, worker_dirs: Sequence[os.PathLike[str] | str]) -> int:
+    """Books announced that are neither merged nor named lost (rejected, failed) by a worker.
+
+    A worker's failed requests count, not its ``failed_books``: a worker knows as books only
+    the ones it listed, and its peers list most of the book pages it fetches."""
+    announced = announced_books(worker_dirs)
+    if announced is None:
+        return 0
+    named = sum(int(stats.get(REJECTED) or 0) + int(stats.get(FAILED) or 0)
+                for stats in workers_stats(worker_dirs))
+    return max(0, announced - count - named)
+
+
 def merge_and_compare(
     out_path: os.PathLike[str] | str,
     worker_dirs: Sequence[os.PathLike[str] | str],
@@ -106,14 +119,15 @@ def merge_and_compare(
 
     ``state_dir``: the incremental state compared with, and advanced.
     The state advances only when every worker finished (``compare_workers``: a worker that
-    lost Redis or whose crawl vanished from it never closes "finished") and the merged books
-    are all the site announced (``shortfall``).
+    lost Redis or whose crawl vanished from it never closes "finished") and every book the
+    site announced is merged or named lost (``unaccounted``); a book named lost keeps its last
+    known values in the state.
     """
     from booksscraper.incremental.cluster import compare_workers
 
     count = merge(out_path, worker_dirs)
     result = compare_workers(Path(out_path).parent, [Path(d) for d in worker_dirs],
-                             Path(state_dir), complete=shortfall(count, worker_dirs) is None)
+                             Path(state_dir), complete=not unaccounted(count, worker_dirs))
     if result is None:  # INCREMENTAL=False on the workers
         return count, None
     if isinstance(result, str):

@@ -37,7 +37,7 @@ from scrapy.crawler import Crawler
 
 from booksscraper.config.readers import boolean
 from booksscraper.extensions.counters import pages_received
-from booksscraper.ledger.figures import describe, figures
+from booksscraper.ledger.figures import describe, figures, kept
 from booksscraper.output.errors import OutputError, stop_on_output_error, stopping_on_output_error
 from booksscraper.output.folder import OutputFolder, output_path
 from booksscraper.output.jsonlines import dumps, replace_atomically
@@ -55,6 +55,7 @@ def summary_numbers(stats: dict[str, Any]) -> dict[str, Any]:
     return {
         **figures(stats),
         "reason": stats.get("finish_reason", "unknown"),
+        "items": stats.get("item_scraped_count", 0),
         "pages": pages_received(stats),
         "retries": stats.get("retry/count", 0),
         "bans": bans,
@@ -67,7 +68,8 @@ def format_summary(numbers: dict[str, Any]) -> str:
     rss = numbers["rss_peak_bytes"]
     seconds = numbers["seconds"]
     return (
-        f"Crawl summary ({numbers['reason']}): {describe(numbers)}; "
+        f"Crawl summary ({numbers['reason']}): "
+        f"{describe(numbers) if kept(numbers) else str(numbers['items']) + ' items'}; "
         f"{numbers['pages']} pages, {numbers['retries']} retries, {numbers['bans']} bans, "
         f"peak RSS {f'{rss / 2**20:.0f} MiB' if rss else '?'}, "
         f"{f'{seconds:.1f} s' if seconds is not None else '?'}"

@@ -100,8 +100,8 @@ def compare_workers(
     """The comparison of a whole cluster crawl, into ``out_dir`` (the merged output's folder).
 
     ``state``: the state's folder (default: ``incremental/`` in ``out_dir``). ``complete``:
-    False when the merged books fall short of what the site announced: compared, never
-    written as the state.
+    False when books the site announced are neither merged nor named lost: compared (no
+    book called removed), never written as the state.
     Returns the comparison, a line saying why there was none, or None when the workers
     crawled with ``INCREMENTAL=False`` (no comparison, the state untouched).
     """

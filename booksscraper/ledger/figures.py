@@ -79,6 +79,12 @@ def pages_implied(numbers: Mapping[str, Any]) -> int | None:
                                            numbers["listing_pages"])
 
 
+def kept(numbers: Mapping[str, Any]) -> bool:
+    """Whether the crawl kept a ledger: the books spider does; another project's spider
+    running through the add-on does not (its summary counts items)."""
+    return numbers["announced"] is not None or bool(numbers["listing_pages"] or numbers["listed"])
+
+
 def describe(numbers: Mapping[str, Any]) -> str:
     """The ledger in one phrase, as the summary line says it."""
     announced = numbers["announced"]

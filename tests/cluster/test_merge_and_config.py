@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from booksscraper.cluster.merge import main
+from booksscraper.cluster.merge import main, unaccounted
 from booksscraper.tools.cluster_run import worker_folders
 from booksscraper.tools.redis_server import RedisServer, free_port
 from tests.helpers import REPO, run_crawl
@@ -96,6 +96,22 @@ def test_merge_of_fewer_books_than_announced_exits_3_naming_the_shortfall(
     err = capsys.readouterr().err
     assert "error: the cluster crawl is incomplete: 3 of the 5 books the site announced " \
         "(2 missing" in err
+
+
+def test_books_neither_merged_nor_named_lost_are_unaccounted_and_named(
+    tmp_path: Path, capsys
+) -> None:
+    """A short listing page's book is in no worker's files: the merge names the page, and
+    counts only what no worker named (the failed book page is named in a failures file)."""
+    a = write_lines(tmp_path / "a", [{"upc": "1"}, {"upc": "2"}])
+    b = write_lines(tmp_path / "b", [{"upc": "3"}])
+    short = {"url": "http://site.test/catalogue/page-2.html", "expected": 20, "found": 19}
+    (a / "stats.json").write_text(json.dumps(
+        {"ledger/announced": 5, "ledger/short_listings": [short]}), encoding="utf-8")
+    (b / "stats.json").write_text(json.dumps({"ledger/failed": 1}), encoding="utf-8")
+    assert unaccounted(3, [a, b]) == 1
+    assert main([str(tmp_path / "out" / "books.json"), str(a), str(b)]) == 3
+    assert "page-2.html shows 19 of 20" in capsys.readouterr().err
 
 
 @pytest.mark.timeout(120)
