@@ -91,6 +91,23 @@ def test_close_flushes_the_pending_batch() -> None:
 
 
 @pytest.mark.timeout(120)
+def test_the_last_payload_sends_the_partial_batch_at_once() -> None:
+    async def main() -> tuple[list[int], BatchPool]:
+        pool = make_pool(batch_size=100, max_wait=NEVER)
+        try:
+            results = await asyncio.wait_for(
+                asyncio.gather(pool.submit(0), pool.submit(1), pool.submit(2, last=True)), 30
+            )
+        finally:
+            await pool.close()
+        return results, pool
+
+    results, pool = run(main)
+    assert results == [0, 2, 4]
+    assert (pool.stats.batches, pool.stats.batch_size_max) == (1, 3)  # not at close
+
+
+@pytest.mark.timeout(120)
 def test_items_in_flight_are_bounded_and_callers_wait() -> None:
     async def main() -> tuple[list[int], BatchPool]:
         pool = make_pool(jobs.slow_double, batch_size=2, max_wait=0.01, max_in_flight=4)
