@@ -16,8 +16,8 @@ Like with like: both fetch the same pages (plain Scrapy obeys robots.txt too, as
 ``scrapy startproject`` sets it) and keep 16 requests in flight at the site, which
 the table shows as the sandbox's own peak count. Plain Scrapy runs with
 ``CONCURRENT_REQUESTS`` = ``CONCURRENT_REQUESTS_PER_DOMAIN`` = 16: with more in the
-engine, Scrapy 2.19's downloader sends a burst past the per-domain limit (the
-sandbox counted 26-30 in flight). Ours runs with 32 in the engine and 16 per domain,
+engine, Scrapy 2.19's downloader sends bursts past the per-domain limit (the server
+peak would show more than 16). Ours runs with 32 in the engine and 16 per domain,
 which its downloader keeps (``booksscraper.compat.PerSlotLimitDownloader``).
 
 The project's modules are compiled first (as ``make test`` does and an installed
