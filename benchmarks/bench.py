@@ -68,7 +68,14 @@ def command(program: str, url: str, out: Path, extra: list[str]) -> list[str]:
             "LOG_LEVEL=WARNING",
             *extra,
         ]
-    return ["-m", f"benchmarks.baselines.{program}", url, str(out / "books.json"), str(CONCURRENCY)]
+    return [
+        "-m",
+        f"benchmarks.baselines.{program}",
+        url,
+        str(out / "books.json"),
+        str(CONCURRENCY),
+        *extra,
+    ]
 
 
 @dataclass

@@ -94,6 +94,11 @@ SCRAPY_SETTINGS: dict[str, object] = {
     "LOG_FORMATTER": "booksscraper.records.droplog.OneLineDrops",
 }
 
+# Scrapy's remote-control extension: imported only to find REMOTE_CONTROL_ENABLED off, its
+# module loads aiohttp's web server at every start. Off, it is left out of EXTENSIONS_BASE:
+# a None in EXTENSIONS would not do, Scrapy imports every key there to compare it.
+REMOTE_CONTROL = "scrapy.extensions.remote_control.RemoteControl"
+
 # Downloader middlewares of ours that replace a built-in: ours -> Scrapy's. Ours takes the
 # built-in's position unless DOWNLOADER_MIDDLEWARES above gives it one; a project that
 # switches ours off (None) keeps the built-in.
@@ -162,6 +167,10 @@ class BooksStack:
                 settings.setdefault_in_component_priority_dict(setting, load_object(path), order)
         for name, value in SCRAPY_SETTINGS.items():
             settings.set(name, value, "addon")
+        base = settings.getdict("EXTENSIONS_BASE")
+        if not settings.getbool("REMOTE_CONTROL_ENABLED") and REMOTE_CONTROL in base:
+            del base[REMOTE_CONTROL]
+            settings.set("EXTENSIONS_BASE", base, "addon")
         # The cluster switch (REDIS_URL) sets SCHEDULER and more, so it is an add-on of its own.
         load_object("booksscraper.cluster.addon.ClusterAddon")().update_settings(settings)
         # Every declared default nothing set yet (a command's own value, at "command" priority,

@@ -9,7 +9,7 @@ from scrapy.settings import Settings
 from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
 
-from booksscraper.addon import BooksStack
+from booksscraper.addon import REMOTE_CONTROL, BooksStack
 from booksscraper.config.declared import DECLARED, SETTINGS
 from tests.helpers import REPO
 
@@ -145,3 +145,30 @@ def scrapy_settings(*args: str) -> str:
 def test_scrapy_settings_shows_what_a_crawl_runs_with() -> None:
     assert scrapy_settings("--get", "RETRY_TIMES") == "6"
     assert scrapy_settings("--get", "RETRY_TIMES", "-s", "RETRY_TIMES=2") == "2"
+
+
+def test_scrapy_s_remote_control_is_left_out_when_off() -> None:
+    off, on = Settings(), Settings()
+    off.set("REMOTE_CONTROL_ENABLED", False, "project")
+    on.set("REMOTE_CONTROL_ENABLED", True, "project")
+    for settings in (off, on):
+        BooksStack().update_settings(settings)
+    assert REMOTE_CONTROL not in enabled(off, "EXTENSIONS")
+    assert REMOTE_CONTROL in enabled(on, "EXTENSIONS")
+
+
+def test_the_project_s_extensions_load_no_web_server() -> None:
+    # Every extension a crawl of the project loads, in a fresh interpreter: none imports
+    # aiohttp (Scrapy's remote control would, to find itself switched off).
+    code = (
+        "import sys; from scrapy.utils.project import get_project_settings; "
+        "from scrapy.utils.conf import build_component_list; "
+        "from scrapy.utils.misc import load_object; from booksscraper.addon import BooksStack; "
+        "s = get_project_settings(); BooksStack().update_settings(s); "
+        "[load_object(p) for p in build_component_list("
+        "s.get_component_priority_dict_with_base('EXTENSIONS'))]; "
+        "print('aiohttp' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.stdout.strip() == "False", result.stderr

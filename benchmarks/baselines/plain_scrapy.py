@@ -1,5 +1,10 @@
 """Plain Scrapy: a minimal idiomatic spider (parsel, response.follow_all), no
-custom middlewares or pipelines, run with CrawlerProcess and a JSON feed."""
+custom middlewares or pipelines, run with CrawlerProcess and a JSON feed.
+
+    python -m benchmarks.baselines.plain_scrapy BASE_URL OUT.json [CONCURRENCY] [NAME=VALUE...]
+
+Each ``NAME=VALUE`` is one more Scrapy setting (e.g. ``ROBOTSTXT_OBEY=True``).
+"""
 
 import json
 import re
@@ -53,16 +58,16 @@ class BooksSpider(scrapy.Spider):
 def main() -> None:
     base, out = sys.argv[1], sys.argv[2]
     concurrency = int(sys.argv[3]) if len(sys.argv) > 3 else 16
-    process = CrawlerProcess(
-        {
-            "FEEDS": {out: {"format": "json", "encoding": "utf-8", "overwrite": True}},
-            "CONCURRENT_REQUESTS": concurrency,
-            "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
-            "LOG_LEVEL": "ERROR",
-            "TELNETCONSOLE_ENABLED": False,
-            "REMOTE_CONTROL_ENABLED": False,
-        }
-    )
+    settings = {
+        "FEEDS": {out: {"format": "json", "encoding": "utf-8", "overwrite": True}},
+        "CONCURRENT_REQUESTS": concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
+        "LOG_LEVEL": "ERROR",
+        "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
+    }
+    settings.update(pair.split("=", 1) for pair in sys.argv[4:])
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(BooksSpider)
     started = time.perf_counter()
     process.crawl(crawler, base=base)

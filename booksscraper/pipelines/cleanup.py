@@ -46,7 +46,8 @@ Settings (defaults in docs/settings.md):
 - ``CLEANUP_BATCH_SIZE``: items per pool task. A task costs the crawl
   process ~0.3 ms on top of ~0.06 ms per item: 25 keeps that overhead small
   and still splits a 1000-book crawl into enough batches for every worker.
-- ``CLEANUP_BATCH_MAX_WAIT``: seconds a partial batch waits for more items.
+- ``CLEANUP_BATCH_MAX_WAIT``: seconds a partial batch waits for more items
+  (none while nothing is downloading: no item is coming).
 - ``CLEANUP_MAX_IN_FLIGHT``: items queued or being cleaned at most;
   beyond it ``process_item`` waits, which slows the scraper down (and with it,
   through ``SCRAPER_SLOT_MAX_ACTIVE_SIZE``, the downloads).
@@ -158,6 +159,7 @@ class CleanupPipeline:
         self._scheduled_connected = False
         self._shutdown_trigger: Any = None
         self._warm_up: asyncio.Future[None] | None = None
+        self._downloader: Any = None  # the crawl's, whose requests in flight bring items
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CleanupPipeline:
@@ -175,6 +177,8 @@ class CleanupPipeline:
             self.stats.set_value("cleanup/near_duplicate_index_restored", restored)
         if self.workers == 0 or self._limit_left is not None:
             return  # inline: no workers to start
+        if self.crawler.crawling:  # not a pipeline run on its own
+            self._downloader = self.crawler.engine.downloader
         if not is_asyncio_available():
             raise BadConfig("CLEANUP_WORKERS: the process pool needs the asyncio reactor "
                             "(TWISTED_REACTOR); set CLEANUP_WORKERS=0 to clean inline")
@@ -197,8 +201,11 @@ class CleanupPipeline:
         """``record`` cleaned by the pool, or inline once the pool proves unusable."""
         from booksscraper.pipelines.pool import PoolUnusable  # loaded with the pool
 
+        # Nothing downloading: no item follows soon, the partial batch need not wait for one
+        # (at the end of a crawl, CLEANUP_BATCH_MAX_WAIT held the last items, and the close).
+        last = self._downloader is not None and not self._downloader.active
         try:
-            return await pool.submit(record)
+            return await pool.submit(record, last=last)
         except PoolUnusable as exc:
             self._fall_back_inline(exc)
             return clean_batch([record], self.options)[0]

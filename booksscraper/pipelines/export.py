@@ -99,15 +99,24 @@ class ExportPipeline:
             if not self.output.enabled:
                 return
             self.output.start()
-            count = write_json_array(self.jsonl_path, self.json_path)
+            # Not resuming, every line is a book this pipeline wrote, each UPC once.
+            count = write_json_array(self.jsonl_path, self.json_path, unique=not self.resuming)
         except OutputError as exc:
             stop_on_output_error(self.crawler, exc)
             return
         self.stats.set_value("export/json_items", count)
 
 
-def write_json_array(jsonl_path: os.PathLike[str], json_path: os.PathLike[str]) -> int:
-    """Stream unique records (by UPC) of a JSON lines file into a JSON array, atomically."""
+def write_json_array(
+    jsonl_path: os.PathLike[str], json_path: os.PathLike[str], *, unique: bool = False
+) -> int:
+    """Stream unique records (by UPC) of a JSON lines file into a JSON array, atomically.
+
+    ``unique``: the file's lines are records ``JsonLinesWriter`` wrote, each UPC once (an
+    export that did not resume): copied as they are, not parsed and encoded again.
+    """
+    if unique:
+        return _copy_json_array(jsonl_path, json_path)
     seen = KeySet()
 
     def write(out: IO[str]) -> None:
@@ -121,4 +130,23 @@ def write_json_array(jsonl_path: os.PathLike[str], json_path: os.PathLike[str]) 
 
     replace_atomically(json_path, write)
     return len(seen)
+
+
+def _copy_json_array(jsonl_path: os.PathLike[str], json_path: os.PathLike[str]) -> int:
+    count = 0
+
+    def write(out: IO[str]) -> None:
+        nonlocal count
+        separator = "[\n"
+        if os.path.exists(jsonl_path):
+            with open(jsonl_path, "rb") as lines:  # split at b"\n" only, as written
+                for line in lines:
+                    if line.strip():
+                        out.write(separator + line.decode("utf-8").rstrip("\n"))
+                        separator = ",\n"
+                        count += 1
+        out.write("[]\n" if not count else "\n]\n")
+
+    replace_atomically(json_path, write)
+    return count
 

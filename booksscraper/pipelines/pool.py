@@ -3,7 +3,8 @@
 ``BatchPool.submit(payload)`` adds one payload to the current batch and awaits
 that payload's own result. A batch goes to the pool as one task, ``fn(list)``,
 when it holds ``batch_size`` payloads or ``max_wait`` seconds after its first
-one, whichever comes first: every task has a fixed cost in the submitting
+one, whichever comes first (or at once, for a payload submitted as the ``last``
+for a while): every task has a fixed cost in the submitting
 process (pickling, queues, wake-ups), so one task per item costs it ~5x more
 CPU per item than batches of 25 (benchmarks/cleanup_pool.py). At most
 ``max_in_flight`` payloads are queued or running; ``submit`` waits for a slot
@@ -223,8 +224,12 @@ class BatchPool:
                 process.join(1.0)
 
     # -- submitting ------------------------------------------------------------------------
-    async def submit(self, payload: Any) -> Any:
-        """The result of ``fn`` for ``payload``, computed in a batch with others."""
+    async def submit(self, payload: Any, *, last: bool = False) -> Any:
+        """The result of ``fn`` for ``payload``, computed in a batch with others.
+
+        ``last``: the caller expects no other payload soon (e.g. nothing left to download),
+        so the batch goes now instead of waiting ``max_wait`` for more.
+        """
         async with self._slots:
             if self._closed:
                 self._raise_closed()
@@ -233,7 +238,7 @@ class BatchPool:
             self._batch.append(pending)
             self.in_flight += 1
             self.stats.in_flight_max = max(self.stats.in_flight_max, self.in_flight)
-            if len(self._batch) >= self.batch_size:
+            if last or len(self._batch) >= self.batch_size:
                 self._flush()
             elif self._timer is None:
                 self._timer = loop.call_later(self.max_wait, self._flush)

@@ -210,11 +210,14 @@ class BooksSpider(scrapy.Spider):
         record_lost(self.crawler, response.request, "not_a_listing", what)
         yield from self.after_lost_listing(response.request)
 
+    def may_refetch(self, response: Response) -> bool:
+        return response.meta.get("refetches", 0) < self.refetch_limit
+
     def refetch(self, response: Response) -> Request | None:
         """The page's request once more, with a fresh meta (no retries spent), within the limit."""
-        refetches = response.meta.get("refetches", 0)
-        if refetches >= self.refetch_limit:
+        if not self.may_refetch(response):
             return None
+        refetches = response.meta.get("refetches", 0)
         meta = {key: response.meta[key] for key in REFETCH_META if key in response.meta}
         url = (response.meta.get("redirect_urls") or [response.url])[0]  # before any redirect
         return response.request.replace(

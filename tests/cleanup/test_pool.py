@@ -39,17 +39,19 @@ def make_pool(fn: Callable[..., Any] = jobs.double, **options: Any) -> BatchPool
     return pool
 
 
+async def results_then_close(pool: BatchPool, *submitted: Coroutine[Any, Any, Any]) -> list[Any]:
+    """The results of ``submitted`` (a trigger that never fires shows as a timeout), then close."""
+    try:
+        return await asyncio.wait_for(asyncio.gather(*submitted), 30)
+    finally:
+        await pool.close()
+
+
 @pytest.mark.timeout(120)
 def test_full_batches_are_sent_without_waiting_for_the_timer() -> None:
     async def main() -> tuple[list[int], BatchPool]:
         pool = make_pool(batch_size=4, max_wait=NEVER)
-        try:
-            results = await asyncio.wait_for(
-                asyncio.gather(*(pool.submit(i) for i in range(8))), 30
-            )
-        finally:
-            await pool.close()
-        return results, pool
+        return await results_then_close(pool, *(pool.submit(i) for i in range(8))), pool
 
     results, pool = run(main)
     assert results == [i * 2 for i in range(8)]
@@ -61,13 +63,7 @@ def test_full_batches_are_sent_without_waiting_for_the_timer() -> None:
 def test_a_partial_batch_is_sent_when_the_timer_fires() -> None:
     async def main() -> tuple[list[int], BatchPool]:
         pool = make_pool(batch_size=100, max_wait=0.05)
-        try:
-            results = await asyncio.wait_for(
-                asyncio.gather(*(pool.submit(i) for i in range(3))), 30
-            )
-        finally:
-            await pool.close()
-        return results, pool
+        return await results_then_close(pool, *(pool.submit(i) for i in range(3))), pool
 
     results, pool = run(main)
     assert results == [0, 2, 4]
@@ -88,6 +84,18 @@ def test_close_flushes_the_pending_batch() -> None:
     assert waiting_before_close  # neither size nor timer had sent it
     assert [t.result() for t in tasks] == [0, 2, 4, 6, 8]
     assert pool.stats.batches == 1
+
+
+@pytest.mark.timeout(120)
+def test_the_last_payload_sends_the_partial_batch_at_once() -> None:
+    async def main() -> tuple[list[int], BatchPool]:
+        pool = make_pool(batch_size=100, max_wait=NEVER)
+        submitted = (pool.submit(0), pool.submit(1), pool.submit(2, last=True))
+        return await results_then_close(pool, *submitted), pool
+
+    results, pool = run(main)
+    assert results == [0, 2, 4]
+    assert (pool.stats.batches, pool.stats.batch_size_max) == (1, 3)  # not at close
 
 
 @pytest.mark.timeout(120)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,7 @@ import psutil
 import pytest
 
 from booksscraper.extensions.latency import BUCKETS_MS, bucket_label
-from booksscraper.extensions.monitor import ProcessTreeSampler
+from booksscraper.extensions.monitor import ProcessTreeSampler, own_inet_sockets
 from booksscraper.extensions.summary import format_summary, summary_numbers
 from booksscraper.report.charts import latency_histogram, windowed_rates
 
@@ -61,6 +62,32 @@ def test_children_are_summed_and_dead_ones_skipped() -> None:
                 os.kill(pid, signal.SIGKILL)
         parent.kill()
         parent.wait()
+
+
+def test_own_sockets_are_counted_as_psutil_counts_them_and_left_open() -> None:
+    kinds = [
+        (socket.AF_INET, socket.SOCK_STREAM),
+        (socket.AF_INET6, socket.SOCK_STREAM),
+        (socket.AF_INET, socket.SOCK_DGRAM),
+        (socket.AF_INET, socket.SOCK_DGRAM),
+        (socket.AF_UNIX, socket.SOCK_STREAM),  # not inet: not counted
+    ]
+    before = own_inet_sockets()
+    with contextlib.ExitStack() as stack:
+        opened = [stack.enter_context(socket.socket(family, kind)) for family, kind in kinds]
+        listener = opened[0]
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        opened[2].bind(("127.0.0.1", 0))  # the other UDP socket and the IPv6 one: no port
+        client = stack.enter_context(socket.create_connection(listener.getsockname()))
+        served, _ = listener.accept()
+        stack.enter_context(served)
+        counted = own_inet_sockets()
+        assert counted == len(psutil.Process().net_connections(kind="inet"))
+        assert counted == before + 4  # the listener, the bound UDP, a connection's two ends
+        assert own_inet_sockets() == counted  # counting closed none of them
+        client.sendall(b"still open")
+        assert served.recv(10) == b"still open"
 
 
 def test_latency_buckets_are_upper_bounds() -> None:
