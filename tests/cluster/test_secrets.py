@@ -21,11 +21,17 @@ from tests.monitors.conftest import Receiver
 from tests.proxies import PROXY_PASSWORD
 
 
-def command_lines() -> str:
-    """Every process's command line, as `ps` shows them."""
+def command_lines(pid: int) -> str:
+    """The command lines of the crawl and every process it started, as `ps` shows them (not
+    the whole machine's: other tests' crawls may give the shared test proxy's password on
+    their command lines)."""
     lines = []
-    for proc in psutil.process_iter(["cmdline"]):
-        lines.append(" ".join(proc.info["cmdline"] or ()))
+    try:
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            lines.append(" ".join(proc.cmdline()))
+    except psutil.Error:
+        pass  # gone meanwhile
     return "\n".join(lines)
 
 
@@ -52,7 +58,7 @@ def test_no_secret_reaches_ps_the_log_or_an_output_file(tinyproxies, tmp_path: P
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             seen = ""
             while crawl.poll() is None:
-                seen += command_lines()
+                seen += command_lines(crawl.pid)
                 time.sleep(0.2)
             stdout, stderr = crawl.communicate(timeout=30)
             by_ip = sb.stats()["by_ip"]
@@ -66,6 +72,7 @@ def test_no_secret_reaches_ps_the_log_or_an_output_file(tinyproxies, tmp_path: P
     assert receiver.received and "Authorization" in receiver.received[0]["headers"]
     # ...and is nowhere to be seen.
     written = "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
+    assert "crawl books" in seen  # the crawl's own command lines were read
     for secret in (redis_password, token, PROXY_PASSWORD):
         assert secret not in seen, "a secret on a command line"
         assert secret not in stdout + stderr + log, "a secret in the log"
