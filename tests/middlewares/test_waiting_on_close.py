@@ -33,7 +33,9 @@ def test_without_jobdir_waiting_retries_are_not_attempted(make_sandbox, tmp_path
     assert stats["finish_reason"] == "closespider_timeout"
     # Never sent again: the ledger's "not attempted", not failures of the site.
     assert read_lines(tmp_path / "failures.jsonl") == []
-    assert stats["retry/backoff/closed_while_waiting"] == 10
+    # Full jitter: a retry whose wait came out short may be on the wire at the close (sent
+    # again, not waiting); every book is still not attempted, none failed.
+    assert 8 <= stats["retry/backoff/closed_while_waiting"] <= 10
     assert stats["ledger/not_attempted"] == 10 and stats["ledger/failed"] == 0
 
 
