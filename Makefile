@@ -73,8 +73,8 @@ report: venv-reports
 
 # Every test, on PYTEST_WORKERS processes (pytest-xdist; a test file stays on one worker, so its
 # module fixtures start once). scrapyd's venv first: tests deploy to a real scrapyd.
-# 3 on 2 cores: the tests mostly wait on sockets, backoffs and subprocesses (docs/testing.md).
-PYTEST_WORKERS ?= 3
+# 4 on 2 cores: the tests mostly wait on sockets, backoffs and subprocesses (docs/testing.md).
+PYTEST_WORKERS ?= 4
 # pytest exits 5 when it collected no test: a broken selection or suite, said in one line.
 PYTEST = run() { "$$@"; status=$$?; [ $$status != 5 ] || echo "error: pytest collected no test" >&2; \
 	return $$status; }; run $(PY) -m pytest
