@@ -258,7 +258,8 @@ def test_jobs_compare_with_the_last_finished_job_past_a_cancelled_one(
         first = schedule(scrapyd, "--arg", f"start_url={site.base_url}")
         scrapyd.wait_for(first, "finished", timeout=120)
         site.configure(changes={"price": 3, "add": 1, "remove": 1, "seed": 5})
-        cancelled = schedule(scrapyd, "--setting", "CONCURRENT_REQUESTS=2",
+        # Paced to 5 pages a second: still running when cancelled, however loaded the machine.
+        cancelled = schedule(scrapyd, "--setting", "POLITENESS_MAX_RPS=5",
                              "--arg", f"start_url={site.base_url}")
         jsonl = scrapyd.home / "output" / cancelled / "books.jsonl"
         deadline = time.monotonic() + 60
