@@ -78,17 +78,21 @@ def announced_books(worker_dirs: Sequence[os.PathLike[str] | str]) -> int | None
     The one place the merge learns the whole: the largest ``ledger/announced`` (the worker
     that read the start page).
     """
-    announced = [stats[ANNOUNCED] for stats in workers_stats(worker_dirs)
-                 if isinstance(stats.get(ANNOUNCED), int)]
+    return _announced(workers_stats(worker_dirs))
+
+
+def _announced(ledgers: Sequence[dict[str, Any]]) -> int | None:
+    announced = [stats[ANNOUNCED] for stats in ledgers if isinstance(stats.get(ANNOUNCED), int)]
     return max(announced, default=None)
 
 
 def shortfall(count: int, worker_dirs: Sequence[os.PathLike[str] | str]) -> str | None:
     """Why ``count`` merged books are not the whole crawl, or None when they are."""
-    announced = announced_books(worker_dirs)
+    ledgers = workers_stats(worker_dirs)
+    announced = _announced(ledgers)
     if announced is None or count >= announced:
         return None
-    short = [entry for stats in workers_stats(worker_dirs)
+    short = [entry for stats in ledgers
              for entry in stats.get(SHORT_LISTINGS) or () if isinstance(entry, dict)]
     pages = "".join(f"; {entry.get('url')} shows {entry.get('found')} of {entry.get('expected')}"
                     for entry in short[:3])
@@ -102,11 +106,12 @@ def unaccounted(count: int, worker_dirs: Sequence[os.PathLike[str] | str]) -> in
 
     A worker's failed requests count, not its ``failed_books``: a worker knows as books only
     the ones it listed, and its peers list most of the book pages it fetches."""
-    announced = announced_books(worker_dirs)
+    ledgers = workers_stats(worker_dirs)
+    announced = _announced(ledgers)
     if announced is None:
         return 0
     named = sum(int(stats.get(REJECTED) or 0) + int(stats.get(FAILED) or 0)
-                for stats in workers_stats(worker_dirs))
+                for stats in ledgers)
     return max(0, announced - count - named)
 
 

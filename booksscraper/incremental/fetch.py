@@ -126,12 +126,15 @@ class SqliteCacheStorage:
                         "meta TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL)")
         self.db.commit()
 
-    def _set_aside(self, exc: sqlite3.Error) -> None:
-        """A damaged cache is renamed (kept for a look) and a new one started: pages in full."""
+    def _close(self) -> None:
         if self.db is not None:
             with contextlib.suppress(sqlite3.Error):
                 self.db.close()
-            self.db = None
+        self.db = None
+
+    def _set_aside(self, exc: sqlite3.Error) -> None:
+        """A damaged cache is renamed (kept for a look) and a new one started: pages in full."""
+        self._close()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         aside = self.path.with_name(f"{self.FILE}.damaged-{stamp}")
         for suffix in ("", "-wal", "-shm"):  # a WAL left beside a new file would be replayed
@@ -193,10 +196,7 @@ class SqliteCacheStorage:
 
     def _failed(self, exc: Exception) -> None:
         """The page cache lives in OUTPUT_DIR: a failed write stops the crawl (exit 4)."""
-        if self.db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self.db.close()
-        self.db = None
+        self._close()
         stop_on_output_error(self.crawler, OutputError(self.path, OSError(str(exc))))
 
 

@@ -100,17 +100,7 @@ def start_redis(
 
 
 @contextlib.contextmanager
-def running_redis() -> Iterator[RedisServer]:
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(server.workdir, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def running_redis_with_password(password: str) -> Iterator[RedisServer]:
+def running_redis(password: str | None = None) -> Iterator[RedisServer]:
     server = start_redis(password=password)
     try:
         yield server

@@ -15,7 +15,7 @@ import pytest
 
 from booksscraper.records.credentials import SECRET_ENV_PREFIX
 from booksscraper.sandbox.testing import running_sandbox
-from booksscraper.tools.redis_server import running_redis_with_password
+from booksscraper.tools.redis_server import running_redis
 from tests.helpers import REPO, crawl_command
 from tests.monitors.conftest import Receiver
 from tests.proxies import PROXY_PASSWORD
@@ -43,7 +43,7 @@ def test_no_secret_reaches_ps_the_log_or_an_output_file(tinyproxies, tmp_path: P
     url_file = tmp_path / "redis-url"
     out = tmp_path / "out"
     try:
-        with running_redis_with_password(redis_password) as redis, \
+        with running_redis(redis_password) as redis, \
                 running_sandbox(books=30, seed=8, fault_no_price=0.5) as sb:
             url_file.write_text(redis.url + "\n", encoding="utf-8")
             env = {
