@@ -19,7 +19,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from booksscraper.config.errors import BadConfig
 from booksscraper.extensions import progress, summary
-from booksscraper.output.folder import CRAWL_LOG
+from booksscraper.output.folder import CRAWL_LOG, output_folder
 
 # INFO lines the terminal shows too: the crawl's result in one line (and the report's path), and
 # the progress lines of a crawl that draws no bar (its feed writes to the same screen).
@@ -34,7 +34,7 @@ def quiet_log_file(settings: BaseSettings) -> Path | None:
         return None
     if (settings.getpriority("LOG_LEVEL") or 0) >= SETTINGS_PRIORITIES["cmdline"]:
         return None
-    return Path(settings.get("OUTPUT_DIR") or "output") / CRAWL_LOG
+    return output_folder(settings) / CRAWL_LOG
 
 
 def writing(log: Path) -> Path:

@@ -52,6 +52,7 @@ from booksscraper.extraction.listing import ListingPage, page_url, parse_listing
 from booksscraper.extraction.validation import item_problems
 from booksscraper.ledger.book_ledger import Ledger
 from booksscraper.ledger.figures import LISTINGS_LOST
+from booksscraper.output.folder import output_folder
 from booksscraper.output.resume import UrlSet, exported_before
 from booksscraper.pipelines.validation import Checked
 from booksscraper.records.lost import record_lost, record_lost_request
@@ -109,7 +110,6 @@ class BooksSpider(scrapy.Spider):
         self.exported: UrlSet = UrlSet()  # books a previous run of this JOBDIR exported
         self.listings_scheduled: set[str] = set()  # listing page URLs, this run
         self.listed = UrlSet()  # book URLs seen on listing pages, this run
-        self.jobs_dir: str | None = None  # under scrapyd: the folder of every job's OUTPUT_DIR
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BooksSpider:
@@ -119,8 +119,8 @@ class BooksSpider(scrapy.Spider):
         job = kwargs.get("_job")  # scrapyd's job id
         if job and crawler.settings.getpriority("OUTPUT_DIR") <= SETTINGS_PRIORITIES["project"]:
             # One output folder per scrapyd job, unless the job chose one.
-            spider.jobs_dir = crawler.settings.get("OUTPUT_DIR") or "output"
-            crawler.settings.set("OUTPUT_DIR", f"{spider.jobs_dir}/{job}", priority="spider")
+            crawler.settings.set("OUTPUT_DIR", str(output_folder(crawler.settings) / job),
+                                 priority="spider")
         if crawler.settings.get("JOBDIR"):
             spider.resumable = True
             spider.exported = exported_before(crawler)
